@@ -1,0 +1,13 @@
+"""The ``spotify-analytics`` command: thin faces over the library."""
+
+from __future__ import annotations
+
+from . import lake_commands  # noqa: F401  (registers commands)
+from .app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

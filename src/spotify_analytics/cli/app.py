@@ -1,0 +1,66 @@
+"""The Typer app, shared options and error handling for every command module."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from ..errors import SpotifyAnalyticsError
+from ..settings import Settings, load_settings
+
+app = typer.Typer(
+    name="spotify-analytics",
+    help="A personal Spotify listening lakehouse: Delta tables, SQL, honest models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+ingest_app = typer.Typer(help="Load external catalogs into Bronze.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+LakeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--lake",
+        help="Lake folder (default ./data, or $SPOTIFY_ANALYTICS_LAKE).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def settings_for(lake: Path | None, **overrides: object) -> Settings:
+    return load_settings(lake=lake, **overrides)
+
+
+def handle_errors(command: F) -> F:
+    """Turn library errors into one red line on stderr and the error's exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SpotifyAnalyticsError as error:
+            err.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]; every table is at its last committed version")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -1,0 +1,134 @@
+"""Commands over the lake as a whole: run, status, sql."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from enum import StrEnum
+from typing import Annotated
+
+import pyarrow as pa
+import typer
+from rich.table import Table
+
+from ..lake import Lake
+from ..pipeline import run as run_pipeline
+from ..query import execute, query
+from ..runner import StepResult
+from ..status import lake_status
+from .app import JsonOption, LakeOption, app, err, handle_errors, out, print_json, settings_for
+
+
+@app.command()
+@handle_errors
+def run(
+    lake: LakeOption = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild every table.")] = False,
+    select: Annotated[
+        str | None, typer.Option("--select", help="TABLE, TABLE+ (and descendants), +TABLE.")
+    ] = None,
+    allow_synthetic: Annotated[
+        bool | None,
+        typer.Option("--allow-synthetic", help="Let synthetic audio features into analytics."),
+    ] = None,
+) -> None:
+    """Bring Silver and Gold up to date (incremental; --full rebuilds)."""
+    settings = settings_for(lake, allow_synthetic=allow_synthetic)
+    the_lake = Lake.open(settings.lake)
+
+    def show(result: StepResult) -> None:
+        if result.status == "built":
+            err.print(f"  built {result.name:<40} {result.rows:>10,} rows  {result.seconds:6.2f}s")
+
+    report = run_pipeline(the_lake, settings, full=full, select=select, on_step=show)
+    err.print(f"{len(report.built)} built, {len(report.results) - len(report.built)} up to date")
+
+
+@app.command()
+@handle_errors
+def status(lake: LakeOption = None, as_json: JsonOption = False) -> None:
+    """Tables, rows, freshness, per-user listening and cooldowns."""
+    settings = settings_for(lake)
+    summary = lake_status(Lake.open(settings.lake))
+    if as_json:
+        print_json(summary)
+        return
+    out.print(f"[bold]lake[/] {summary['lake']}")
+    out.print(_rich_table("tables", summary["tables"]))
+    if summary["users"]:
+        out.print(_rich_table("users", summary["users"]))
+    for name, value in summary["state"].items():
+        out.print(f"[bold]{name}[/]: {json.dumps(value, default=str)}")
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+@handle_errors
+def sql(
+    statement: Annotated[str | None, typer.Argument(help="One SELECT; omit for a shell.")] = None,
+    lake: LakeOption = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+) -> None:
+    """Read-only SQL (DuckDB) over every table: `plays` or `default.plays`."""
+    settings = settings_for(lake)
+    the_lake = Lake.open(settings.lake)
+    if statement is not None:
+        render(query(the_lake, statement), fmt)
+        return
+    shell(the_lake, fmt)
+
+
+def shell(the_lake: Lake, fmt: Format) -> None:
+    from ..errors import InputError
+
+    con = the_lake.connect()
+    err.print("SQL over the lake (read-only). Tables: " + ", ".join(sorted(the_lake.tables())))
+    err.print("End a statement with ';'. Quit with .quit or Ctrl-D.")
+    buffer: list[str] = []
+    while True:
+        try:
+            line = input("sql> " if not buffer else "...> ")
+        except EOFError:
+            break
+        if not buffer and line.strip() in {".quit", ".exit", "quit", "exit"}:
+            break
+        buffer.append(line)
+        if not line.rstrip().endswith(";"):
+            continue
+        text = "\n".join(buffer).strip().rstrip(";")
+        buffer = []
+        try:
+            render(execute(con, text), fmt)
+        except InputError as error:
+            err.print(f"[red]error:[/] {error}")
+    con.close()
+
+
+def render(result: pa.Table, fmt: Format) -> None:
+    rows = result.to_pylist()
+    if fmt is Format.json:
+        print_json(rows)
+    elif fmt is Format.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(result.column_names)
+        writer.writerows([[row[c] for c in result.column_names] for row in rows])
+        typer.echo(buffer.getvalue(), nl=False)
+    else:
+        out.print(_rich_table(None, rows, columns=result.column_names))
+
+
+def _rich_table(title: str | None, rows: list[dict], columns: list[str] | None = None) -> Table:
+    columns = columns or (list(rows[0]) if rows else [])
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*["" if row[c] is None else str(row[c]) for c in columns])
+    return table

@@ -1,0 +1,303 @@
+"""The lake: Delta tables under one root, a lock, and DuckDB views over them.
+
+Layout::
+
+    <root>/bronze/<table>          raw, MERGEd on natural keys
+    <root>/silver/<table>          clean, deduplicated, enriched
+    <root>/gold/<family>/<table>   analytics
+    <root>/_state/                 marker, lock, cursors, run log, cooldowns
+    <root>/models/                 saved model artifacts
+
+Every write is one Delta commit, so a run killed half-way leaves each table at
+its last committed version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import DeltaError
+
+from .errors import LakeError, LockedError
+from .schemas import BRONZE_TABLES, BronzeTable
+
+LAYERS = ("bronze", "silver", "gold")
+MARKER = "_state/lake.json"
+FORMAT_VERSION = 1
+
+_held_locks: dict[Path, int] = {}
+_held_lock_guard = threading.Lock()
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What one MERGE did."""
+
+    inserted: int
+    updated: int
+    source_rows: int
+
+
+class Lake:
+    """A lake root. Cheap to construct; touches the disk only when asked."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root).expanduser().resolve()
+
+    # -- layout ---------------------------------------------------------------
+
+    @classmethod
+    def open(cls, root: Path | str, *, create: bool = False) -> Lake:
+        """Open an existing lake, or create one when ``create`` and the folder is free.
+
+        A folder that exists, is not empty and has no lake marker is refused, so
+        a mistyped ``--lake`` never scribbles into somebody's home folder.
+        """
+        lake = cls(root)
+        if lake.is_lake():
+            return lake
+        if lake.root.exists() and not lake.root.is_dir():
+            raise LakeError(f"{lake.root}: not a lake (it is a file, not a folder)")
+        if lake.root.exists() and any(lake.root.iterdir()):
+            raise LakeError(
+                f"{lake.root}: not a lake (the folder has other files and no {MARKER}); "
+                "choose an empty or new folder with --lake"
+            )
+        if not create:
+            raise LakeError(
+                f"{lake.root}: no lake here yet; run `spotify-analytics demo` or `import` first"
+            )
+        lake.init()
+        return lake
+
+    def is_lake(self) -> bool:
+        return (self.root / MARKER).is_file()
+
+    def init(self) -> None:
+        for folder in (*LAYERS, "_state", "models"):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+        marker = self.root / MARKER
+        if not marker.exists():
+            marker.write_text(json.dumps({"format_version": FORMAT_VERSION}) + "\n")
+
+    def path(self, location: str) -> Path:
+        """The folder of a table, from its location (``silver/plays``)."""
+        return self.root / location
+
+    def state_path(self, name: str) -> Path:
+        path = self.root / "_state" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- tables ---------------------------------------------------------------
+
+    def tables(self) -> dict[str, str]:
+        """Every Delta table in the lake: bare name -> location, sorted by location."""
+        found: dict[str, str] = {}
+        for log in sorted(self.root.glob("*/**/_delta_log")):
+            location = log.parent.relative_to(self.root).as_posix()
+            if location.split("/", 1)[0] in LAYERS:
+                found[log.parent.name] = location
+        return found
+
+    def location(self, name: str) -> str:
+        """Resolve a bare table name or a location to a location."""
+        if "/" in name:
+            return name
+        tables = self.tables()
+        if name in tables:
+            return tables[name]
+        if name in BRONZE_TABLES:
+            return BRONZE_TABLES[name].location
+        raise LakeError(f"{self.root}: no table named {name!r}")
+
+    def exists(self, name: str) -> bool:
+        return DeltaTable.is_deltatable(str(self.path(self.location(name))))
+
+    def delta(self, name: str) -> DeltaTable:
+        location = self.location(name)
+        try:
+            return DeltaTable(str(self.path(location)))
+        except (DeltaError, OSError) as error:
+            raise LakeError(f"{self.path(location)}: not a readable Delta table ({error})") from None
+
+    def version(self, name: str) -> int | None:
+        return self.delta(name).version() if self.exists(name) else None
+
+    def dataset(self, name: str) -> pads.Dataset:
+        """An Arrow dataset over the table's current version (empty if a declared
+        Bronze table was never written)."""
+        if not self.exists(name) and name in BRONZE_TABLES:
+            return pads.dataset(BRONZE_TABLES[name].schema.empty_table())
+        return self.delta(name).to_pyarrow_dataset()
+
+    def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        return self.dataset(name).to_table(columns=columns)
+
+    def count(self, name: str) -> int:
+        return self.dataset(name).count_rows() if self.exists(name) else 0
+
+    # -- writes ---------------------------------------------------------------
+
+    def merge(
+        self, table: BronzeTable, data: pa.Table, *, update: bool = False
+    ) -> MergeResult:
+        """MERGE ``data`` into a Bronze table on its natural key, in one commit.
+
+        Rows whose key is already stored are left as they are (``update=False``)
+        or replaced (``update=True``); duplicate keys within ``data`` keep the
+        last row.
+        """
+        data = conform(data, table.schema)
+        data = _dedupe_keys(data, table.keys)
+        path = str(self.path(table.location))
+        if not DeltaTable.is_deltatable(path):
+            write_deltalake(path, data, mode="error")
+            return MergeResult(inserted=data.num_rows, updated=0, source_rows=data.num_rows)
+        if data.num_rows == 0:
+            return MergeResult(inserted=0, updated=0, source_rows=0)
+        predicate = " and ".join(f"t.{key} = s.{key}" for key in table.keys)
+        merger = DeltaTable(path).merge(
+            data, predicate=predicate, source_alias="s", target_alias="t"
+        )
+        if update:
+            merger = merger.when_matched_update_all()
+        metrics = merger.when_not_matched_insert_all().execute()
+        return MergeResult(
+            inserted=int(metrics.get("num_target_rows_inserted", 0)),
+            updated=int(metrics.get("num_target_rows_updated", 0)),
+            source_rows=data.num_rows,
+        )
+
+    def overwrite(
+        self,
+        location: str,
+        data: pa.Table | pa.RecordBatchReader,
+        *,
+        predicate: str | None = None,
+    ) -> None:
+        """Replace a table's contents (or the rows matching ``predicate``) in one
+        commit. The schema follows ``data``."""
+        write_deltalake(
+            str(self.path(location)),
+            data,
+            mode="overwrite",
+            schema_mode="overwrite" if predicate is None else None,
+            predicate=predicate,
+        )
+
+    # -- lock -----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, purpose: str = "run") -> Iterator[None]:
+        """Hold the lake's write lock; a second process gets :class:`LockedError`.
+
+        The lock is an ``flock`` on ``_state/lock``: the kernel releases it when
+        the holder dies, so a killed run never leaves the lake locked. Nested use
+        in one process is allowed.
+        """
+        path = self.state_path("lock")
+        with _held_lock_guard:
+            if path in _held_locks:
+                _held_locks[path] += 1
+                reentered = True
+            else:
+                reentered = False
+        if reentered:
+            try:
+                yield
+            finally:
+                with _held_lock_guard:
+                    _held_locks[path] -= 1
+            return
+        handle = open(path, "a+")  # noqa: SIM115 - kept open while the lock is held
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise LockedError(
+                f"{self.root}: the lake is busy ({holder}); wait for it to finish and try again"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} running {purpose}\n")
+        handle.flush()
+        with _held_lock_guard:
+            _held_locks[path] = 1
+        try:
+            yield
+        finally:
+            with _held_lock_guard:
+                _held_locks.pop(path, None)
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+
+    # -- query ----------------------------------------------------------------
+
+    def connect(
+        self,
+        extra: dict[str, pa.Table] | None = None,
+        only: set[str] | None = None,
+    ) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with a view per table, as ``name`` and ``"default".name``.
+
+        Declared Bronze tables that were never written appear empty with their
+        schema, so SQL models can always name them. ``only`` limits the views to
+        those names.
+        """
+        con = duckdb.connect()
+        con.execute('create schema "default"')
+        names = {**{name: name for name in BRONZE_TABLES}, **self.tables()}
+        for name in names:
+            if only is not None and name not in only:
+                continue
+            _register(con, name, self.dataset(name))
+        for name, table in (extra or {}).items():
+            _register(con, name, table)
+        return con
+
+
+def _register(con: duckdb.DuckDBPyConnection, name: str, data: object) -> None:
+    hidden = f"__lake_{name}"
+    con.register(hidden, data)
+    con.execute(f'create or replace view "{name}" as select * from "{hidden}"')
+    con.execute(f'create or replace view "default"."{name}" as select * from "{hidden}"')
+
+
+def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Select and cast ``data`` to ``schema``; columns it lacks become null."""
+    columns = []
+    for field in schema:
+        if field.name in data.column_names:
+            columns.append(data.column(field.name).cast(field.type))
+        else:
+            columns.append(pa.nulls(data.num_rows, field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _dedupe_keys(data: pa.Table, keys: tuple[str, ...]) -> pa.Table:
+    if data.num_rows < 2:
+        return data
+    indexed = data.append_column("__row", pa.array(range(data.num_rows), pa.int64()))
+    last = indexed.group_by(list(keys), use_threads=False).aggregate([("__row", "max")])
+    if last.num_rows == data.num_rows:
+        return data
+    keep = pc.sort_indices(last.column("__row_max"))
+    rows = pc.take(last.column("__row_max"), keep)
+    return data.take(rows)

@@ -1,0 +1,30 @@
+"""Composes the pipeline: every SQL model plus the Python steps, in one DAG."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .lake import Lake
+from .runner import Runner, RunReport, Step, StepResult, sql_models
+from .settings import Settings
+
+
+def python_steps() -> list[Step]:
+    """The Python steps, each declared in its own module under ``steps/``."""
+    return []
+
+
+def pipeline_steps() -> list[Step]:
+    return sql_models() + python_steps()
+
+
+def run(
+    lake: Lake,
+    settings: Settings,
+    *,
+    full: bool = False,
+    select: str | None = None,
+    on_step: Callable[[StepResult], None] | None = None,
+) -> RunReport:
+    """Bring Silver and Gold up to date with Bronze (everything with ``full``)."""
+    return Runner(lake, settings, pipeline_steps()).run(full=full, select=select, on_step=on_step)

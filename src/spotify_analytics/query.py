@@ -1,0 +1,63 @@
+"""Read-only SQL over every table of the lake (DuckDB dialect).
+
+Tables answer to their bare name and to Trino-style ``default.<table>``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+from sqlglot.tokens import Tokenizer, TokenType
+
+from .errors import InputError
+from .lake import Lake
+
+ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+
+
+def query(lake: Lake, sql: str) -> pa.Table:
+    """Run one read-only statement and return its result."""
+    con = lake.connect()
+    try:
+        return execute(con, sql)
+    finally:
+        con.close()
+
+
+def execute(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """Run one read-only statement on an open lake connection."""
+    sql = quote_default_schema(sql)
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as error:
+        raise InputError(f"SQL: {_first_line(error)}") from None
+    if len(statements) != 1:
+        raise InputError(f"SQL: expected one statement, got {len(statements)}")
+    if statements[0].type not in ALLOWED:
+        kind = statements[0].type.name.lower()
+        raise InputError(f"SQL: the lake is read-only here; {kind} statements are not allowed")
+    try:
+        return con.execute(sql).to_arrow_table()
+    except duckdb.Error as error:
+        raise InputError(f"SQL: {_first_line(error)}") from None
+
+
+def quote_default_schema(sql: str) -> str:
+    """``default`` is a keyword in DuckDB; quote it where it names the schema
+    (``default.plays`` -> ``"default".plays``) and leave the rest untouched."""
+    try:
+        tokens = Tokenizer().tokenize(sql)
+    except Exception:  # let DuckDB report the syntax error in its own words
+        return sql
+    out, last = [], 0
+    for token, following in zip(tokens, tokens[1:], strict=False):
+        if token.token_type == TokenType.DEFAULT and following.token_type == TokenType.DOT:
+            out.append(sql[last : token.start])
+            out.append('"default"')
+            last = token.end + 1
+    out.append(sql[last:])
+    return "".join(out)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]

@@ -1,0 +1,309 @@
+"""The model runner: SQL files and Python steps in one DAG, built from the SQL.
+
+Every ``.sql`` file under ``sql/`` is a table whose location is its path
+(``sql/gold/descriptive/temporal_trends.sql`` -> ``gold/descriptive/temporal_trends``).
+Its upstream tables are the table names sqlglot finds in it. Python steps
+declare their inputs and outputs. A step runs when its code, its parameters or
+the version of any input changed since it last ran, when its output is missing,
+or always with ``full``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
+from importlib import resources
+from pathlib import Path
+
+import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+
+from .errors import SpotifyAnalyticsError
+from .lake import Lake
+from .schemas import BRONZE_TABLES
+from .settings import Settings
+
+SQL_ROOT = resources.files("spotify_analytics") / "sql"
+PARAMS_TABLE = "run_params"
+STATE_FILE = "steps.json"
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a Python step gets: the lake, the settings, and a query helper."""
+
+    lake: Lake
+    settings: Settings
+
+    def sql(self, query: str) -> pa.Table:
+        """Run DuckDB SQL over the lake's current tables and return Arrow."""
+        con = self.lake.connect(extra={PARAMS_TABLE: run_params(self.settings)})
+        try:
+            return con.execute(query).to_arrow_table()
+        finally:
+            con.close()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node of the DAG. ``outputs`` are locations; ``inputs`` are table names."""
+
+    name: str
+    outputs: tuple[str, ...]
+    inputs: frozenset[str]
+    code: str
+    sql: str | None = None
+    function: Callable[[StepContext], dict[str, pa.Table]] | None = None
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(location.rsplit("/", 1)[-1] for location in self.outputs)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.code.encode()).hexdigest()[:16]
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str  # built | skipped | failed
+    seconds: float = 0.0
+    rows: int | None = None
+    reason: str = ""
+
+
+@dataclass
+class RunReport:
+    results: list[StepResult] = field(default_factory=list)
+
+    @property
+    def built(self) -> list[str]:
+        return [r.name for r in self.results if r.status == "built"]
+
+
+def python_step(
+    function: Callable[[StepContext], dict[str, pa.Table]],
+    *,
+    inputs: Iterable[str],
+    outputs: Iterable[str],
+) -> Step:
+    """Declare a Python step: a function of a :class:`StepContext` that returns
+    ``{location: arrow_table}`` for each of its ``outputs``."""
+    module = inspect.getmodule(function)
+    source = inspect.getsource(module) if module else function.__name__
+    return Step(
+        name=function.__name__,
+        outputs=tuple(outputs),
+        inputs=frozenset(inputs),
+        code=source,
+        function=function,
+    )
+
+
+def sql_models(root: Path | None = None) -> list[Step]:
+    """Every SQL model under ``root`` (the package's ``sql/`` folder by default)."""
+    root = Path(str(root or SQL_ROOT))
+    steps = []
+    for path in sorted(root.rglob("*.sql")):
+        location = path.relative_to(root).with_suffix("").as_posix()
+        text = path.read_text()
+        steps.append(
+            Step(
+                name=path.stem,
+                outputs=(location,),
+                inputs=frozenset(upstream_tables(text, source=str(path))),
+                code=text,
+                sql=text,
+            )
+        )
+    return steps
+
+
+def upstream_tables(sql: str, *, source: str = "<sql>") -> set[str]:
+    """The bare names of the tables a query reads (CTE names excluded)."""
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError as error:
+        raise SpotifyAnalyticsError(f"{source}: SQL does not parse ({error})") from None
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    return {table.name for table in tree.find_all(exp.Table) if table.name not in ctes}
+
+
+def build_dag(steps: list[Step]) -> dict[str, set[str]]:
+    """Step name -> names of the steps it depends on. Checks that every input is
+    produced by a step, is a Bronze table or is the run parameters."""
+    producers = {name: step.name for step in steps for name in step.output_names}
+    external = set(BRONZE_TABLES) | {PARAMS_TABLE}
+    graph: dict[str, set[str]] = {}
+    for step in steps:
+        unknown = step.inputs - producers.keys() - external
+        if unknown:
+            raise SpotifyAnalyticsError(
+                f"step {step.name!r} reads unknown table(s): {', '.join(sorted(unknown))}"
+            )
+        graph[step.name] = {producers[n] for n in step.inputs if n in producers} - {step.name}
+    try:
+        tuple(TopologicalSorter(graph).static_order())
+    except CycleError as error:
+        raise SpotifyAnalyticsError(f"the steps form a cycle: {error.args[1]}") from None
+    return graph
+
+
+def select_steps(graph: dict[str, set[str]], selector: str) -> set[str]:
+    """``TABLE`` -> that step; ``TABLE+`` -> it and every step downstream;
+    ``+TABLE`` -> it and every step upstream."""
+    name = selector.strip("+")
+    if name not in graph:
+        raise SpotifyAnalyticsError(f"--select {selector}: no step named {name!r}")
+    chosen = {name}
+    if selector.endswith("+"):
+        chosen |= _reachable(name, _reverse(graph))
+    if selector.startswith("+"):
+        chosen |= _reachable(name, graph)
+    return chosen
+
+
+def _reverse(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    reverse: dict[str, set[str]] = {name: set() for name in graph}
+    for name, parents in graph.items():
+        for parent in parents:
+            reverse[parent].add(name)
+    return reverse
+
+
+def _reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in edges[todo.pop()]:
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def run_params(settings: Settings) -> pa.Table:
+    """The settings SQL models may read, as a one-row table ``run_params``."""
+    return pa.table(
+        {
+            "allow_synthetic": [settings.allow_synthetic],
+            "session_gap_minutes": [settings.session_gap_minutes],
+            "skip_threshold_ms": [settings.skip_threshold_ms],
+            "dedupe_tolerance_s": [settings.dedupe_tolerance_s],
+            "dedupe_tolerance_minute_precision_s": [settings.dedupe_tolerance_minute_precision_s],
+            "catalog_match_min_score": [settings.catalog_match_min_score],
+        }
+    )
+
+
+class Runner:
+    """Runs steps in dependency order and remembers what each was built from."""
+
+    def __init__(self, lake: Lake, settings: Settings, steps: list[Step]):
+        self.lake = lake
+        self.settings = settings
+        self.steps = {step.name: step for step in steps}
+        self.graph = build_dag(steps)
+        self.params = run_params(settings)
+        self.params_hash = hashlib.sha256(
+            json.dumps(self.params.to_pylist(), sort_keys=True).encode()
+        ).hexdigest()[:16]
+
+    def order(self, selected: set[str] | None = None) -> list[str]:
+        ordered = TopologicalSorter(self.graph).static_order()
+        return [name for name in ordered if selected is None or name in selected]
+
+    def run(
+        self,
+        *,
+        full: bool = False,
+        select: str | None = None,
+        on_step: Callable[[StepResult], None] | None = None,
+    ) -> RunReport:
+        """Build what is stale (everything with ``full``); returns what happened.
+
+        A failing step raises after the steps before it were committed and
+        recorded, so the next run resumes from there.
+        """
+        selected = select_steps(self.graph, select) if select else None
+        report = RunReport()
+        with self.lake.lock("run"):
+            state = self._load_state()
+            for name in self.order(selected):
+                result = self._run_one(self.steps[name], state, force=full or bool(select))
+                report.results.append(result)
+                if on_step:
+                    on_step(result)
+        return report
+
+    def _run_one(self, step: Step, state: dict, *, force: bool) -> StepResult:
+        seen = self._inputs_seen(step)
+        reason = "forced" if force else self._stale_reason(step, state.get(step.name), seen)
+        if not reason:
+            return StepResult(step.name, "skipped")
+        started = time.perf_counter()
+        rows = self._execute(step)
+        state[step.name] = {
+            "code": step.fingerprint,
+            "params": self.params_hash,
+            "inputs": self._inputs_seen(step),
+            "built_at": time.time(),
+        }
+        self._save_state(state)
+        return StepResult(step.name, "built", time.perf_counter() - started, rows, reason)
+
+    def _execute(self, step: Step) -> int:
+        if step.sql is not None:
+            con = self.lake.connect(extra={PARAMS_TABLE: self.params}, only=set(step.inputs))
+            try:
+                reader = con.execute(step.sql).to_arrow_reader()
+                self.lake.overwrite(step.outputs[0], reader)
+            except Exception as error:  # duckdb and delta errors alike: name the step
+                raise SpotifyAnalyticsError(f"step {step.name}: {error}") from error
+            finally:
+                con.close()
+            return self.lake.count(step.outputs[0])
+        assert step.function is not None
+        produced = step.function(StepContext(self.lake, self.settings))
+        missing = set(step.outputs) - produced.keys()
+        if missing:
+            raise SpotifyAnalyticsError(f"step {step.name} did not produce {sorted(missing)}")
+        for location in step.outputs:
+            self.lake.overwrite(location, produced[location])
+        return sum(produced[location].num_rows for location in step.outputs)
+
+    def _inputs_seen(self, step: Step) -> dict[str, int | None]:
+        return {
+            name: self.lake.version(name)
+            for name in sorted(step.inputs)
+            if name != PARAMS_TABLE
+        }
+
+    def _stale_reason(self, step: Step, last: dict | None, seen: dict) -> str:
+        if last is None:
+            return "never built"
+        if any(not self.lake.exists(location) for location in step.outputs):
+            return "output missing"
+        if last.get("code") != step.fingerprint:
+            return "code changed"
+        if PARAMS_TABLE in step.inputs and last.get("params") != self.params_hash:
+            return "settings changed"
+        changed = [name for name, version in seen.items() if last["inputs"].get(name) != version]
+        return f"input changed: {', '.join(changed)}" if changed else ""
+
+    def _load_state(self) -> dict:
+        path = self.lake.state_path(STATE_FILE)
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def _save_state(self, state: dict) -> None:
+        path = self.lake.state_path(STATE_FILE)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+        tmp.replace(path)

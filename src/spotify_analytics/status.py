@@ -1,0 +1,111 @@
+"""What is in the lake: tables, per-user listening, state and the last run."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from .lake import Lake
+
+PER_USER_SQL = """
+with
+bronze as (
+    select user_id, count(*) as records, count(*) filter (where is_music) as music_records
+    from streaming_history_bronze
+    group by user_id
+),
+api as (
+    select user_id, count(*) as api_records
+    from listening_history_bronze
+    group by user_id
+),
+plays as (
+    select
+        user_id,
+        count(*) as plays,
+        min(played_at) as first_play,
+        max(played_at) as last_play,
+        count(distinct track_key) as distinct_tracks
+    from plays
+    where is_music
+    group by user_id
+)
+select
+    u.user_id,
+    u.timezone,
+    coalesce(b.records, 0)::bigint as export_records,
+    coalesce(b.music_records, 0)::bigint as export_music_records,
+    coalesce(a.api_records, 0)::bigint as api_records,
+    p.plays::bigint as plays,
+    p.first_play,
+    p.last_play,
+    p.distinct_tracks::bigint as distinct_tracks
+from users as u
+left join bronze as b on b.user_id = u.user_id
+left join api as a on a.user_id = u.user_id
+left join plays as p on p.user_id = u.user_id
+order by u.user_id
+"""
+
+
+def lake_status(lake: Lake) -> dict:
+    """A JSON-ready summary of the lake."""
+    return {
+        "lake": str(lake.root),
+        "tables": table_status(lake),
+        "users": user_status(lake),
+        "state": state_status(lake),
+    }
+
+
+def table_status(lake: Lake) -> list[dict]:
+    rows = []
+    for name, location in lake.tables().items():
+        table = lake.delta(name)
+        history = table.history(1)
+        stamp = history[0].get("timestamp") if history else None
+        rows.append(
+            {
+                "table": name,
+                "location": location,
+                "rows": lake.count(name),
+                "version": table.version(),
+                "updated_at": _ms_to_iso(stamp),
+            }
+        )
+    return rows
+
+
+def user_status(lake: Lake) -> list[dict]:
+    if not lake.exists("users"):
+        return []
+    plays_sql = PER_USER_SQL
+    if not lake.exists("plays"):
+        plays_sql = PER_USER_SQL.replace(
+            "from plays\n", "from (select null::varchar as user_id, null::timestamptz as "
+            "played_at, null::varchar as track_key, false as is_music) where false\n"
+        )
+    con = lake.connect()
+    try:
+        return con.execute(plays_sql).to_arrow_table().to_pylist()
+    finally:
+        con.close()
+
+
+def state_status(lake: Lake) -> dict:
+    """Every JSON file in ``_state/`` (cursors, cooldowns, run log), by name."""
+    state = {}
+    for path in sorted((lake.root / "_state").glob("*.json")):
+        if path.name == "steps.json":
+            continue
+        try:
+            state[path.stem] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            state[path.stem] = {"error": "unreadable"}
+    return state
+
+
+def _ms_to_iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds")

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from spotify_analytics.errors import LakeError, LockedError
+from spotify_analytics.lake import Lake
+from spotify_analytics.query import query
+from spotify_analytics.schemas import USERS
+
+
+def _users(*pairs: tuple[str, str]) -> pa.Table:
+    return pa.table(
+        {
+            "user_id": [u for u, _ in pairs],
+            "timezone": [tz for _, tz in pairs],
+            "_source": ["test"] * len(pairs),
+            "_batch_id": ["b1"] * len(pairs),
+        }
+    )
+
+
+def test_merge_inserts_only_new_keys(lake: Lake) -> None:
+    first = lake.merge(USERS, _users(("ana", "UTC"), ("bo", "Europe/Berlin")))
+    again = lake.merge(USERS, _users(("ana", "Asia/Tokyo"), ("cy", "UTC")))
+    assert (first.inserted, again.inserted, again.updated) == (2, 1, 0)
+    stored = {r["user_id"]: r["timezone"] for r in lake.read("users").to_pylist()}
+    assert stored == {"ana": "UTC", "bo": "Europe/Berlin", "cy": "UTC"}
+
+
+def test_merge_with_update_replaces_matched_rows(lake: Lake) -> None:
+    lake.merge(USERS, _users(("ana", "UTC")))
+    result = lake.merge(USERS, _users(("ana", "Asia/Tokyo")), update=True)
+    assert result.updated == 1
+    assert lake.read("users").column("timezone").to_pylist() == ["Asia/Tokyo"]
+
+
+def test_merge_dedupes_source_keys_keeping_last(lake: Lake) -> None:
+    lake.merge(USERS, _users(("ana", "UTC"), ("ana", "Europe/Paris")))
+    assert lake.read("users").column("timezone").to_pylist() == ["Europe/Paris"]
+
+
+def test_declared_bronze_table_reads_empty_before_first_write(lake: Lake) -> None:
+    result = query(lake, "select count(*) as n from default.listening_history_bronze")
+    assert result.to_pylist() == [{"n": 0}]
+
+
+def test_open_refuses_a_folder_that_is_not_a_lake(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(LakeError, match="not a lake"):
+        Lake.open(tmp_path, create=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_open_missing_lake_without_create(tmp_path: Path) -> None:
+    with pytest.raises(LakeError, match="no lake here yet"):
+        Lake.open(tmp_path / "absent")
+
+
+def _hold_lock(root: str, ready, release) -> None:  # runs in a child process
+    with Lake(root).lock("holder"):
+        ready.set()
+        release.wait(30)
+
+
+def test_second_process_is_refused_while_lock_held(lake: Lake) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_hold_lock, args=(str(lake.root), ready, release))
+    child.start()
+    try:
+        assert ready.wait(30)
+        with pytest.raises(LockedError, match="busy .*running holder"), lake.lock():
+            pass
+    finally:
+        release.set()
+        child.join(30)
+    with lake.lock():  # released when the holder ends
+        pass
+
+
+def test_lock_is_released_when_holder_is_killed(lake: Lake) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_hold_lock, args=(str(lake.root), ready, release))
+    child.start()
+    assert ready.wait(30)
+    child.kill()
+    child.join(30)
+    with lake.lock():
+        pass

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from spotify_analytics.errors import SpotifyAnalyticsError
+from spotify_analytics.lake import Lake
+from spotify_analytics.runner import Runner, build_dag, select_steps, sql_models, upstream_tables
+from spotify_analytics.schemas import USERS
+from spotify_analytics.settings import Settings
+
+
+def _models(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "sql"
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def test_upstream_tables_ignores_ctes() -> None:
+    sql = "with a as (select * from users) select * from a join plays p using (user_id)"
+    assert upstream_tables(sql) == {"users", "plays"}
+
+
+def test_dag_order_and_incremental_rebuild(tmp_path: Path, lake: Lake) -> None:
+    root = _models(
+        tmp_path,
+        {
+            "silver/user_zones.sql": "select user_id, timezone from users",
+            "gold/demo/zone_counts.sql": (
+                "select timezone, count(*)::bigint as n from user_zones group by timezone"
+            ),
+        },
+    )
+    lake.merge(USERS, pa.table({"user_id": ["a", "b"], "timezone": ["UTC", "UTC"]}))
+    runner = Runner(lake, Settings(lake=lake.root), sql_models(root))
+    assert runner.order() == ["user_zones", "zone_counts"]
+
+    first = runner.run()
+    assert first.built == ["user_zones", "zone_counts"]
+    assert lake.read("zone_counts").to_pylist() == [{"timezone": "UTC", "n": 2}]
+    assert runner.run().built == []
+
+    lake.merge(USERS, pa.table({"user_id": ["c"], "timezone": ["Asia/Tokyo"]}))
+    assert runner.run().built == ["user_zones", "zone_counts"]
+    assert runner.run(full=True).built == ["user_zones", "zone_counts"]
+
+
+def test_select_descendants(tmp_path: Path) -> None:
+    root = _models(
+        tmp_path,
+        {
+            "silver/a.sql": "select * from users",
+            "silver/b.sql": "select * from a",
+            "silver/c.sql": "select * from users",
+        },
+    )
+    graph = build_dag(sql_models(root))
+    assert select_steps(graph, "a+") == {"a", "b"}
+    assert select_steps(graph, "+b") == {"a", "b"}
+    with pytest.raises(SpotifyAnalyticsError, match="no step named"):
+        select_steps(graph, "zzz+")
+
+
+def test_unknown_table_is_reported(tmp_path: Path) -> None:
+    root = _models(tmp_path, {"silver/a.sql": "select * from nowhere"})
+    with pytest.raises(SpotifyAnalyticsError, match="unknown table.*nowhere"):
+        build_dag(sql_models(root))
