@@ -1,0 +1,1 @@
+"""Loaders that bring external inputs into Bronze."""

@@ -1,0 +1,1 @@
+"""Python steps of the pipeline, one per module, each a function named after its module."""
