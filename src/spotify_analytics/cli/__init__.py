@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from . import lake_commands  # noqa: F401  (registers commands)
+from . import (
+    import_commands,  # noqa: F401
+    lake_commands,  # noqa: F401  (registers commands)
+)
 from .app import app
 
 
