@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .lake import Lake
-from .runner import Runner, RunReport, Step, StepResult, sql_models
+from .runner import Runner, RunReport, Step, StepResult, python_step, sql_models
 from .settings import Settings
+from .steps import weekend_vs_weekday
 
 
 def python_steps() -> list[Step]:
     """The Python steps, each declared in its own module under ``steps/``."""
-    return []
+    return [
+        python_step(
+            weekend_vs_weekday.weekend_vs_weekday,
+            inputs=weekend_vs_weekday.INPUTS,
+            outputs=[weekend_vs_weekday.OUTPUT],
+        ),
+    ]
 
 
 def pipeline_steps() -> list[Step]:

@@ -1,0 +1,158 @@
+"""Weekend against weekday listening, per user and audio feature, with Welch's t-test.
+
+The group statistics come from SQL (music plays that were not skipped and
+have features; synthetic features only with ``allow_synthetic``); the test
+needs Student's t distribution, so it runs here with scipy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy import stats
+
+from ..runner import StepContext
+
+OUTPUT = "gold/diagnostic/weekend_vs_weekday"
+INPUTS = ("listening_with_features", "run_params")
+FEATURES = (
+    "danceability",
+    "energy",
+    "loudness",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+)
+ALPHA = 0.05
+
+_VALUES = ", ".join(f"('{name}')" for name in FEATURES)
+_CASE = " ".join(f"when '{name}' then f.{name}" for name in FEATURES)
+
+GROUP_STATS_SQL = f"""
+with listening as (
+    select * from listening_with_features
+),
+
+params as (
+    select * from run_params
+),
+
+feature_plays as (
+    select l.*
+    from listening as l
+    cross join params as p
+    where coalesce(l.is_music, false)
+        and not coalesce(l.is_skip, false)
+        and l.user_id is not null
+        and l.is_weekend is not null
+        and l.valence is not null
+        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+),
+
+features as (
+    select * from (values {_VALUES}) as features (feature)
+),
+
+long_values as (
+    select f.user_id, f.is_weekend, x.feature, case x.feature {_CASE} end as value
+    from feature_plays as f
+    cross join features as x
+),
+
+final as (
+    select
+        v.user_id,
+        v.feature,
+        cast(count(v.value) filter (where v.is_weekend) as bigint) as weekend_n,
+        avg(v.value) filter (where v.is_weekend) as weekend_mean,
+        stddev_samp(v.value) filter (where v.is_weekend) as weekend_std,
+        cast(count(v.value) filter (where not v.is_weekend) as bigint) as weekday_n,
+        avg(v.value) filter (where not v.is_weekend) as weekday_mean,
+        stddev_samp(v.value) filter (where not v.is_weekend) as weekday_std
+    from long_values as v
+    group by v.user_id, v.feature
+)
+
+select * from final order by user_id, feature
+"""
+
+SCHEMA = pa.schema(
+    [
+        ("user_id", pa.string()),
+        ("feature", pa.string()),
+        ("n_feature_plays", pa.int64()),
+        ("weekend_n", pa.int64()),
+        ("weekend_mean", pa.float64()),
+        ("weekend_std", pa.float64()),
+        ("weekday_n", pa.int64()),
+        ("weekday_mean", pa.float64()),
+        ("weekday_std", pa.float64()),
+        ("difference", pa.float64()),
+        ("t_statistic", pa.float64()),
+        ("welch_df", pa.float64()),
+        ("p_value", pa.float64()),
+        ("significant", pa.bool_()),
+    ]
+)
+
+
+def weekend_vs_weekday(ctx: StepContext) -> dict[str, pa.Table]:
+    """One row per user and feature: both groups' n, mean, std, their difference
+    (weekend - weekday), Welch's t, its degrees of freedom and two-sided p-value."""
+    groups = ctx.sql(GROUP_STATS_SQL)
+    return {OUTPUT: welch_table(groups)}
+
+
+def welch_table(groups: pa.Table) -> pa.Table:
+    """Add the Welch test to per-group statistics. The test is NULL (and
+    ``significant`` false) unless both groups have >= 2 plays and some spread."""
+    weekend, weekday = _group(groups, "weekend"), _group(groups, "weekday")
+    t, df, p = welch(*weekend, *weekday)
+    return pa.table(
+        {
+            "user_id": groups.column("user_id"),
+            "feature": groups.column("feature"),
+            "n_feature_plays": pc.add(groups.column("weekend_n"), groups.column("weekday_n")),
+            **{name: groups.column(name) for name in SCHEMA.names[3:9]},
+            "difference": _nullable(weekend[1] - weekday[1]),
+            "t_statistic": _nullable(t),
+            "welch_df": _nullable(df),
+            "p_value": _nullable(p),
+            "significant": pa.array(np.nan_to_num(p, nan=1.0) < ALPHA),
+        },
+        schema=SCHEMA,
+    )
+
+
+def welch(
+    n1: np.ndarray, m1: np.ndarray, s1: np.ndarray, n2: np.ndarray, m2: np.ndarray, s2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Welch's t, Welch-Satterthwaite degrees of freedom and two-sided p-value,
+    element-wise; NaN where a group has < 2 values or neither has spread."""
+    t, df, p = (np.full(len(n1), np.nan) for _ in range(3))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v1, v2 = s1**2 / n1, s2**2 / n2
+    ok = (n1 >= 2) & (n2 >= 2) & np.isfinite(v1 + v2) & (v1 + v2 > 1e-18)
+    if ok.any():
+        result = stats.ttest_ind_from_stats(
+            m1[ok], s1[ok], n1[ok], m2[ok], s2[ok], n2[ok], equal_var=False
+        )
+        t[ok], p[ok] = result.statistic, result.pvalue
+        df[ok] = (v1[ok] + v2[ok]) ** 2 / (v1[ok] ** 2 / (n1[ok] - 1) + v2[ok] ** 2 / (n2[ok] - 1))
+    return t, df, p
+
+
+def _group(groups: pa.Table, prefix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return tuple(_floats(groups, f"{prefix}_{stat}") for stat in ("n", "mean", "std"))
+
+
+def _floats(table: pa.Table, name: str) -> np.ndarray:
+    return table.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+
+
+def _nullable(values: np.ndarray) -> pa.Array:
+    return pa.array(values, pa.float64(), mask=~np.isfinite(values))

@@ -1,0 +1,255 @@
+"""Given/expected tests for the diagnostic Gold tables, on tiny Silver tables."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import sqlglot
+
+from spotify_analytics.lake import Lake
+from spotify_analytics.runner import SQL_ROOT, Runner, Step, python_step, sql_models
+from spotify_analytics.settings import Settings
+from spotify_analytics.steps import weekend_vs_weekday
+
+FEATURES = (
+    "danceability",
+    "energy",
+    "loudness",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+)
+FAMILIES = ("diagnostic", "prescriptive")
+SILVER = ("plays", "catalog_tracks", "track_features", "listening_with_features")
+
+LISTENING_SCHEMA = pa.schema(
+    [
+        ("play_id", pa.string()),
+        ("user_id", pa.string()),
+        ("played_at", pa.timestamp("us", tz="UTC")),
+        ("date", pa.date32()),
+        ("hour_of_day", pa.int32()),
+        ("day_of_week", pa.int32()),
+        ("is_weekend", pa.bool_()),
+        ("part_of_day", pa.string()),
+        ("session_id", pa.string()),
+        ("session_play_no", pa.int32()),
+        ("track_id", pa.string()),
+        ("track_key", pa.string()),
+        ("track_name", pa.string()),
+        ("artist_name", pa.string()),
+        ("ms_played", pa.int64()),
+        ("is_skip", pa.bool_()),
+        ("is_music", pa.bool_()),
+        ("feature_source", pa.string()),
+        ("catalog_track_id", pa.string()),
+        ("genres", pa.list_(pa.string())),
+        *[(name, pa.float64()) for name in FEATURES],
+        ("mood_quadrant", pa.string()),
+    ]
+)
+
+
+def part_of_day(hour: int) -> str:
+    if 6 <= hour <= 11:
+        return "morning"
+    if 12 <= hour <= 17:
+        return "afternoon"
+    if 18 <= hour <= 22:
+        return "evening"
+    return "night"
+
+
+def play(user: str = "u1", at: str = "2024-01-01 08:00", track: str = "t1", **values) -> dict:
+    """One Silver listening_with_features row (UTC = local time); features default
+    to 0.5 (tempo 120, loudness -8); ``features=None`` gives a play without features."""
+    when = datetime.fromisoformat(at).replace(tzinfo=timezone.utc)
+    row = {
+        "play_id": f"{user}-{at}-{track}",
+        "user_id": user,
+        "played_at": when,
+        "date": when.date(),
+        "hour_of_day": when.hour,
+        "day_of_week": when.isoweekday(),
+        "is_weekend": when.isoweekday() >= 6,
+        "part_of_day": part_of_day(when.hour),
+        "session_id": f"{user}-{when.date()}",
+        "session_play_no": 1,
+        "track_id": track,
+        "track_key": f"artist {track}|{track}",
+        "track_name": f"Song {track}",
+        "artist_name": f"artist {track}",
+        "ms_played": 180_000,
+        "is_skip": False,
+        "is_music": True,
+        "feature_source": "catalog_id",
+        "catalog_track_id": track,
+        "genres": ["pop"],
+        **{name: 0.5 for name in FEATURES},
+        "tempo": 120.0,
+        "loudness": -8.0,
+    }
+    if values.pop("features", True) is None:
+        row.update({name: None for name in FEATURES}, feature_source=None, genres=None)
+    row.update(values)
+    row["mood_quadrant"] = quadrant(row["valence"], row["energy"])
+    return row
+
+
+def quadrant(valence: float | None, energy: float | None) -> str | None:
+    if valence is None or energy is None:
+        return None
+    if valence >= 0.6 and energy >= 0.6:
+        return "happy-energetic"
+    if valence >= 0.6 and energy < 0.4:
+        return "happy-calm"
+    if valence < 0.4 and energy >= 0.6:
+        return "sad-energetic"
+    if valence < 0.4 and energy < 0.4:
+        return "sad-calm"
+    return "neutral"
+
+
+def write_listening(lake: Lake, rows: list[dict]) -> None:
+    lake.overwrite("silver/listening_with_features", pa.Table.from_pylist(rows, LISTENING_SCHEMA))
+
+
+def gold_steps() -> list[Step]:
+    """Our SQL models and Python steps, plus placeholders for the Silver tables
+    (written directly by the tests, so their producers never run here)."""
+    steps = []
+    for family in FAMILIES:
+        for model in sql_models(Path(str(SQL_ROOT)) / "gold" / family):
+            location = f"gold/{family}/{model.name}"
+            steps.append(dataclasses.replace(model, outputs=(location,), root=None))
+    steps.append(
+        python_step(
+            weekend_vs_weekday.weekend_vs_weekday,
+            inputs=weekend_vs_weekday.INPUTS,
+            outputs=[weekend_vs_weekday.OUTPUT],
+        )
+    )
+    placeholders = [
+        Step(name=f"silver_{name}", outputs=(f"silver/{name}",), inputs=frozenset(), code="")
+        for name in SILVER
+    ]
+    return steps + placeholders
+
+
+def build(lake: Lake, settings: Settings, table: str) -> list[dict]:
+    """Build one table with the runner and return its rows."""
+    Runner(lake, settings, gold_steps()).run(select=table)
+    return lake.read(table).to_pylist()
+
+
+def by(rows: list[dict], *keys: str) -> dict:
+    return {tuple(row[key] for key in keys) if len(keys) > 1 else row[keys[0]]: row for row in rows}
+
+
+def at(day: int, hour: int, minute: int = 0) -> str:
+    return (datetime(2024, 1, 1) + timedelta(days=day, hours=hour, minutes=minute)).isoformat(" ")
+
+
+# -- mood_time_correlations ------------------------------------------------------------
+
+
+def test_mood_time_correlations_hour_rows(lake: Lake, settings: Settings) -> None:
+    write_listening(
+        lake,
+        [
+            play(at="2024-01-01 08:00", track="a", valence=0.2, energy=0.4),
+            play(at="2024-01-02 08:10", track="b", valence=0.4, energy=0.6),
+            play(at="2024-01-02 08:20", track="c", valence=0.9, is_skip=True),
+            play(at="2024-01-03 08:30", track="d", features=None),
+            play(at="2024-01-03 08:40", track="e", valence=0.0, feature_source="synthetic"),
+            play(at="2024-01-03 08:50", track="f", valence=0.0, is_music=False),
+            play(at="2024-01-01 20:00", track="g", valence=0.8, energy=0.7),
+            play(user="nofeatures", at="2024-01-01 09:00", features=None),
+        ],
+    )
+    rows = build(lake, settings, "mood_time_correlations")
+    hours = by(rows, "user_id", "hour_of_day")
+    assert set(hours) == {("u1", 8), ("u1", 20), ("nofeatures", 9)}
+    morning = hours[("u1", 8)]
+    # skip and podcast excluded; the featureless and synthetic plays count as plays only
+    assert (morning["plays"], morning["n_feature_plays"]) == (4, 2)
+    assert morning["mean_valence"] == pytest.approx(0.3)
+    assert morning["valence_std"] == pytest.approx(math.sqrt(0.02))
+    assert morning["mean_energy"] == pytest.approx(0.5)
+    single = hours[("u1", 20)]
+    assert single["n_feature_plays"] == 1 and single["valence_std"] is None
+    assert morning["corr_n"] == 3  # user-level: the three plays with features
+    nothing = hours[("nofeatures", 9)]
+    assert (nothing["plays"], nothing["n_feature_plays"], nothing["corr_n"]) == (1, 0, 0)
+    assert nothing["mean_valence"] is None and nothing["valence_hour_sin_r"] is None
+
+
+def test_mood_time_correlations_allow_synthetic(lake: Lake, settings: Settings) -> None:
+    write_listening(
+        lake,
+        [
+            play(at="2024-01-01 08:00", track="a", valence=0.2),
+            play(at="2024-01-01 08:30", track="b", valence=0.6, feature_source="synthetic"),
+        ],
+    )
+    assert build(lake, settings, "mood_time_correlations")[0]["n_feature_plays"] == 1
+    allowing = settings.model_copy(update={"allow_synthetic": True})
+    row = build(lake, allowing, "mood_time_correlations")[0]
+    assert row["n_feature_plays"] == 2 and row["mean_valence"] == pytest.approx(0.4)
+
+
+def planted_lake(lake: Lake) -> None:
+    """Four weeks of sessions: mornings sad and calm, evenings happy and energetic."""
+    rows = []
+    for day in range(28):
+        for k, hour in enumerate((7, 8, 9, 10)):
+            low = 0.15 + 0.05 * ((day + k) % 4)
+            rows.append(play(at=at(day, hour), track=f"m{k}", valence=low, energy=low + 0.1))
+        for k, hour in enumerate((18, 19, 20, 21)):
+            high = 0.7 + 0.05 * ((day + k) % 4)
+            rows.append(play(at=at(day, hour), track=f"e{k}", valence=high, energy=high - 0.1))
+        rows.append(play(at=at(day, 14), track="n", valence=0.5, energy=0.5))
+    write_listening(lake, rows)
+
+
+def test_mood_time_correlations_planted_pattern(lake: Lake, settings: Settings) -> None:
+    planted_lake(lake)
+    rows = build(lake, settings, "mood_time_correlations")
+    row = rows[0]
+    assert row["corr_n"] == 28 * 9
+    # valence is high around 19-20h: cos(2*pi*20/24) > 0 and sin(...) < 0
+    assert row["valence_hour_sin_r"] < -0.3
+    assert row["valence_hour_cos_r"] > 0.3
+    assert row["energy_hour_sin_r"] < -0.3
+    assert 0.7 < row["valence_hour_r"] <= 1.0
+    assert 17 <= row["valence_peak_hour"] <= 22
+    hours = by(rows, "hour_of_day")
+    assert hours[8]["mean_valence"] < hours[19]["mean_valence"]
+    assert {r["corr_n"] for r in rows} == {28 * 9}
+
+
+# -- transpilation ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("dialect", ["spark", "trino"])
+def test_models_transpile(family: str, dialect: str) -> None:
+    root = Path(str(SQL_ROOT)) / "gold" / family
+    models = sorted(root.glob("*.sql"))
+    assert models
+    for path in models:
+        (text,) = sqlglot.transpile(
+            path.read_text(),
+            read="duckdb",
+            write=dialect,
+            unsupported_level=sqlglot.ErrorLevel.RAISE,
+        )
+        assert "select" in text.lower()
