@@ -24,14 +24,16 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from .errors import SpotifyAnalyticsError
+from .errors import QualityError, SpotifyAnalyticsError
 from .lake import Lake
+from .quality import QualityGate, grain_path
 from .schemas import BRONZE_TABLES
 from .settings import Settings
 
 SQL_ROOT = resources.files("spotify_analytics") / "sql"
 PARAMS_TABLE = "run_params"
 STATE_FILE = "steps.json"
+STEP_OUTPUT = "__step_output"  # a step's result, checked before it is written
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,10 @@ class Step:
     code: str
     sql: str | None = None
     function: Callable[[StepContext], dict[str, pa.Table]] | None = None
+    root: str | None = None  # the sql/ folder its grain files live in (default: the package's)
+
+    def grain_file(self, location: str) -> Path:
+        return grain_path(location, self.root)
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -121,6 +127,7 @@ def sql_models(root: Path | None = None) -> list[Step]:
                 inputs=frozenset(upstream_tables(text, source=str(path))),
                 code=text,
                 sql=text,
+                root=str(root),
             )
         )
     return steps
@@ -215,6 +222,7 @@ class Runner:
         self.params_hash = hashlib.sha256(
             json.dumps(self.params.to_pylist(), sort_keys=True).encode()
         ).hexdigest()[:16]
+        self.quality = QualityGate(lake)
 
     def order(self, selected: set[str] | None = None) -> list[str]:
         ordered = TopologicalSorter(self.graph).static_order()
@@ -234,13 +242,17 @@ class Runner:
         """
         selected = select_steps(self.graph, select) if select else None
         report = RunReport()
+        self.quality = QualityGate(self.lake)
         with self.lake.lock("run"):
             state = self._load_state()
-            for name in self.order(selected):
-                result = self._run_one(self.steps[name], state, force=full or bool(select))
-                report.results.append(result)
-                if on_step:
-                    on_step(result)
+            try:
+                for name in self.order(selected):
+                    result = self._run_one(self.steps[name], state, force=full or bool(select))
+                    report.results.append(result)
+                    if on_step:
+                        on_step(result)
+            finally:
+                self.quality.record()
         return report
 
     def _run_one(self, step: Step, state: dict, *, force: bool) -> StepResult:
@@ -263,8 +275,13 @@ class Runner:
         if step.sql is not None:
             con = self.lake.connect(extra={PARAMS_TABLE: self.params}, only=set(step.inputs))
             try:
-                reader = con.execute(step.sql).to_arrow_reader()
-                self.lake.overwrite(step.outputs[0], reader)
+                con.execute(f"create temp table {STEP_OUTPUT} as {step.sql}")
+                location = step.outputs[0]
+                self.quality.validate(con, STEP_OUTPUT, location, step.grain_file(location))
+                reader = con.execute(f"select * from {STEP_OUTPUT}").to_arrow_reader()
+                self.lake.overwrite(location, reader)
+            except QualityError:
+                raise
             except Exception as error:  # duckdb and delta errors alike: name the step
                 raise SpotifyAnalyticsError(f"step {step.name}: {error}") from error
             finally:
@@ -275,6 +292,8 @@ class Runner:
         missing = set(step.outputs) - produced.keys()
         if missing:
             raise SpotifyAnalyticsError(f"step {step.name} did not produce {sorted(missing)}")
+        for location in step.outputs:
+            self.quality.validate_arrow(produced[location], location, step.grain_file(location))
         for location in step.outputs:
             self.lake.overwrite(location, produced[location])
         return sum(produced[location].num_rows for location in step.outputs)

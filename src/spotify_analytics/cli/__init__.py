@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import (
     import_commands,  # noqa: F401
     lake_commands,  # noqa: F401  (registers commands)
+    quality_commands,  # noqa: F401
 )
 from .app import app
 
