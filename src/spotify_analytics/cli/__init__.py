@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import (
     import_commands,  # noqa: F401
+    ingest_commands,  # noqa: F401
     lake_commands,  # noqa: F401  (registers commands)
     quality_commands,  # noqa: F401
 )
