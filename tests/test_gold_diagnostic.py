@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from datetime import datetime, timedelta, timezone
+import statistics
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 import sqlglot
+from scipy import stats
 
 from spotify_analytics.lake import Lake
 from spotify_analytics.runner import SQL_ROOT, Runner, Step, python_step, sql_models
@@ -71,7 +74,7 @@ def part_of_day(hour: int) -> str:
 def play(user: str = "u1", at: str = "2024-01-01 08:00", track: str = "t1", **values) -> dict:
     """One Silver listening_with_features row (UTC = local time); features default
     to 0.5 (tempo 120, loudness -8); ``features=None`` gives a play without features."""
-    when = datetime.fromisoformat(at).replace(tzinfo=timezone.utc)
+    when = datetime.fromisoformat(at).replace(tzinfo=UTC)
     row = {
         "play_id": f"{user}-{at}-{track}",
         "user_id": user,
@@ -234,6 +237,159 @@ def test_mood_time_correlations_planted_pattern(lake: Lake, settings: Settings) 
     hours = by(rows, "hour_of_day")
     assert hours[8]["mean_valence"] < hours[19]["mean_valence"]
     assert {r["corr_n"] for r in rows} == {28 * 9}
+
+
+# -- feature_correlations -------------------------------------------------------------
+
+
+def test_feature_correlations_pearson_spearman_with_ties(lake: Lake, settings: Settings) -> None:
+    valence = [0.1, 0.2, 0.2, 0.4, 0.9]
+    energy = [0.3, 0.1, 0.5, 0.5, 0.8]
+    tempo = [90.0, 100.0, 110.0, 120.0, 130.0]
+    rows = [
+        play(at=at(0, k), track=f"t{k}", valence=v, energy=e, tempo=t)
+        for k, (v, e, t) in enumerate(zip(valence, energy, tempo, strict=True))
+    ]
+    rows.append(play(at=at(0, 9), track="x", features=None))
+    rows.append(play(at=at(0, 10), track="y", valence=None, energy=0.9))  # incomplete row
+    rows.append(play(user="single", at=at(0, 8), valence=0.3))
+    write_listening(lake, rows)
+    result = by(build(lake, settings, "feature_correlations"), "user_id", "feature_x", "feature_y")
+    assert len([key for key in result if key[0] == "u1"]) == 36
+    pair = result[("u1", "energy", "valence")]
+    assert pair["n_feature_plays"] == 5
+    assert pair["pearson_r"] == pytest.approx(stats.pearsonr(energy, valence).statistic)
+    assert pair["spearman_rho"] == pytest.approx(stats.spearmanr(energy, valence).statistic)
+    assert pair["strength"] == "strong" and pair["direction"] == "positive"
+    tempo_valence = result[("u1", "valence", "tempo")]
+    assert tempo_valence["spearman_rho"] == pytest.approx(stats.spearmanr(valence, tempo).statistic)
+    constant = result[("u1", "danceability", "energy")]  # danceability has no spread
+    assert constant["pearson_r"] is None and constant["strength"] is None
+    single = result[("single", "energy", "valence")]
+    assert single["n_feature_plays"] == 1 and single["pearson_r"] is None
+
+
+@pytest.mark.parametrize(
+    ("r", "label"),
+    [(0.7, "strong"), (-0.69, "moderate"), (0.4, "moderate"), (0.2, "weak"), (0.19, "negligible")],
+)
+def test_feature_correlation_strength_thresholds(r: float, label: str) -> None:
+    sql = (Path(str(SQL_ROOT)) / "gold/diagnostic/feature_correlations.sql").read_text()
+    case = sql[sql.index("case\n            when c.pearson_r is null") :].split("end as strength")[
+        0
+    ]
+    con = duckdb.connect()
+    assert con.execute(f"select {case} end from (select {r} as pearson_r) as c").fetchone() == (
+        label,
+    )
+
+
+# -- weekend_vs_weekday ---------------------------------------------------------------
+
+
+def test_weekend_vs_weekday_welch(lake: Lake, settings: Settings) -> None:
+    weekday = [0.2, 0.3, 0.25, 0.35]  # 2024-01-01 is a Monday
+    weekend = [0.7, 0.8, 0.9]  # 2024-01-06 and 07 are Saturday and Sunday
+    rows = [play(at=at(k % 5, 9 + k), track=f"d{k}", valence=v) for k, v in enumerate(weekday)]
+    rows += [play(at=at(5 + k % 2, 9 + k), track=f"w{k}", valence=v) for k, v in enumerate(weekend)]
+    rows.append(play(at=at(6, 20), track="skip", valence=0.0, is_skip=True))
+    rows.append(play(user="weekday_only", at=at(0, 9), valence=0.4))
+    rows.append(play(user="nofeatures", at=at(0, 9), features=None))
+    write_listening(lake, rows)
+    result = by(build(lake, settings, "weekend_vs_weekday"), "user_id", "feature")
+    valence = result[("u1", "valence")]
+    expected = stats.ttest_ind(weekend, weekday, equal_var=False)
+    assert (valence["weekend_n"], valence["weekday_n"], valence["n_feature_plays"]) == (3, 4, 7)
+    assert valence["weekend_mean"] == pytest.approx(0.8)
+    assert valence["weekday_std"] == pytest.approx(statistics.stdev(weekday))
+    assert valence["difference"] == pytest.approx(0.8 - 0.275)
+    assert valence["t_statistic"] == pytest.approx(expected.statistic)
+    assert valence["p_value"] == pytest.approx(expected.pvalue)
+    assert valence["significant"] is True
+    flat = result[("u1", "danceability")]  # identical everywhere: no test possible
+    assert flat["t_statistic"] is None and flat["p_value"] is None and flat["significant"] is False
+    alone = result[("weekday_only", "valence")]
+    assert (alone["weekend_n"], alone["weekend_mean"], alone["difference"]) == (0, None, None)
+    assert not any(key[0] == "nofeatures" for key in result)
+
+
+# -- mood_shift_patterns ----------------------------------------------------------------
+
+
+def test_mood_shift_patterns_classes_and_sessions(lake: Lake, settings: Settings) -> None:
+    session = {"session_id": "s1"}
+    rows = [
+        play(at=at(0, 8, 0), track="a", valence=0.5, energy=0.5, **session),
+        play(at=at(0, 8, 4), track="b", valence=0.7, energy=0.6, **session),  # +0.2: stable
+        play(at=at(0, 8, 8), track="c", valence=0.1, energy=0.6, **session),  # -0.6: major
+        play(at=at(0, 8, 9), track="s", valence=0.9, is_skip=True, **session),  # skipped
+        play(at=at(0, 8, 12), track="d", valence=0.4, energy=0.35, **session),  # minor
+        play(at=at(0, 8, 16), track="e", features=None, **session),  # breaks the chain
+        play(at=at(0, 8, 20), track="f", valence=0.4, energy=0.35, **session),
+        # another session starting with a very different mood: never paired with s1
+        play(at=at(0, 12, 0), track="g", valence=0.95, energy=0.95, session_id="s2"),
+        play(user="single", at=at(0, 9), valence=0.3),
+    ]
+    write_listening(lake, rows)
+    result = by(build(lake, settings, "mood_shift_patterns"), "user_id", "shift_type")
+    assert set(result) == {("u1", "stable"), ("u1", "minor"), ("u1", "major")}
+    counts = {key[1]: row["transitions"] for key, row in result.items()}
+    assert counts == {"stable": 1, "minor": 1, "major": 1}
+    major = result[("u1", "major")]
+    assert major["n_transitions"] == 3 and major["share"] == pytest.approx(1 / 3)
+    assert major["mean_valence_delta"] == pytest.approx(-0.6)
+    assert major["top_quadrant_transition"] == "happy-energetic -> sad-energetic"
+    assert result[("u1", "minor")]["mean_energy_delta"] == pytest.approx(-0.25)
+
+
+def test_mood_shift_patterns_never_pairs_across_sessions(lake: Lake, settings: Settings) -> None:
+    # every session holds one play, and consecutive plays differ wildly in mood
+    rows = [
+        play(at=at(0, hour), track=f"t{hour}", valence=hour % 2, energy=hour % 2,
+             session_id=f"s{hour}")
+        for hour in range(12)
+    ]  # fmt: skip
+    write_listening(lake, rows)
+    assert build(lake, settings, "mood_shift_patterns") == []
+    for row in rows[1:]:
+        row["session_id"] = "one"
+    write_listening(lake, rows)
+    result = by(build(lake, settings, "mood_shift_patterns"), "shift_type")
+    assert result["major"]["transitions"] == 10 and result["major"]["n_sessions"] == 1
+
+
+# -- part_of_day_drivers ----------------------------------------------------------------
+
+
+def test_part_of_day_drivers(lake: Lake, settings: Settings) -> None:
+    rows = [
+        play(at=at(0, 8), track="m1", valence=0.2, energy=0.5, acousticness=0.5),
+        play(at=at(1, 8), track="m2", valence=0.2, energy=0.5, acousticness=0.5),
+        play(at=at(0, 20), track="e1", valence=0.8, energy=0.5, acousticness=0.5),
+        play(at=at(1, 20), track="e2", valence=0.8, energy=0.5, acousticness=0.5),
+        play(at=at(0, 14), track="a1", features=None),
+        play(user="tie", at=at(0, 8), track="x", valence=0.2, energy=0.2),
+        play(user="tie", at=at(0, 20), track="y", valence=0.8, energy=0.8),
+        play(user="flat", at=at(0, 8), track="z"),
+    ]
+    write_listening(lake, rows)
+    result = by(build(lake, settings, "part_of_day_drivers"), "user_id", "part_of_day")
+    morning = result[("u1", "morning")]
+    z = (0.2 - 0.5) / statistics.stdev([0.2, 0.2, 0.8, 0.8])
+    assert (morning["plays"], morning["n_feature_plays"]) == (2, 2)
+    assert morning["top_driver"] == "valence" and morning["top_driver_direction"] == "lower"
+    assert morning["top_driver_z"] == pytest.approx(z) and morning["valence_z"] == pytest.approx(z)
+    assert morning["mean_valence"] == pytest.approx(0.2) and morning["second_driver"] is None
+    assert result[("u1", "evening")]["top_driver_direction"] == "higher"
+    afternoon = result[("u1", "afternoon")]
+    assert (afternoon["plays"], afternoon["n_feature_plays"], afternoon["top_driver"]) == (
+        1,
+        0,
+        None,
+    )
+    tie = result[("tie", "morning")]  # energy and valence differ equally: name order
+    assert (tie["top_driver"], tie["second_driver"]) == ("energy", "valence")
+    assert result[("flat", "morning")]["top_driver"] is None
 
 
 # -- transpilation ---------------------------------------------------------------------

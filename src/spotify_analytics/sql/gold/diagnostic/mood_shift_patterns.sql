@@ -1,0 +1,141 @@
+-- How mood moves from one play to the next WITHIN A SESSION (never across
+-- sessions). Plays are the user's music plays that were not skipped, ordered
+-- by played_at inside each session_id; a pair counts when both plays have
+-- valence and energy. Deltas are rounded to 6 decimals, then:
+-- stable if |valence delta| <= 0.2 and |energy delta| <= 0.2,
+-- major if either |delta| > 0.5, else minor.
+-- Every user with at least one pair gets all three shift types (zero counts).
+with listening as (
+    select * from listening_with_features
+),
+
+params as (
+    select * from run_params
+),
+
+music_plays as (
+    select
+        l.user_id,
+        l.session_id,
+        l.play_id,
+        l.played_at,
+        (
+            l.valence is not null
+            and l.energy is not null
+            and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+        ) as has_mood,
+        l.valence,
+        l.energy,
+        l.mood_quadrant
+    from listening as l
+    cross join params as p
+    where coalesce(l.is_music, false)
+        and not coalesce(l.is_skip, false)
+        and l.user_id is not null
+        and l.session_id is not null
+),
+
+sequenced as (
+    select
+        m.user_id,
+        m.session_id,
+        m.has_mood,
+        m.valence,
+        m.energy,
+        m.mood_quadrant,
+        lag(m.has_mood) over session_order as prev_has_mood,
+        lag(m.valence) over session_order as prev_valence,
+        lag(m.energy) over session_order as prev_energy,
+        lag(m.mood_quadrant) over session_order as prev_quadrant
+    from music_plays as m
+    window session_order as (partition by m.user_id, m.session_id order by m.played_at, m.play_id)
+),
+
+transitions as (
+    select
+        s.user_id,
+        s.session_id,
+        round(s.valence - s.prev_valence, 6) as valence_delta,
+        round(s.energy - s.prev_energy, 6) as energy_delta,
+        coalesce(s.prev_quadrant, 'unknown') as from_quadrant,
+        coalesce(s.mood_quadrant, 'unknown') as to_quadrant
+    from sequenced as s
+    where s.has_mood and s.prev_has_mood
+),
+
+classified as (
+    select
+        t.*,
+        case
+            when abs(t.valence_delta) <= 0.2 and abs(t.energy_delta) <= 0.2 then 'stable'
+            when abs(t.valence_delta) > 0.5 or abs(t.energy_delta) > 0.5 then 'major'
+            else 'minor'
+        end as shift_type
+    from transitions as t
+),
+
+shift_types as (
+    select * from (values ('stable'), ('minor'), ('major')) as shift_types (shift_type)
+),
+
+user_totals as (
+    select
+        c.user_id,
+        cast(count(*) as bigint) as n_transitions,
+        cast(count(distinct c.session_id) as bigint) as n_sessions
+    from classified as c
+    group by c.user_id
+),
+
+by_type as (
+    select
+        c.user_id,
+        c.shift_type,
+        cast(count(*) as bigint) as transitions,
+        cast(count(distinct c.session_id) as bigint) as sessions,
+        avg(c.valence_delta) as mean_valence_delta,
+        avg(c.energy_delta) as mean_energy_delta,
+        avg(abs(c.valence_delta)) as mean_abs_valence_delta,
+        avg(abs(c.energy_delta)) as mean_abs_energy_delta
+    from classified as c
+    group by c.user_id, c.shift_type
+),
+
+quadrant_moves as (
+    select
+        c.user_id,
+        c.shift_type,
+        c.from_quadrant || ' -> ' || c.to_quadrant as quadrant_transition,
+        cast(count(*) as bigint) as moves,
+        row_number() over (
+            partition by c.user_id, c.shift_type
+            order by count(*) desc, c.from_quadrant, c.to_quadrant
+        ) as move_rank
+    from classified as c
+    group by c.user_id, c.shift_type, c.from_quadrant, c.to_quadrant
+),
+
+final as (
+    select
+        u.user_id,
+        s.shift_type,
+        coalesce(b.transitions, cast(0 as bigint)) as transitions,
+        u.n_transitions,
+        u.n_sessions,
+        coalesce(b.transitions, 0) / cast(u.n_transitions as double) as share,
+        coalesce(b.sessions, cast(0 as bigint)) as sessions,
+        b.mean_valence_delta,
+        b.mean_energy_delta,
+        b.mean_abs_valence_delta,
+        b.mean_abs_energy_delta,
+        q.quadrant_transition as top_quadrant_transition,
+        q.moves as top_quadrant_transition_count
+    from user_totals as u
+    cross join shift_types as s
+    left join by_type as b
+        on u.user_id = b.user_id and s.shift_type = b.shift_type
+    left join quadrant_moves as q
+        on u.user_id = q.user_id and s.shift_type = q.shift_type and q.move_rank = 1
+)
+
+select * from final
