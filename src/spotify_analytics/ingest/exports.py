@@ -226,7 +226,8 @@ def _shape(data: Any) -> str:
 
 
 def _json_problem(error: json.JSONDecodeError) -> str:
-    truncated = error.pos >= len(error.doc.rstrip())
+    # the parser met the end of the text in the middle of a value: the file was cut short
+    truncated = error.msg.startswith("Unterminated") or error.pos >= len(error.doc.rstrip())
     kind = "truncated JSON" if truncated else "invalid JSON"
     return f"{kind} at line {error.lineno}, column {error.colno} ({error.msg})"
 
