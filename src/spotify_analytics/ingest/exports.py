@@ -229,7 +229,8 @@ def _json_problem(error: json.JSONDecodeError) -> str:
     # the parser met the end of the text in the middle of a value: the file was cut short
     truncated = error.msg.startswith("Unterminated") or error.pos >= len(error.doc.rstrip())
     kind = "truncated JSON" if truncated else "invalid JSON"
-    return f"{kind} at line {error.lineno}, column {error.colno} ({error.msg})"
+    problem = error.msg.removesuffix(" starting at").lower()
+    return f"{kind} at line {error.lineno}, column {error.colno}: {problem}"
 
 
 def _os_reason(error: OSError) -> str:
