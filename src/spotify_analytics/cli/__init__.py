@@ -6,6 +6,7 @@ from . import (
     import_commands,  # noqa: F401
     ingest_commands,  # noqa: F401
     lake_commands,  # noqa: F401  (registers commands)
+    live_commands,  # noqa: F401
     quality_commands,  # noqa: F401
 )
 from .app import app
