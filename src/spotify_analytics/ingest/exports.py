@@ -59,6 +59,7 @@ class ImportReport:
     ``records_read == inserted + already_present + rejected_records``, where
     ``already_present`` counts records already stored before this import and
     exact duplicates collapsed within it (``duplicates``, a subset).
+    ``music_records`` counts the valid records read that are tracks.
     """
 
     user: str
@@ -185,6 +186,8 @@ def parse_file(file: ExportFile, *, any_name: bool = False) -> FileOutcome:
     base = PurePosixPath(file.name).name
     if not any_name and (base.startswith(".") or file.name.startswith("__MACOSX/")):
         return FileOutcome(file.name, "skipped", "hidden or system file")
+    if not any_name and base.lower().endswith(".zip"):
+        return FileOutcome(file.name, "skipped", "a zip inside the export: import it on its own")
     if not any_name and not base.lower().endswith(".json"):
         return FileOutcome(file.name, "skipped", "not a JSON file")
     try:
