@@ -352,6 +352,20 @@ def test_an_unreadable_file_is_rejected(lake: Lake, settings: Settings, tmp_path
     assert report.inserted == 1
 
 
+def test_a_pipe_named_like_history_is_rejected_without_blocking(
+    lake: Lake, settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "export"
+    write_json(folder / "StreamingHistory0.json", [account_record("2021-05-05 05:05", "B", "U", 7)])
+    os.mkfifo(folder / "StreamingHistory1.json")
+    report = _import(lake, folder, settings)
+    assert report.files_rejected == [
+        ("StreamingHistory1.json", "cannot read the file (not a regular file)")
+    ]
+    with pytest.raises(InputError, match="not a regular file, folder or zip"):
+        _import(lake, folder / "StreamingHistory1.json", settings)
+
+
 def test_a_damaged_zip_entry_is_rejected_and_the_others_land(
     lake: Lake, settings: Settings, tmp_path: Path
 ) -> None:
@@ -473,7 +487,8 @@ def test_progress_reports_each_file(lake: Lake, settings: Settings, tmp_path: Pa
         settings=settings,
         progress=lambda *a: seen.append(a),
     )
-    assert seen == [(f"StreamingHistory{n}.json", n + 1, 3) for n in range(3)]
+    files = [(f"StreamingHistory{n}.json", n + 1, 3) for n in range(3)]
+    assert seen == [*files, ("writing to Bronze", 3, 3)]
 
 
 # -- real exports (shared/data/exports, see PROVENANCE.md) ---------------------------

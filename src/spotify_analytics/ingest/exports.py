@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import uuid
 import zipfile
 import zlib
@@ -119,6 +120,8 @@ def export_files(path: Path) -> tuple[list[ExportFile], bool]:
         if not files:
             raise InputError(f"{path}: the folder has no files")
         return files, False
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file, folder or zip")
     if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
         return _zip_files(path), False
     return [ExportFile(path.name, lambda: _read_path(path))], True
@@ -134,7 +137,10 @@ def _folder_files(root: Path) -> Iterator[ExportFile]:
 
 
 def _read_path(path: Path) -> bytes:
-    if path.stat().st_size > MAX_FILE_BYTES:
+    status = path.stat()
+    if not stat.S_ISREG(status.st_mode):  # a pipe or device would block or never end
+        raise OSError("not a regular file")
+    if status.st_size > MAX_FILE_BYTES:
         raise OSError(f"larger than {MAX_FILE_BYTES >> 20} MiB")
     return path.read_bytes()
 
@@ -488,6 +494,8 @@ def import_export(
     if not report.files_read:  # every history file was rejected: nothing to write
         report.timezone = resolve_timezone(lake, user, timezone, settings)
         return report
+    if progress is not None:
+        progress("writing to Bronze", len(files), len(files))
     with lake.lock("import"):
         report.timezone = ensure_user(lake, user, timezone, settings)
         _write(lake, collected, report)
