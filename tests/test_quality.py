@@ -29,7 +29,7 @@ keys: [user_id, hour]
 unit_interval: [valence]
 bigint: [plays]
 support: plays
-min_support: 3
+min_support: 10
 """
 
 
@@ -53,7 +53,7 @@ def test_load_grain_reads_every_field(tmp_path: Path) -> None:
     grain = load_grain(path)
     assert grain.keys == ("user_id", "hour")
     assert grain.unit_interval == ("valence",)
-    assert grain.support == "plays" and grain.min_support == 3
+    assert grain.support == "plays" and grain.min_support == 10
     assert grain.columns == {"user_id", "hour", "valence", "plays"}
 
 
@@ -75,7 +75,7 @@ def test_malformed_grain_files_are_refused(tmp_path: Path, text: str, problem: s
 def test_clean_table_passes_every_check(tmp_path: Path) -> None:
     results = _checks(
         tmp_path,
-        "select * from (values ('a', 1, 0.5, 3::bigint), ('a', 2, null, 4::bigint))"
+        "select * from (values ('a', 1, 0.5, 5::bigint), ('a', 2, null, 6::bigint))"
         " v(user_id, hour, valence, plays)",
     )
     assert {name: r.status for name, r in results.items()} == {
@@ -101,8 +101,19 @@ def test_each_broken_rule_is_reported(tmp_path: Path) -> None:
     assert results["not_null:user_id"].observed == 1
     assert results["unit_interval:valence"].observed == 2  # 1.5 and NaN
     assert results["bigint:plays"].status == "fail"  # an INTEGER, not BIGINT
-    assert results["low_support"].status == "warn" and results["low_support"].observed == 1
+    assert results["low_support"].status == "pass" and results["low_support"].observed == 15
     assert results["low_support"].severity == "warning"
+
+
+def test_table_resting_on_few_plays_warns(tmp_path: Path) -> None:
+    results = _checks(
+        tmp_path,
+        "select * from (values ('a', 1, 0.5, 3::bigint), ('b', 1, 0.5, 4::bigint))"
+        " v(user_id, hour, valence, plays)",
+    )
+    low = results["low_support"]
+    assert (low.status, low.severity, low.observed, low.threshold) == ("warn", "warning", 7, 10)
+    assert not any(r.failed for r in results.values())
 
 
 def test_hugeint_sum_is_not_bigint(tmp_path: Path) -> None:
@@ -118,6 +129,7 @@ def test_missing_columns_and_empty_tables(tmp_path: Path) -> None:
     results = _checks(tmp_path, "select 'a' as user_id, 1 as hour where false")
     assert results["row_count"].status == "warn"
     assert results["columns"].status == "fail"
+    assert "low_support" not in results  # never reached: the columns are missing
     assert "plays" in results["columns"].detail and "valence" in results["columns"].detail
 
 

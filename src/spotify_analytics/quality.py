@@ -24,7 +24,7 @@ from .lake import Lake
 from .schemas import BronzeTable
 
 SQL_ROOT = resources.files("spotify_analytics") / "sql"
-DEFAULT_MIN_SUPPORT = 5
+DEFAULT_MIN_SUPPORT = 20
 
 QUALITY_CHECKS = BronzeTable(
     "gold/quality/quality_checks",
@@ -187,25 +187,34 @@ def _unique_keys(
 def _value_checks(
     con: duckdb.DuckDBPyConnection, relation: str, name: str, grain: Grain
 ) -> list[CheckResult]:
-    """NULL, [0, 1] and support checks, all in one scan."""
+    """NULL, [0, 1] and support checks, all in one scan. Each probe is a check
+    name, an aggregate giving the observed value, and a severity."""
     not_null = list(dict.fromkeys([*grain.keys, *grain.not_null]))
-    probes = [(f"not_null:{c}", f'"{c}" is null', "critical") for c in not_null]
+    probes = [
+        (f"not_null:{c}", f'count(*) filter (where "{c}" is null)', "critical") for c in not_null
+    ]
     probes += [
-        (f"unit_interval:{c}", f'"{c}" < 0 or "{c}" > 1 or isnan("{c}")', "critical")
+        (
+            f"unit_interval:{c}",
+            f'count(*) filter (where "{c}" < 0 or "{c}" > 1 or isnan("{c}"))',
+            "critical",
+        )
         for c in grain.unit_interval
     ]
     if grain.support:
-        probes.append(("low_support", f'"{grain.support}" < {grain.min_support}', "warning"))
+        probes.append(("low_support", f'coalesce(sum("{grain.support}"), 0)', "warning"))
     if not probes:
         return []
-    counts = ", ".join(f"count(*) filter (where {condition})" for _, condition, _ in probes)
-    observed = con.execute(f'select {counts} from "{relation}"').fetchone()
+    aggregates = ", ".join(aggregate for _, aggregate, _ in probes)
+    observed = con.execute(f'select {aggregates} from "{relation}"').fetchone()
     results = []
-    for (check, _, severity), bad in zip(probes, observed, strict=True):
-        threshold = float(grain.min_support) if check == "low_support" else 0.0
-        bad_status = "fail" if severity == "critical" else "warn"
-        status = bad_status if bad else "pass"
-        results.append(CheckResult(name, check, status, severity, float(bad), threshold))
+    for (check, _, severity), value in zip(probes, observed, strict=True):
+        if check == "low_support":
+            threshold, bad = float(grain.min_support), value < grain.min_support
+        else:
+            threshold, bad = 0.0, value > 0
+        status = ("fail" if severity == "critical" else "warn") if bad else "pass"
+        results.append(CheckResult(name, check, status, severity, float(value), threshold))
     return results
 
 

@@ -123,21 +123,20 @@ top_lists as (
     select
         r.user_id,
         r.year,
-        list_transform(
-            list_sort(list({'item_rank': r.item_rank, 'label': r.label}) filter (where r.kind = 'track')),
-            x -> x.label
-        ) as top_tracks,
-        list_transform(
-            list_sort(list({'item_rank': r.item_rank, 'label': r.label}) filter (where r.kind = 'artist')),
-            x -> x.label
-        ) as top_artists,
-        list_transform(
-            list_sort(list({'item_rank': r.item_rank, 'label': r.label}) filter (where r.kind = 'genre')),
-            x -> x.label
-        ) as top_genres
+        r.kind,
+        list_filter(
+            [
+                max(case when r.item_rank = 1 then r.label end),
+                max(case when r.item_rank = 2 then r.label end),
+                max(case when r.item_rank = 3 then r.label end),
+                max(case when r.item_rank = 4 then r.label end),
+                max(case when r.item_rank = 5 then r.label end)
+            ],
+            x -> x is not null
+        ) as items
     from ranked_items as r
     where r.item_rank <= 5
-    group by r.user_id, r.year
+    group by r.user_id, r.year, r.kind
 ),
 
 hour_counts as (
@@ -204,9 +203,9 @@ final as (
         t.minutes,
         t.distinct_tracks,
         t.distinct_artists,
-        tl.top_tracks,
-        tl.top_artists,
-        tl.top_genres,
+        tt.items as top_tracks,
+        ta.items as top_artists,
+        tg.items as top_genres,
         t.n_feature_plays,
         case when t.n_feature_plays > 0 then cast(t.happy_energetic as double) / t.n_feature_plays end
             as share_happy_energetic,
@@ -222,7 +221,9 @@ final as (
         ls.longest_session_minutes,
         st.longest_streak_days
     from totals as t
-    left join top_lists as tl on t.user_id = tl.user_id and t.year = tl.year
+    left join top_lists as tt on t.user_id = tt.user_id and t.year = tt.year and tt.kind = 'track'
+    left join top_lists as ta on t.user_id = ta.user_id and t.year = ta.year and ta.kind = 'artist'
+    left join top_lists as tg on t.user_id = tg.user_id and t.year = tg.year and tg.kind = 'genre'
     left join hour_counts as h on t.user_id = h.user_id and t.year = h.year and h.hour_rank = 1
     left join longest_sessions as ls on t.user_id = ls.user_id and t.year = ls.year
     left join streaks as st on t.user_id = st.user_id and t.year = st.year

@@ -1,0 +1,54 @@
+/* listening_with_features: every play with its track's audio features (music only). */
+/* track_features has one row per track_key, so the join never multiplies plays. */
+WITH play_rows AS (
+  SELECT
+    *
+  FROM plays
+), features AS (
+  SELECT
+    *
+  FROM track_features
+), joined AS (
+  SELECT
+    play_rows.*,
+    features.feature_source,
+    features.feature_confidence,
+    features.match_score,
+    features.catalog_track_id,
+    features.genres,
+    features.danceability,
+    features.energy,
+    features.key,
+    features.loudness,
+    features.mode,
+    features.speechiness,
+    features.acousticness,
+    features.instrumentalness,
+    features.liveness,
+    features.valence,
+    features.tempo,
+    features.time_signature
+  FROM play_rows
+  LEFT JOIN features
+    ON features.track_key = play_rows.track_key AND play_rows.is_music
+), final AS (
+  SELECT
+    *,
+    CASE
+      WHEN valence IS NULL OR energy IS NULL
+      THEN NULL
+      WHEN valence >= 0.6 AND energy >= 0.6
+      THEN 'happy-energetic'
+      WHEN valence >= 0.6 AND energy < 0.4
+      THEN 'happy-calm'
+      WHEN valence < 0.4 AND energy >= 0.6
+      THEN 'sad-energetic'
+      WHEN valence < 0.4 AND energy < 0.4
+      THEN 'sad-calm'
+      ELSE 'neutral'
+    END AS mood_quadrant
+  FROM joined
+)
+SELECT
+  *
+FROM final

@@ -1,0 +1,449 @@
+/* Tracks that lift this user's mood, per user, from two sources: */
+/* (a) history: tracks the user played right after a lower-valence play in the */
+/*     same session (music plays that were not skipped, with features), whose */
+/*     valence is at least the user's mean; ranked by how often they lifted */
+/*     valence, then by the mean lift. Top 10. */
+/* (b) catalog: catalog tracks the user never played, in the user's top 3 */
+/*     genres (by plays), with valence above the user's mean, nearest to the */
+/*     user's mood-lift profile (the mean features of the plays that lifted */
+/*     valence; the plays above the user's mean valence when none did) by */
+/*     Euclidean distance over the nine audio features z-scored with the */
+/*     catalog's mean and std. Top 10. Users without genres get none. */
+WITH listening AS (
+  SELECT
+    *
+  FROM listening_with_features
+), catalog AS (
+  SELECT
+    *
+  FROM catalog_tracks
+), params AS (
+  SELECT
+    *
+  FROM run_params
+), music_plays AS (
+  SELECT
+    l.user_id,
+    l.session_id,
+    l.play_id,
+    l.played_at,
+    l.track_id,
+    l.track_key,
+    l.catalog_track_id,
+    l.track_name,
+    l.artist_name,
+    l.genres,
+    (
+      NOT l.valence IS NULL
+      AND (
+        COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+      )
+    ) AS has_features,
+    l.danceability,
+    l.energy,
+    l.loudness,
+    l.speechiness,
+    l.acousticness,
+    l.instrumentalness,
+    l.liveness,
+    l.valence,
+    l.tempo
+  FROM listening AS l
+  CROSS JOIN params AS p
+  WHERE
+    COALESCE(l.is_music, FALSE)
+    AND NOT COALESCE(l.is_skip, FALSE)
+    AND NOT l.user_id IS NULL
+), feature_plays AS (
+  SELECT
+    *
+  FROM music_plays
+  WHERE
+    has_features
+), user_mood AS (
+  SELECT
+    f.user_id,
+    AVG(f.valence) AS user_mean_valence,
+    CAST(COUNT(*) AS BIGINT) AS n_feature_plays
+  FROM feature_plays AS f
+  GROUP BY
+    f.user_id
+), sequenced AS (
+  SELECT
+    m.*,
+    LAG(m.has_features) OVER session_order AS prev_has_features,
+    LAG(m.valence) OVER session_order AS prev_valence
+  FROM music_plays AS m
+  WHERE
+    NOT m.session_id IS NULL
+  WINDOW session_order AS (PARTITION BY m.user_id, m.session_id ORDER BY m.played_at, m.play_id)
+), lift_plays AS (
+  /* a play whose valence is higher than the previous play's in its session */
+  SELECT
+    s.*,
+    s.valence - s.prev_valence AS lift
+  FROM sequenced AS s
+  WHERE
+    s.has_features AND s.prev_has_features AND s.valence > s.prev_valence
+), history_tracks AS (
+  SELECT
+    f.user_id,
+    f.track_key,
+    MAX(f.track_id) AS track_id,
+    MAX(f.track_name) AS track_name,
+    MAX(f.artist_name) AS artist_name,
+    AVG(f.valence) AS valence,
+    AVG(f.energy) AS energy,
+    AVG(f.danceability) AS danceability,
+    AVG(f.acousticness) AS acousticness,
+    AVG(f.tempo) AS tempo
+  FROM feature_plays AS f
+  GROUP BY
+    f.user_id,
+    f.track_key
+), track_lifts AS (
+  SELECT
+    l.user_id,
+    l.track_key,
+    CAST(COUNT(*) AS BIGINT) AS lift_plays,
+    AVG(l.lift) AS mean_valence_lift
+  FROM lift_plays AS l
+  GROUP BY
+    l.user_id,
+    l.track_key
+), history_ranked AS (
+  SELECT
+    h.*,
+    t.lift_plays,
+    t.mean_valence_lift,
+    u.user_mean_valence,
+    u.n_feature_plays,
+    ROW_NUMBER() OVER (
+      PARTITION BY h.user_id
+      ORDER BY t.lift_plays DESC, t.mean_valence_lift DESC, h.track_key
+    ) AS rank
+  FROM history_tracks AS h
+  INNER JOIN track_lifts AS t
+    ON h.user_id = t.user_id AND h.track_key = t.track_key
+  INNER JOIN user_mood AS u
+    ON h.user_id = u.user_id
+  WHERE
+    h.valence >= u.user_mean_valence
+), lift_profile AS (
+  SELECT
+    l.user_id,
+    'lift plays' AS profile_basis,
+    AVG(l.danceability) AS danceability,
+    AVG(l.energy) AS energy,
+    AVG(l.loudness) AS loudness,
+    AVG(l.speechiness) AS speechiness,
+    AVG(l.acousticness) AS acousticness,
+    AVG(l.instrumentalness) AS instrumentalness,
+    AVG(l.liveness) AS liveness,
+    AVG(l.valence) AS valence,
+    AVG(l.tempo) AS tempo
+  FROM lift_plays AS l
+  GROUP BY
+    l.user_id
+), high_profile AS (
+  SELECT
+    f.user_id,
+    'plays above mean valence' AS profile_basis,
+    AVG(f.danceability) AS danceability,
+    AVG(f.energy) AS energy,
+    AVG(f.loudness) AS loudness,
+    AVG(f.speechiness) AS speechiness,
+    AVG(f.acousticness) AS acousticness,
+    AVG(f.instrumentalness) AS instrumentalness,
+    AVG(f.liveness) AS liveness,
+    AVG(f.valence) AS valence,
+    AVG(f.tempo) AS tempo
+  FROM feature_plays AS f
+  INNER JOIN user_mood AS u
+    ON f.user_id = u.user_id
+  WHERE
+    f.valence > u.user_mean_valence
+  GROUP BY
+    f.user_id
+), profiles AS (
+  SELECT
+    *
+  FROM lift_profile
+  UNION ALL
+  SELECT
+    h.*
+  FROM high_profile AS h
+  WHERE
+    NOT h.user_id IN (
+      SELECT
+        l.user_id
+      FROM lift_profile AS l
+    )
+), catalog_stats AS (
+  SELECT
+    AVG(c.danceability) AS danceability_mean,
+    AVG(c.energy) AS energy_mean,
+    AVG(c.loudness) AS loudness_mean,
+    AVG(c.speechiness) AS speechiness_mean,
+    AVG(c.acousticness) AS acousticness_mean,
+    AVG(c.instrumentalness) AS instrumentalness_mean,
+    AVG(c.liveness) AS liveness_mean,
+    AVG(c.valence) AS valence_mean,
+    AVG(c.tempo) AS tempo_mean,
+    STDDEV_SAMP(c.danceability) AS danceability_std,
+    STDDEV_SAMP(c.energy) AS energy_std,
+    STDDEV_SAMP(c.loudness) AS loudness_std,
+    STDDEV_SAMP(c.speechiness) AS speechiness_std,
+    STDDEV_SAMP(c.acousticness) AS acousticness_std,
+    STDDEV_SAMP(c.instrumentalness) AS instrumentalness_std,
+    STDDEV_SAMP(c.liveness) AS liveness_std,
+    STDDEV_SAMP(c.valence) AS valence_std,
+    STDDEV_SAMP(c.tempo) AS tempo_std
+  FROM catalog AS c
+), play_genres AS (
+  SELECT
+    f.user_id,
+    pg.genre
+  FROM feature_plays AS f
+  CROSS JOIN UNNEST(f.genres) AS pg(genre)
+), user_genres AS (
+  SELECT
+    g.user_id,
+    g.genre,
+    ROW_NUMBER() OVER (PARTITION BY g.user_id ORDER BY COUNT(*) DESC, g.genre) AS genre_rank
+  FROM play_genres AS g
+  GROUP BY
+    g.user_id,
+    g.genre
+), catalog_genres AS (
+  SELECT
+    c.track_id,
+    cg.genre
+  FROM catalog AS c
+  CROSS JOIN UNNEST(c.genres) AS cg(genre)
+), heard AS (
+  SELECT DISTINCT
+    l.user_id,
+    l.track_id AS track_id
+  FROM listening AS l
+  WHERE
+    NOT l.track_id IS NULL
+  UNION
+  SELECT DISTINCT
+    l.user_id,
+    l.catalog_track_id AS track_id
+  FROM listening AS l
+  WHERE
+    NOT l.catalog_track_id IS NULL
+), candidates AS (
+  /* unheard catalog tracks in the user's top 3 genres, happier than the user's mean */
+  SELECT
+    g.user_id,
+    cg.track_id,
+    MIN(g.genre_rank) AS genre_rank
+  FROM user_genres AS g
+  INNER JOIN catalog_genres AS cg
+    ON g.genre = cg.genre
+  WHERE
+    g.genre_rank <= 3
+  GROUP BY
+    g.user_id,
+    cg.track_id
+), scored AS (
+  SELECT
+    k.user_id,
+    c.track_id,
+    c.track_name,
+    c.artist_name,
+    c.popularity,
+    g.genre,
+    c.valence,
+    c.energy,
+    c.danceability,
+    c.acousticness,
+    c.tempo,
+    u.user_mean_valence,
+    u.n_feature_plays,
+    p.profile_basis,
+    SQRT(
+      POWER(
+        CASE
+          WHEN s.danceability_std > 1e-9
+          THEN CAST((
+            c.danceability - p.danceability
+          ) AS DOUBLE) / s.danceability_std
+          ELSE 0
+        END,
+        2
+      ) + POWER(
+        CASE
+          WHEN s.energy_std > 1e-9
+          THEN CAST((
+            c.energy - p.energy
+          ) AS DOUBLE) / s.energy_std
+          ELSE 0
+        END,
+        2
+      ) + POWER(
+        CASE
+          WHEN s.loudness_std > 1e-9
+          THEN CAST((
+            c.loudness - p.loudness
+          ) AS DOUBLE) / s.loudness_std
+          ELSE 0
+        END,
+        2
+      ) + POWER(
+        CASE
+          WHEN s.speechiness_std > 1e-9
+          THEN CAST((
+            c.speechiness - p.speechiness
+          ) AS DOUBLE) / s.speechiness_std
+          ELSE 0
+        END,
+        2
+      ) + POWER(
+        CASE
+          WHEN s.acousticness_std > 1e-9
+          THEN CAST((
+            c.acousticness - p.acousticness
+          ) AS DOUBLE) / s.acousticness_std
+          ELSE 0
+        END,
+        2
+      ) + POWER(
+        CASE
+          WHEN s.instrumentalness_std > 1e-9
+          THEN CAST((
+            c.instrumentalness - p.instrumentalness
+          ) AS DOUBLE) / s.instrumentalness_std
+          ELSE 0
+        END,
+        2
+      ) + POWER(
+        CASE
+          WHEN s.liveness_std > 1e-9
+          THEN CAST((
+            c.liveness - p.liveness
+          ) AS DOUBLE) / s.liveness_std
+          ELSE 0
+        END,
+        2
+      ) + POWER(
+        CASE
+          WHEN s.valence_std > 1e-9
+          THEN CAST((
+            c.valence - p.valence
+          ) AS DOUBLE) / s.valence_std
+          ELSE 0
+        END,
+        2
+      ) + POWER(
+        CASE
+          WHEN s.tempo_std > 1e-9
+          THEN CAST((
+            c.tempo - p.tempo
+          ) AS DOUBLE) / s.tempo_std
+          ELSE 0
+        END,
+        2
+      )
+    ) AS distance
+  FROM candidates AS k
+  INNER JOIN catalog AS c
+    ON k.track_id = c.track_id
+  INNER JOIN user_genres AS g
+    ON k.user_id = g.user_id AND k.genre_rank = g.genre_rank
+  INNER JOIN user_mood AS u
+    ON k.user_id = u.user_id
+  INNER JOIN profiles AS p
+    ON k.user_id = p.user_id
+  CROSS JOIN catalog_stats AS s
+  LEFT JOIN heard AS h
+    ON k.user_id = h.user_id AND k.track_id = h.track_id
+  WHERE
+    h.track_id IS NULL
+    AND c.valence > u.user_mean_valence
+    AND NOT c.danceability IS NULL
+    AND NOT c.energy IS NULL
+    AND NOT c.loudness IS NULL
+    AND NOT c.speechiness IS NULL
+    AND NOT c.acousticness IS NULL
+    AND NOT c.instrumentalness IS NULL
+    AND NOT c.liveness IS NULL
+    AND NOT c.valence IS NULL
+    AND NOT c.tempo IS NULL
+), catalog_ranked AS (
+  SELECT
+    s.*,
+    ROW_NUMBER() OVER (PARTITION BY s.user_id ORDER BY s.distance, s.popularity DESC, s.track_id) AS rank
+  FROM scored AS s
+), final AS (
+  SELECT
+    h.user_id,
+    'history' AS source,
+    h.rank,
+    h.track_id,
+    h.track_key,
+    h.track_name,
+    h.artist_name,
+    CAST(NULL AS VARCHAR) AS genre,
+    h.valence,
+    h.energy,
+    h.danceability,
+    h.acousticness,
+    h.tempo,
+    h.lift_plays,
+    h.mean_valence_lift,
+    CAST(NULL AS DOUBLE) AS distance,
+    h.user_mean_valence,
+    h.n_feature_plays,
+    CAST(NULL AS VARCHAR) AS profile_basis,
+    CONCAT(
+      CAST('lifted your valence by +' AS VARCHAR),
+      CAST(CAST(ROUND(h.mean_valence_lift, 2) AS DECIMAL(10, 2)) AS VARCHAR),
+      CAST(' on average the ' AS VARCHAR),
+      CAST(h.lift_plays AS VARCHAR),
+      CAST(' time(s) it followed a lower-valence track in a session' AS VARCHAR)
+    ) AS reason
+  FROM history_ranked AS h
+  WHERE
+    h.rank <= 10
+  UNION ALL
+  SELECT
+    c.user_id,
+    'catalog' AS source,
+    c.rank,
+    c.track_id,
+    CAST(NULL AS VARCHAR) AS track_key,
+    c.track_name,
+    c.artist_name,
+    c.genre,
+    c.valence,
+    c.energy,
+    c.danceability,
+    c.acousticness,
+    c.tempo,
+    CAST(NULL AS BIGINT) AS lift_plays,
+    CAST(NULL AS DOUBLE) AS mean_valence_lift,
+    c.distance,
+    c.user_mean_valence,
+    c.n_feature_plays,
+    c.profile_basis,
+    CONCAT(
+      CAST('unheard ' AS VARCHAR),
+      CAST(c.genre AS VARCHAR),
+      CAST(' track close to your mood-lift profile (distance ' AS VARCHAR),
+      CAST(CAST(ROUND(c.distance, 2) AS DECIMAL(10, 2)) AS VARCHAR),
+      CAST('), valence ' AS VARCHAR),
+      CAST(CAST(ROUND(c.valence, 2) AS DECIMAL(10, 2)) AS VARCHAR),
+      CAST(' vs your mean ' AS VARCHAR),
+      CAST(CAST(ROUND(c.user_mean_valence, 2) AS DECIMAL(10, 2)) AS VARCHAR)
+    ) AS reason
+  FROM catalog_ranked AS c
+  WHERE
+    c.rank <= 10
+)
+SELECT
+  *
+FROM final

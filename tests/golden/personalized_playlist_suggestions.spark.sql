@@ -1,0 +1,252 @@
+/* Four playlists per user, each an audio-feature band (bounds inclusive): */
+/*   focus        0.2 <= energy <= 0.6, speechiness <= 0.1, instrumentalness >= 0.3 */
+/*   energy_boost energy >= 0.75, danceability >= 0.6, tempo >= 115 */
+/*   relaxation   energy <= 0.4, acousticness >= 0.5, tempo <= 110 */
+/*   mood_lift    valence >= 0.7, energy >= 0.5 */
+/* Up to 10 tracks from the user's history in the band (music plays that were */
+/* not skipped, with features; most played first), then up to 10 unheard */
+/* catalog tracks in the band from the user's top 3 genres (most popular */
+/* first); rank runs over both, history first. */
+WITH listening AS (
+  SELECT
+    *
+  FROM listening_with_features
+), catalog AS (
+  SELECT
+    *
+  FROM catalog_tracks
+), params AS (
+  SELECT
+    *
+  FROM run_params
+), bands AS (
+  SELECT
+    *
+  FROM VALUES
+    ('focus', 0.2, 0.6, 0.0, 1.0, 0.0, 0.0, 0.3, 0.1, 0.0, 1000.0),
+    ('energy_boost', 0.75, 1.0, 0.0, 1.0, 0.6, 0.0, 0.0, 1.0, 115.0, 1000.0),
+    ('relaxation', 0.0, 0.4, 0.0, 1.0, 0.0, 0.5, 0.0, 1.0, 0.0, 110.0),
+    ('mood_lift', 0.5, 1.0, 0.7, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1000.0) AS bands(playlist, energy_min, energy_max, valence_min, valence_max, danceability_min, acousticness_min, instrumentalness_min, speechiness_max, tempo_min, tempo_max)
+), feature_plays AS (
+  SELECT
+    l.*
+  FROM listening AS l
+  CROSS JOIN params AS p
+  WHERE
+    COALESCE(l.is_music, FALSE)
+    AND NOT COALESCE(l.is_skip, FALSE)
+    AND NOT l.user_id IS NULL
+    AND NOT l.valence IS NULL
+    AND (
+      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+    )
+), user_support AS (
+  SELECT
+    f.user_id,
+    CAST(COUNT(*) AS BIGINT) AS n_feature_plays
+  FROM feature_plays AS f
+  GROUP BY
+    f.user_id
+), history_tracks AS (
+  SELECT
+    f.user_id,
+    f.track_key,
+    MAX(f.track_id) AS track_id,
+    MAX(f.track_name) AS track_name,
+    MAX(f.artist_name) AS artist_name,
+    CAST(COUNT(*) AS BIGINT) AS user_plays,
+    AVG(f.valence) AS valence,
+    AVG(f.energy) AS energy,
+    AVG(f.danceability) AS danceability,
+    AVG(f.acousticness) AS acousticness,
+    AVG(f.instrumentalness) AS instrumentalness,
+    AVG(f.speechiness) AS speechiness,
+    AVG(f.tempo) AS tempo
+  FROM feature_plays AS f
+  GROUP BY
+    f.user_id,
+    f.track_key
+), history_picks AS (
+  SELECT
+    h.user_id,
+    b.playlist,
+    'history' AS source,
+    h.track_id,
+    h.track_key,
+    h.track_name,
+    h.artist_name,
+    CAST(NULL AS STRING) AS genre,
+    h.user_plays,
+    CAST(NULL AS BIGINT) AS popularity,
+    h.valence,
+    h.energy,
+    h.danceability,
+    h.acousticness,
+    h.instrumentalness,
+    h.speechiness,
+    h.tempo,
+    ROW_NUMBER() OVER (
+      PARTITION BY h.user_id, b.playlist
+      ORDER BY h.user_plays DESC, h.track_key NULLS LAST
+    ) AS source_rank
+  FROM history_tracks AS h
+  INNER JOIN bands AS b
+    ON h.energy BETWEEN b.energy_min AND b.energy_max
+    AND h.valence BETWEEN b.valence_min AND b.valence_max
+    AND h.danceability >= b.danceability_min
+    AND h.acousticness >= b.acousticness_min
+    AND h.instrumentalness >= b.instrumentalness_min
+    AND h.speechiness <= b.speechiness_max
+    AND h.tempo BETWEEN b.tempo_min AND b.tempo_max
+), play_genres AS (
+  SELECT
+    f.user_id,
+    pg.genre
+  FROM feature_plays AS f
+  LATERAL VIEW
+  EXPLODE(f.genres) pg AS genre
+), user_genres AS (
+  SELECT
+    g.user_id,
+    g.genre,
+    ROW_NUMBER() OVER (PARTITION BY g.user_id ORDER BY COUNT(*) DESC, g.genre NULLS LAST) AS genre_rank
+  FROM play_genres AS g
+  GROUP BY
+    g.user_id,
+    g.genre
+), catalog_banded AS (
+  SELECT
+    b.playlist,
+    c.track_id,
+    c.track_name,
+    c.artist_name,
+    c.popularity,
+    c.genres,
+    c.valence,
+    c.energy,
+    c.danceability,
+    c.acousticness,
+    c.instrumentalness,
+    c.speechiness,
+    c.tempo
+  FROM catalog AS c
+  INNER JOIN bands AS b
+    ON c.energy BETWEEN b.energy_min AND b.energy_max
+    AND c.valence BETWEEN b.valence_min AND b.valence_max
+    AND c.danceability >= b.danceability_min
+    AND c.acousticness >= b.acousticness_min
+    AND c.instrumentalness >= b.instrumentalness_min
+    AND c.speechiness <= b.speechiness_max
+    AND c.tempo BETWEEN b.tempo_min AND b.tempo_max
+), catalog_genres AS (
+  SELECT
+    c.playlist,
+    c.track_id,
+    cg.genre
+  FROM catalog_banded AS c
+  LATERAL VIEW
+  EXPLODE(c.genres) cg AS genre
+), heard AS (
+  SELECT DISTINCT
+    l.user_id,
+    l.track_id AS track_id
+  FROM listening AS l
+  WHERE
+    NOT l.track_id IS NULL
+  UNION
+  SELECT DISTINCT
+    l.user_id,
+    l.catalog_track_id AS track_id
+  FROM listening AS l
+  WHERE
+    NOT l.catalog_track_id IS NULL
+), catalog_candidates AS (
+  SELECT
+    g.user_id,
+    cg.playlist,
+    cg.track_id,
+    MIN(g.genre_rank) AS genre_rank
+  FROM user_genres AS g
+  INNER JOIN catalog_genres AS cg
+    ON g.genre = cg.genre
+  WHERE
+    g.genre_rank <= 3
+  GROUP BY
+    g.user_id,
+    cg.playlist,
+    cg.track_id
+), catalog_picks AS (
+  SELECT
+    k.user_id,
+    k.playlist,
+    'catalog' AS source,
+    c.track_id,
+    CAST(NULL AS STRING) AS track_key,
+    c.track_name,
+    c.artist_name,
+    g.genre,
+    CAST(NULL AS BIGINT) AS user_plays,
+    CAST(c.popularity AS BIGINT) AS popularity,
+    c.valence,
+    c.energy,
+    c.danceability,
+    c.acousticness,
+    c.instrumentalness,
+    c.speechiness,
+    c.tempo,
+    ROW_NUMBER() OVER (
+      PARTITION BY k.user_id, k.playlist
+      ORDER BY c.popularity DESC, c.track_id NULLS LAST
+    ) AS source_rank
+  FROM catalog_candidates AS k
+  INNER JOIN catalog_banded AS c
+    ON k.track_id = c.track_id AND k.playlist = c.playlist
+  INNER JOIN user_genres AS g
+    ON k.user_id = g.user_id AND k.genre_rank = g.genre_rank
+  LEFT JOIN heard AS h
+    ON k.user_id = h.user_id AND k.track_id = h.track_id
+  WHERE
+    h.track_id IS NULL
+), picks AS (
+  SELECT
+    *
+  FROM history_picks
+  WHERE
+    source_rank <= 10
+  UNION ALL
+  SELECT
+    *
+  FROM catalog_picks
+  WHERE
+    source_rank <= 10
+), final AS (
+  SELECT
+    p.user_id,
+    p.playlist,
+    ROW_NUMBER() OVER (
+      PARTITION BY p.user_id, p.playlist
+      ORDER BY CASE WHEN p.source = 'history' THEN 0 ELSE 1 END NULLS LAST, p.source_rank NULLS LAST
+    ) AS rank,
+    p.source,
+    p.track_id,
+    p.track_key,
+    p.track_name,
+    p.artist_name,
+    p.genre,
+    p.user_plays,
+    p.popularity,
+    p.valence,
+    p.energy,
+    p.danceability,
+    p.acousticness,
+    p.instrumentalness,
+    p.speechiness,
+    p.tempo,
+    u.n_feature_plays
+  FROM picks AS p
+  INNER JOIN user_support AS u
+    ON p.user_id = u.user_id
+)
+SELECT
+  *
+FROM final

@@ -1,0 +1,65 @@
+/* A user's 50 most played catalog genres. A play of a track listed under */
+/* several genres counts once for each. share_of_plays is the share of the */
+/* user's music plays whose track has genres. Ties: minutes, then genre. */
+WITH listening AS (
+  SELECT
+    *
+  FROM listening_with_features
+), genre_plays AS (
+  SELECT
+    l.user_id,
+    g.genre,
+    l.track_key,
+    l.ms_played,
+    l.is_skip
+  FROM listening AS l
+  CROSS JOIN UNNEST(l.genres) AS g(genre)
+  WHERE
+    l.is_music AND NOT g.genre IS NULL
+), plays_with_genres AS (
+  SELECT
+    l.user_id,
+    CAST(COUNT(*) AS BIGINT) AS plays
+  FROM listening AS l
+  WHERE
+    l.is_music AND CARDINALITY(l.genres) > 0
+  GROUP BY
+    l.user_id
+), per_genre AS (
+  SELECT
+    gp.user_id,
+    gp.genre,
+    CAST(COUNT(*) AS BIGINT) AS plays,
+    CAST(COUNT(*) FILTER(WHERE
+      gp.is_skip) AS BIGINT) AS skips,
+    CAST(COUNT(DISTINCT gp.track_key) AS BIGINT) AS distinct_tracks,
+    CAST(SUM(gp.ms_played) AS DOUBLE) / 60000.0 AS minutes
+  FROM genre_plays AS gp
+  GROUP BY
+    gp.user_id,
+    gp.genre
+), ranked AS (
+  SELECT
+    pg.*,
+    CAST(pg.plays AS DOUBLE) / pw.plays AS share_of_plays,
+    CAST(ROW_NUMBER() OVER (PARTITION BY pg.user_id ORDER BY pg.plays DESC, pg.minutes DESC, pg.genre ASC) AS BIGINT) AS rank
+  FROM per_genre AS pg
+  INNER JOIN plays_with_genres AS pw
+    ON pg.user_id = pw.user_id
+), final AS (
+  SELECT
+    r.user_id,
+    r.rank,
+    r.genre,
+    r.plays,
+    r.skips,
+    r.distinct_tracks,
+    r.minutes,
+    r.share_of_plays
+  FROM ranked AS r
+  WHERE
+    r.rank <= 50
+)
+SELECT
+  *
+FROM final
