@@ -668,7 +668,7 @@ def _folder(root: Path, parts: list[list]) -> Path:
     return root
 
 
-@settings_for_hypothesis(max_examples=25, deadline=None)
+@settings_for_hypothesis(max_examples=20, deadline=None)
 @given(data=st.data())
 def test_reimports_splits_and_overlapping_slices_store_the_same_rows(data: st.DataObject) -> None:
     records = data.draw(exports())

@@ -41,6 +41,7 @@ def test_new_user_without_zone_gets_the_configured_zone(lake: Lake) -> None:
     configured = Settings(lake=lake.root, timezone="Australia/Sydney")
     assert ensure_user(lake, "cy", None, configured) == "Australia/Sydney"
     assert stored_timezone(lake, "cy") == "Australia/Sydney"
+    assert lake.read("users").to_pylist()[0]["_source"] == "timezone:settings"
 
 
 def test_new_user_without_any_zone_gets_the_system_zone(

@@ -60,14 +60,19 @@ def stored_timezone(lake: Lake, user_id: str) -> str | None:
 
 def resolve_timezone(lake: Lake, user_id: str, timezone: str | None, settings: Settings) -> str:
     """The zone ``ensure_user`` would store, without writing anything."""
+    return _resolve(lake, user_id, timezone, settings)[0]
+
+
+def _resolve(lake: Lake, user_id: str, timezone: str | None, settings: Settings) -> tuple[str, str]:
+    """The zone and where it came from: explicit, stored, settings or system."""
     if timezone is not None:
-        return validate_timezone(timezone)
+        return validate_timezone(timezone), "explicit"
     stored = stored_timezone(lake, user_id)
     if stored:
-        return stored
+        return stored, "stored"
     if settings.timezone:
-        return validate_timezone(settings.timezone, source="configured time zone")
-    return system_timezone()
+        return validate_timezone(settings.timezone, source="configured time zone"), "settings"
+    return system_timezone(), "system"
 
 
 def ensure_user(lake: Lake, user_id: str, timezone: str | None, settings: Settings) -> str:
@@ -77,13 +82,13 @@ def ensure_user(lake: Lake, user_id: str, timezone: str | None, settings: Settin
     stored one (one commit).
     """
     user_id = validate_user_id(user_id)
-    zone = resolve_timezone(lake, user_id, timezone, settings)
+    zone, origin = _resolve(lake, user_id, timezone, settings)
     if stored_timezone(lake, user_id) == zone:
         return zone
     row = {
         "user_id": [user_id],
         "timezone": [zone],
-        "_source": ["import" if timezone is None else "explicit"],
+        "_source": [f"timezone:{origin}"],
         "_ingested_at": [datetime.now(UTC)],
         "_batch_id": [None],
     }
