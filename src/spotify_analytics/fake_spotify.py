@@ -147,6 +147,29 @@ class FakeSpotify:
             for grant in self._refresh.values():
                 grant.revoked = True
 
+    def grant(
+        self, account: str = DEFAULT_ACCOUNT, scope: str = "user-read-recently-played"
+    ) -> dict:
+        """Tokens for ``account`` as the token endpoint would issue them (skips consent)."""
+        token_info = self._issue(account, scope)
+        token_info["expires_at"] = int(time.time()) + token_info["expires_in"]
+        return token_info
+
+    def consent(self, authorize_url: str) -> str:
+        """Follow ``/authorize`` like a browser whose user clicks "Agree"; the redirect URL."""
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
+        status, headers = self.authorize(query)
+        if status != 302:
+            raise ValueError(f"authorize refused: HTTP {status}")
+        return headers["Location"]
+
+    def reset(self) -> None:
+        """Forget timelines, faults and the request log (tokens stay valid)."""
+        with self._lock:
+            self.accounts = {DEFAULT_ACCOUNT: Account()}
+            self.faults.clear()
+            self.requests.clear()
+
     def issued_tokens(self) -> list[str]:
         """Every access and refresh token handed out (for leak checks)."""
         with self._lock:
@@ -526,7 +549,7 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, {
                 **_urls("user", spotify_id(account), fake.api_url),
                 "type": "user",
-                "display_name": None,
+                "display_name": "Fake Listener",
             }
         if path == "me/player/recently-played":
             return fake.recently_played(account, query)

@@ -55,7 +55,15 @@ def lake_status(lake: Lake) -> dict:
         "tables": table_status(lake),
         "users": user_status(lake),
         "state": state_status(lake),
+        "live": live_status(lake),
     }
+
+
+def live_status(lake: Lake) -> dict:
+    """Live ingestion per user (last poll, cursor, errors) and running cooldowns."""
+    from .spotify.live import live_status as spotify_live_status
+
+    return spotify_live_status(lake)
 
 
 def table_status(lake: Lake) -> list[dict]:
@@ -80,10 +88,10 @@ def user_status(lake: Lake) -> list[dict]:
     if not lake.exists("users"):
         return []
     plays_sql = PER_USER_SQL
-    if not lake.exists("plays"):
+    if "plays" not in lake.tables():
         plays_sql = PER_USER_SQL.replace(
             "from plays\n", "from (select null::varchar as user_id, null::timestamptz as "
-            "played_at, null::varchar as track_key, false as is_music) where false\n"
+            "played_at, null::varchar as track_key, false as is_music where false) as plays\n"
         )
     con = lake.connect()
     try:

@@ -23,7 +23,7 @@ from spotipy.oauth2 import SpotifyPKCE
 from ..errors import AuthError, InputError
 from ..lake import Lake
 from ..settings import Settings
-from .redact import register
+from .redact import install_log_filter, register
 from .retry import ServiceError
 
 SCOPE = "user-read-recently-played"
@@ -94,6 +94,7 @@ class LakeAuth(SpotifyPKCE):
                 "SPOTIFY_CLIENT_ID is not set: create an app at "
                 "developer.spotify.com and set it in the environment or .env"
             )
+        install_log_filter()
         secret = settings.spotify_client_secret
         register(secret.get_secret_value() if secret else None)
         super().__init__(

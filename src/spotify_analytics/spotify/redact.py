@@ -57,6 +57,8 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except (TypeError, ValueError):
             return True
+        if record.name.startswith("spotipy") and record.levelno >= logging.WARNING:
+            return False  # HTTP errors: the retry layer reports each one, in its own words
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
@@ -64,12 +66,7 @@ class RedactingFilter(logging.Filter):
 
 
 def install_log_filter() -> None:
-    """Attach the filter to the loggers that could see secrets (idempotent).
-
-    spotipy's own error log is silenced too: the retry layer reports every
-    failure once, in its own words.
-    """
-    logging.getLogger("spotipy").setLevel(logging.CRITICAL)
+    """Attach the filter to the loggers that could see secrets (idempotent)."""
     for name in _LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):

@@ -61,6 +61,9 @@ class RetryPolicy:
         return min(self.cap_s, self.base_s * 2**attempt)
 
 
+DEFAULT_POLICY = RetryPolicy()
+
+
 class Retrier:
     """Runs calls to one service under the retry policy and its cooldown."""
 
@@ -76,7 +79,7 @@ class Retrier:
         self.service = service
         self.state = state
         self.settings = settings
-        self.policy = policy or RetryPolicy()
+        self.policy = policy or DEFAULT_POLICY
         self.sleep = sleep
 
     def check_cooldown(self) -> None:
