@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from spotify_analytics.cli import app
 from spotify_analytics.errors import QualityError
 from spotify_analytics.lake import Lake
+from spotify_analytics.pipeline import pipeline_steps
 from spotify_analytics.quality import (
     QUALITY_CHECKS,
     check_relation,
@@ -230,3 +231,24 @@ def test_check_command_exit_codes_and_json(lake: Lake) -> None:
     checks = lake.read("quality_checks").to_pylist()
     assert len({r["run_id"] for r in checks}) == 2
     assert {r["table_name"] for r in checks} == {"no_grain_here", "quality_checks"}
+
+
+def test_every_sql_model_has_a_grain_file() -> None:
+    missing = [
+        step.name
+        for step in pipeline_steps()
+        for location in step.outputs
+        if not step.grain_file(location).is_file()
+    ]
+    assert not missing, f"no grain file for {missing} (see docs/models.md)"
+
+
+def test_whole_pipeline_passes_its_checks_on_an_empty_lake(lake: Lake, settings) -> None:
+    """Every step runs on empty Bronze tables and its result matches its grain
+    file (the runner checks columns, keys and types before each write)."""
+    report = Runner(lake, settings, pipeline_steps()).run()
+    assert {step.name for step in pipeline_steps()} == set(report.built)
+    checks = lake.read("quality_checks").to_pylist()
+    assert not [c for c in checks if c["status"] == "fail"]
+    grain_checked = {c["table_name"] for c in checks if c["check_name"] == "grain_file"}
+    assert {"temporal_trends", "yearly_recap", "top_tracks_by_mood"} <= grain_checked
