@@ -1,0 +1,116 @@
+"""The demo lake: generated, deterministic DEMO DATA sent through the real ingest paths.
+
+``build_demo`` writes ordinary input files under ``<lake>/demo_inputs/`` (a
+Kaggle-format catalog and privacy exports for three made-up listeners), loads
+them with the same functions a user's own files go through (``ingest_kaggle``,
+``import_export``), then runs the pipeline. No network. Running it again on the
+same lake adds nothing. docs/demo.md lists the planted patterns.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import LakeError
+from ..ingest.exports import import_export
+from ..ingest.kaggle import file_sha256, ingest_kaggle, loaded_sha256
+from ..lake import Lake
+from ..pipeline import run
+from ..schemas import USERS
+from ..settings import Settings
+from .catalog import generate_catalog, write_catalog
+from .exports import write_exports
+from .listeners import LISTENERS, generate_listening
+from .summary import LABEL, DemoSummary, DemoUser, demo_users
+
+__all__ = ["LABEL", "DemoSummary", "DemoUser", "Progress", "build_demo"]
+
+DEMO_PREFIX = "demo-"
+INPUTS = "demo_inputs"
+MARKER = "demo.json"
+STEPS = 4 + len(LISTENERS)
+
+Progress = Callable[[str, int, int], None]  # (what is happening, step number, steps)
+
+
+def build_demo(
+    lake_root: Path, settings: Settings, progress: Progress | None = None
+) -> DemoSummary:
+    """Build (or bring up to date) a demo lake at ``lake_root``.
+
+    Raises :class:`LakeError` if the lake holds users or a catalog that are not
+    demo data: demo and real listening are never mixed.
+    """
+    say = progress or (lambda _what, _step, _steps: None)
+    started = time.perf_counter()
+    lake = Lake.open(lake_root, create=True)
+    with lake.lock("demo"):
+        refuse_real_users(lake)
+        say("generating the demo catalog (114,000 rows)", 1, STEPS)
+        inputs = lake.root / INPUTS
+        catalog = generate_catalog()
+        csv_path = write_catalog(inputs / "dataset.csv", catalog)
+        refuse_real_catalog(lake, file_sha256(csv_path))
+        say("generating three demo listeners' exports", 2, STEPS)
+        listenings = [generate_listening(catalog, listener, number)
+                      for number, listener in enumerate(LISTENERS)]  # fmt: skip
+        folders = write_exports(inputs / "exports", catalog, listenings)
+        _write_marker(lake, file_sha256(csv_path))
+        say("loading the catalog (ingest kaggle)", 3, STEPS)
+        kaggle = ingest_kaggle(lake, settings, path=csv_path, force=False)
+        inserted = 0
+        for number, listener in enumerate(LISTENERS, start=4):
+            say(f"importing {listener.user_id}'s export", number, STEPS)
+            report = import_export(lake, folders[listener.user_id], user=listener.user_id,
+                                   timezone=listener.timezone, settings=settings)  # fmt: skip
+            inserted += report.inserted
+        say("running the pipeline", STEPS, STEPS)
+        run_report = run(lake, settings, on_step=lambda r: say(f"run: {r.name}", STEPS, STEPS))
+    timezones = {listener.user_id: listener.timezone for listener in LISTENERS}
+    return DemoSummary(
+        lake=lake.root,
+        inputs=inputs,
+        catalog_rows=kaggle.rows_loaded,
+        catalog_reused=kaggle.skipped,
+        records_inserted=inserted,
+        tables=len(lake.tables()),
+        steps_built=len(run_report.built),
+        seconds=round(time.perf_counter() - started, 2),
+        users=demo_users(lake, timezones),
+    )
+
+
+def refuse_real_users(lake: Lake) -> None:
+    """Raise :class:`LakeError` if any stored user is not a demo user."""
+    if not lake.exists(USERS.name):
+        return
+    users = lake.read(USERS.name, columns=["user_id"]).column(0).to_pylist()
+    real = sorted(user for user in users if not str(user).startswith(DEMO_PREFIX))
+    if real:
+        shown = ", ".join(real[:3]) + (", ..." if len(real) > 3 else "")
+        raise LakeError(
+            f"{lake.root}: holds non-demo users ({shown}); the demo never mixes with real "
+            "listening: choose a new folder with --lake"
+        )
+
+
+def refuse_real_catalog(lake: Lake, demo_sha256: str) -> None:
+    """Raise :class:`LakeError` if the lake holds a catalog the demo did not load."""
+    stored = loaded_sha256(lake)
+    if stored is None or stored == demo_sha256:
+        return
+    if lake.state_path(MARKER).is_file():  # an earlier demo version's catalog
+        return
+    raise LakeError(
+        f"{lake.root}: holds a catalog that is not demo data (sha256 {stored[:12]}...); "
+        "the demo would replace it: choose a new folder with --lake"
+    )
+
+
+def _write_marker(lake: Lake, catalog_sha256: str) -> None:
+    marker = {"label": LABEL, "users": [listener.user_id for listener in LISTENERS],
+              "catalog_sha256": catalog_sha256}  # fmt: skip
+    lake.state_path(MARKER).write_text(json.dumps(marker, indent=2) + "\n")
