@@ -13,9 +13,8 @@ import pytest
 import requests
 import yaml
 
-from spotify_analytics.fake_spotify import FakeSpotify, spotify_id
-
 from conftest import API_SAMPLES, OPENAPI_SPEC
+from spotify_analytics.fake_spotify import FakeSpotify, spotify_id
 
 NOW = 1_763_700_000_000
 # Fields whose descriptions say "null if none" but whose schemas do not say nullable;
