@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import (
+    demo_commands,  # noqa: F401
     import_commands,  # noqa: F401
     ingest_commands,  # noqa: F401
     lake_commands,  # noqa: F401  (registers commands)

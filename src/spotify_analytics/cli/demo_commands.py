@@ -1,0 +1,61 @@
+"""`demo`: build a lake from generated demo data, then show what to try next."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..demo import DemoSummary, build_demo
+from .app import JsonOption, LakeOption, app, err, handle_errors, out, print_json, settings_for
+
+
+@app.command()
+@handle_errors
+def demo(lake: LakeOption = None, as_json: JsonOption = False) -> None:
+    """Build a lake from deterministic DEMO DATA (no network), then run the pipeline."""
+    settings = settings_for(lake)
+    with Progress(
+        TextColumn("[bold]demo[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+        disable=as_json or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def show(what: str, step: int, steps: int) -> None:
+            bar.update(task, description=what, completed=step - 1, total=steps)
+
+        summary = build_demo(settings.lake, settings, progress=show)
+    if as_json:
+        print_json(summary.to_dict())
+        return
+    render(summary)
+
+
+def render(summary: DemoSummary) -> None:
+    out.print(f"[bold yellow]{escape(summary.label)}[/]")
+    out.print(
+        f"lake [bold]{escape(str(summary.lake))}[/]: {summary.tables} tables, "
+        f"{summary.steps_built} steps built, catalog {summary.catalog_rows:,} rows"
+        + (" (already loaded)" if summary.catalog_reused else "")
+        + f", {summary.records_inserted:,} new export records, {summary.seconds:.1f} s",
+        highlight=False,
+    )
+    out.print(f"inputs (ordinary files, re-importable): {escape(str(summary.inputs))}")
+    table = Table(title="demo users (DEMO DATA)", title_justify="left")
+    for column in ("user", "time zone", "plays", "tracks", "from", "to", "top genre"):
+        table.add_column(column)
+    for user in summary.users:
+        table.add_row(
+            user.user_id, user.timezone, f"{user.plays:,}", f"{user.distinct_tracks:,}",
+            str(user.first_date), str(user.last_date), user.top_genre or "-",
+        )  # fmt: skip
+    out.print(table)
+    out.print("[bold]try next:[/]")
+    for command in summary.next_commands():
+        out.print(f"  {escape(command)}", highlight=False, soft_wrap=True)
