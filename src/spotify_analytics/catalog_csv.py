@@ -12,6 +12,7 @@ as the real file.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,7 @@ def write_catalog_csv(path: Path, rows: Iterable[Sequence | Mapping]) -> None:
     are written as given (``str()``), which is how tests build broken files.
     """
     with open(Path(path), "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator=LINE_END)
+        writer = csv.writer(_LineEnds(handle), lineterminator=_QUOTING_TERMINATOR)
         writer.writerow(HEADER)
         writer.writerows(map(_fields, rows))
 
@@ -98,16 +99,23 @@ def format_row(row: Sequence | Mapping) -> str:
 
 def format_fields(fields: Sequence[object]) -> str:
     """Fields joined with RFC-4180 quoting, as :func:`write_catalog_csv` writes them."""
-    writer = _LineWriter()
-    csv.writer(writer, lineterminator="").writerow(fields)
-    return writer.text
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator=_QUOTING_TERMINATOR).writerow(fields)
+    return buffer.getvalue()[: -len(_QUOTING_TERMINATOR)]
 
 
-class _LineWriter:
-    text = ""
+# The csv module quotes a field when it holds a character of the line terminator.
+# Writing with "\r\n" quotes fields holding either character; _LineEnds then
+# ends each line with LINE_END. (csv.writer makes one write() call per row.)
+_QUOTING_TERMINATOR = "\r\n"
 
-    def write(self, text: str) -> None:
-        self.text += text
+
+class _LineEnds:
+    def __init__(self, handle: io.TextIOBase):
+        self._write = handle.write
+
+    def write(self, line: str) -> None:
+        self._write(line[: -len(_QUOTING_TERMINATOR)] + LINE_END)
 
 
 def _fields(row: Sequence | Mapping) -> list[object]:
