@@ -1,0 +1,1 @@
+"""Models and pattern discovery over Silver: the shared protocol lives in ``evaluation``."""

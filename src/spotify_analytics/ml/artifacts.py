@@ -1,0 +1,163 @@
+"""Saved models: ``<lake>/models/<model>/<user>/<version>/{model.joblib,card.json}``.
+
+The version is derived from what the model was built from (data fingerprint,
+parameters, code version), so rebuilding from the same data rewrites the same
+version instead of piling up copies. Each model folder also holds
+``current.json``: the metric rows of the latest run for every user (including
+users with too little data), which ``model_performance_metrics`` collects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import joblib
+import numpy as np
+import sklearn
+
+from ..errors import LakeError
+
+MODELS_DIR = "models"
+CODE_VERSION = "1"  # bump when features or training change meaning
+CARD = "card.json"
+ARTIFACT = "model.joblib"
+MANIFEST = "current.json"
+
+
+def user_folder(user_id: str) -> str:
+    """A file-system-safe folder name for a user id (a hash keeps odd ids unique)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", user_id)[:60]
+    if safe == user_id and safe not in {"", ".", ".."}:
+        return safe
+    return f"{safe}-{hashlib.sha256(user_id.encode()).hexdigest()[:8]}"
+
+
+def fingerprint(*arrays: np.ndarray) -> str:
+    """sha256 over the arrays' contents (the data a model was trained on)."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.asarray(array)
+        if array.dtype == object:
+            digest.update("\x1f".join(map(str, array.tolist())).encode())
+        else:
+            digest.update(np.ascontiguousarray(array).tobytes())
+        digest.update(b"|")
+    return digest.hexdigest()
+
+
+def model_version(data_fingerprint: str, params: dict) -> str:
+    text = json.dumps([data_fingerprint, params, CODE_VERSION], sort_keys=True, default=str)
+    return "v" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def model_dir(lake_root: Path, model: str, user_id: str, version: str) -> Path:
+    return Path(lake_root) / MODELS_DIR / model / user_folder(user_id) / version
+
+
+def save_model(lake_root: Path, card: dict, estimator: object | None) -> Path:
+    """Write the card (and the estimator, if any) for ``card['version']``, atomically."""
+    folder = model_dir(lake_root, card["model"], card["user_id"], card["version"])
+    folder.mkdir(parents=True, exist_ok=True)
+    card = {
+        **card,
+        "sklearn_version": sklearn.__version__,
+        "code_version": CODE_VERSION,
+        "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if estimator is not None:
+        _atomic(folder / ARTIFACT, lambda path: joblib.dump(estimator, path))
+    _atomic(
+        folder / CARD,
+        lambda path: Path(path).write_text(
+            json.dumps(card, indent=1, sort_keys=True, default=str) + "\n"
+        ),
+    )
+    return folder
+
+
+def load_model(lake_root: Path, model: str, user_id: str, version: str) -> tuple[object, dict]:
+    folder = model_dir(lake_root, model, user_id, version)
+    if not (folder / ARTIFACT).is_file():
+        raise LakeError(f"{folder}: no saved model (run the pipeline first)")
+    card = json.loads((folder / CARD).read_text())
+    return joblib.load(folder / ARTIFACT), card
+
+
+def write_manifest(lake_root: Path, model: str, rows: list[dict]) -> None:
+    folder = Path(lake_root) / MODELS_DIR / model
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"model": model, "rows": rows}, indent=1, sort_keys=True, default=str)
+    _atomic(folder / MANIFEST, lambda path: Path(path).write_text(text + "\n"))
+
+
+def read_manifest(lake_root: Path, model: str) -> list[dict]:
+    path = Path(lake_root) / MODELS_DIR / model / MANIFEST
+    if not path.is_file():
+        return []
+    try:
+        return json.loads(path.read_text())["rows"]
+    except (ValueError, KeyError) as error:
+        raise LakeError(f"{path}: unreadable model manifest ({error})") from None
+
+
+def list_models(lake_root: Path) -> list[dict]:
+    """Every saved model version (newest first per model and user), from the cards."""
+    root = Path(lake_root) / MODELS_DIR
+    found = []
+    for card_path in sorted(root.glob(f"*/*/*/{CARD}")):
+        try:
+            card = json.loads(card_path.read_text())
+        except ValueError:
+            continue
+        found.append(
+            {
+                "model": card.get("model"),
+                "user_id": card.get("user_id"),
+                "version": card.get("version"),
+                "status": card.get("status"),
+                "estimator": card.get("estimator"),
+                "saved_at": card.get("saved_at"),
+                "n_train": card.get("n_train"),
+                "n_test": card.get("n_test"),
+                "train_from": card.get("train_from"),
+                "train_to": card.get("train_to"),
+                "headline": _headline(card.get("metrics", [])),
+                "has_artifact": (card_path.parent / ARTIFACT).is_file(),
+                "path": str(card_path.parent),
+            }
+        )
+    found.sort(
+        key=lambda row: (row["model"] or "", row["user_id"] or "", row["saved_at"] or ""),
+        reverse=False,
+    )
+    return found
+
+
+def _headline(metrics: list[dict]) -> str:
+    if not metrics:
+        return ""
+    first = metrics[0]
+    if first.get("value") is None:
+        return ""
+    lift = first.get("lift")
+    text = f"{first['metric']}={first['value']:.3f}"
+    if lift is not None:
+        text += f" vs {first['baseline']}={first['baseline_value']:.3f} (lift {lift:+.3f})"
+    return text
+
+
+def _atomic(path: Path, write) -> None:
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    os.close(handle)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

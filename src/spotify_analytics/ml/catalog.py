@@ -1,0 +1,391 @@
+"""``audio_to_valence``: valence from the other audio features, learnt on the catalog.
+
+Split: a track's *group* is its normalised ``artist|title`` (re-releases and the
+same track listed under several genres share it; rows repeating a track_id are
+first collapsed). A group is held out when a hash of it falls in the lowest
+20%, so a group never straddles train and test and the split is stable as the
+catalog grows. Tuning uses ``GroupKFold`` over the training groups. Scored on
+held-out catalog tracks and, per user, on the distinct tracks with real features
+(spotify_api, catalog_id, catalog_match, reccobeats) whose group was not trained on.
+Baselines: the training mean and the mean of the track's genres.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from sklearn.base import clone
+
+from . import artifacts
+from .candidates import regressors
+from .evaluation import REGRESSION_METRICS, score, tune
+from .plays import per_user, to_arrays
+
+MODEL = "audio_to_valence"
+CATALOG_USER = "(catalog)"
+INPUTS = (
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "tempo",
+    "time_signature",
+)
+REAL_SOURCES = ("spotify_api", "catalog_id", "catalog_match", "reccobeats")
+MAX_TRAIN = 10_000
+MAX_TEST = 5_000
+MIN_TRAIN, MIN_TEST, MIN_USER_TRACKS = 500, 100, 20
+
+CATALOG_SQL = """
+with catalog as (
+    select track_id, track_name, artist_name, genres, valence, {inputs}
+    from catalog_tracks
+    where track_id is not null and valence is not null
+),
+final as (
+    select *
+    from catalog
+    qualify row_number() over (partition by track_id order by track_name, artist_name) = 1
+)
+select * from final order by track_id
+"""
+
+USER_TRACKS_SQL = """
+with plays as (
+    select user_id, track_key, track_id, track_name, artist_name, feature_source, genres,
+        valence, {inputs}, played_at
+    from listening_with_features
+    where is_music and feature_source in ({sources}) and valence is not null
+),
+final as (
+    select * exclude (played_at)
+    from plays
+    qualify row_number() over (partition by user_id, track_key order by played_at, track_id) = 1
+)
+select * from final where {complete} order by user_id, track_key
+"""
+
+
+def catalog_query() -> str:
+    return CATALOG_SQL.format(inputs=", ".join(INPUTS))
+
+
+def user_tracks_query() -> str:
+    sources = ", ".join(f"'{s}'" for s in REAL_SOURCES)
+    complete = " and ".join(f"{name} is not null" for name in INPUTS)
+    return USER_TRACKS_SQL.format(inputs=", ".join(INPUTS), sources=sources, complete=complete)
+
+
+def group_keys(artist: np.ndarray, title: np.ndarray) -> np.ndarray:
+    return np.array(
+        [
+            f"{str(a).casefold().strip()}|{str(t).casefold().strip()}"
+            for a, t in zip(artist, title, strict=True)
+        ],
+        dtype=object,
+    )
+
+
+def held_out(groups: np.ndarray, share: float = 0.2) -> np.ndarray:
+    """True for groups whose stable hash falls in the lowest ``share``."""
+    cut = int(share * 2**32)
+    return np.array(
+        [int.from_bytes(hashlib.sha1(g.encode()).digest()[:4], "big") < cut for g in groups],
+        dtype=bool,
+    )
+
+
+def _features(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    X = np.column_stack([arrays[name].astype(float) for name in INPUTS])
+    return X, np.isfinite(X).all(axis=1)
+
+
+@dataclass
+class CatalogModel:
+    status: str
+    note: str = ""
+    estimator: object | None = None
+    version: str | None = None
+    train_groups: set | None = None
+    train_ids: set | None = None
+    genre_means: dict | None = None
+    mean: float | None = None
+    n_train: int = 0
+    holdout: dict | None = None  # arrays of the scored held-out catalog rows
+    metric_rows: list | None = None
+    card: dict | None = None
+    params: dict | None = None
+    estimator_name: str | None = None
+
+
+def fit_catalog_model(catalog: pa.Table, lake_root: Path) -> CatalogModel:
+    arrays = to_arrays(catalog)
+    X, complete = _features(arrays)
+    arrays = {k: v[complete] for k, v in arrays.items()}
+    X = X[complete]
+    groups = group_keys(arrays["artist_name"], arrays["track_name"])
+    test = held_out(groups)
+    train_idx = _cap(np.flatnonzero(~test), groups, MAX_TRAIN)
+    test_idx = _cap(np.flatnonzero(test), groups, MAX_TEST)
+    if train_idx.size < MIN_TRAIN or test_idx.size < MIN_TEST:
+        return CatalogModel(
+            "insufficient_data",
+            note=(
+                f"insufficient data: {train_idx.size} training and {test_idx.size} held-out catalog"
+                f" tracks; needs >= {MIN_TRAIN} and >= {MIN_TEST}"
+            ),
+            n_train=int(train_idx.size),
+        )
+    y = arrays["valence"].astype(float)
+    best, cv_scores = tune(
+        regressors(), X[train_idx], y[train_idx], REGRESSION_METRICS[0], groups=groups[train_idx]
+    )
+    estimator = clone(best.estimator).fit(X[train_idx], y[train_idx])
+    genre_means = _genre_means(arrays["genres"][train_idx], y[train_idx])
+    mean = float(y[train_idx].mean())
+    params = {"candidate": best.name, **best.params}
+    version = artifacts.model_version(artifacts.fingerprint(X[train_idx], y[train_idx]), params)
+    model = CatalogModel(
+        "ok",
+        estimator=estimator,
+        version=version,
+        params=params,
+        estimator_name=type(_final(estimator)).__name__,
+        train_groups=set(groups[train_idx]),
+        train_ids=set(arrays["track_id"][train_idx]),
+        genre_means=genre_means,
+        mean=mean,
+        n_train=int(train_idx.size),
+    )
+    holdout = {k: v[test_idx] for k, v in arrays.items()}
+    model.holdout = _scored_rows(model, holdout, X[test_idx])
+    model.metric_rows = metric_rows(model, CATALOG_USER, model.holdout, "held-out catalog tracks")
+    model.card = _card(model, params, cv_scores, X[train_idx], y[train_idx])
+    artifacts.save_model(lake_root, model.card, estimator)
+    return model
+
+
+def _cap(index: np.ndarray, groups: np.ndarray, limit: int) -> np.ndarray:
+    """At most ``limit`` rows, chosen by a stable hash of the group (deterministic)."""
+    if index.size <= limit:
+        return index
+    order = np.argsort([hashlib.sha1(("cap" + g).encode()).hexdigest() for g in groups[index]])
+    return np.sort(index[order[:limit]])
+
+
+def _genre_means(genres: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    sums: dict[str, list[float]] = {}
+    for labels, value in zip(genres, y, strict=True):
+        for label in labels if labels is not None else []:
+            sums.setdefault(str(label), []).append(float(value))
+    return {label: float(np.mean(values)) for label, values in sums.items()}
+
+
+def _genre_baseline(model: CatalogModel, genres: np.ndarray) -> np.ndarray:
+    out = []
+    for labels in genres:
+        known = [
+            model.genre_means[g]
+            for g in (labels if labels is not None else [])
+            if g in model.genre_means
+        ]
+        out.append(float(np.mean(known)) if known else model.mean)
+    return np.array(out, dtype=float)
+
+
+def _scored_rows(model: CatalogModel, arrays: dict, X: np.ndarray) -> dict:
+    rows = dict(arrays)
+    rows["predicted_valence"] = np.clip(model.estimator.predict(X), 0.0, 1.0)
+    rows["baseline_mean"] = np.full(X.shape[0], model.mean)
+    rows["baseline_genre_mean"] = _genre_baseline(model, arrays["genres"])
+    return rows
+
+
+def metric_rows(model: CatalogModel, user_id: str, rows: dict, scope: str) -> list[dict]:
+    y = rows["valence"].astype(float)
+    baselines = {"mean": rows["baseline_mean"], "genre_mean": rows["baseline_genre_mean"]}
+    scored = score(REGRESSION_METRICS, y, rows["predicted_valence"], baselines, np.arange(y.size))
+    common = {
+        "user_id": user_id,
+        "model": MODEL,
+        "status": "ok",
+        "n_train": model.n_train,
+        "n_test": int(y.size),
+        "model_version": model.version,
+        "split": (
+            "catalog groups (normalised artist|title) held out by a stable hash"
+            f" (20%); scored on {scope}"
+        ),
+        "params": json.dumps(model.params, sort_keys=True),
+        "estimator": model.estimator_name,
+        "note": "baselines: training mean and genre mean (no time or persistence: "
+        "catalog tracks have no order)",
+    }
+    return [
+        {**common, **row, "baselines": json.dumps(row["baselines"], sort_keys=True)}
+        for row in scored
+    ]
+
+
+def _card(model: CatalogModel, params, cv_scores, X, y) -> dict:
+    return {
+        "model": MODEL,
+        "user_id": CATALOG_USER,
+        "version": model.version,
+        "status": "ok",
+        "kind": "regression",
+        "target": "valence",
+        "features": list(INPUTS),
+        "params": params,
+        "estimator": model.estimator_name,
+        "cv_scores": cv_scores,
+        "cv": "GroupKFold(n_splits=3) over training groups",
+        "n_train": model.n_train,
+        "n_test": int(model.holdout["valence"].size) if model.holdout else 0,
+        "data_fingerprint": artifacts.fingerprint(X, y),
+        "metrics": model.metric_rows,
+        "train_from": None,
+        "train_to": None,
+        "genre_means": model.genre_means,
+        "mean": model.mean,
+    }
+
+
+def _final(estimator: object) -> object:
+    steps = getattr(estimator, "steps", None)
+    return steps[-1][1] if steps else estimator
+
+
+def score_users(model: CatalogModel, user_tracks: pa.Table) -> tuple[list[dict], list[dict]]:
+    """Per user: scored rows of the tracks the model never saw, and metric rows."""
+    scored, metrics = [], []
+    for user_id, arrays in per_user(user_tracks):
+        groups = group_keys(arrays["artist_name"], arrays["track_name"])
+        unseen = np.array(
+            [
+                g not in model.train_groups and t not in model.train_ids
+                for g, t in zip(groups, arrays["track_id"], strict=True)
+            ],
+            dtype=bool,
+        )
+        if unseen.sum() < MIN_USER_TRACKS:
+            metrics += _user_status(model, user_id, int(unseen.sum()), int((~unseen).sum()))
+            continue
+        rows = {k: v[unseen] for k, v in arrays.items()}
+        X, _ = _features(rows)
+        rows = _scored_rows(model, rows, X)
+        rows["user_id"] = np.full(X.shape[0], user_id, dtype=object)
+        scored.append(rows)
+        metrics += metric_rows(
+            model,
+            user_id,
+            rows,
+            (
+                f"the user's distinct tracks with real features not in the training groups"
+                f" ({int((~unseen).sum())} trained-on tracks excluded)"
+            ),
+        )
+    return scored, metrics
+
+
+def _user_status(model: CatalogModel, user_id: str, n_unseen: int, n_seen: int) -> list[dict]:
+    note = (
+        f"insufficient data: {n_unseen} of the user's tracks with real features were not"
+        f" trained on ({n_seen} were); needs >= {MIN_USER_TRACKS}"
+    )
+    return [
+        {
+            "user_id": user_id,
+            "model": MODEL,
+            "metric": m.name,
+            "status": "insufficient_data",
+            "higher_is_better": m.higher_is_better,
+            "n_train": model.n_train,
+            "n_test": n_unseen,
+            "note": note,
+            "model_version": model.version,
+        }
+        for m in REGRESSION_METRICS
+    ]
+
+
+SCHEMA = pa.schema(
+    [
+        ("user_id", pa.string()),
+        ("track_key", pa.string()),
+        ("track_id", pa.string()),
+        ("track_name", pa.string()),
+        ("artist_name", pa.string()),
+        ("feature_source", pa.string()),
+        ("actual_valence", pa.float64()),
+        ("predicted_valence", pa.float64()),
+        ("baseline_mean", pa.float64()),
+        ("baseline_genre_mean", pa.float64()),
+        ("model_version", pa.string()),
+    ]
+)
+
+
+def valence_table(model: CatalogModel, user_rows: list[dict]) -> pa.Table:
+    """Held-out catalog tracks (user_id '(catalog)') and each user's scored tracks."""
+    chunks = []
+    if model.status == "ok":
+        holdout = dict(model.holdout)
+        n = holdout["valence"].size
+        holdout["user_id"] = np.full(n, CATALOG_USER, dtype=object)
+        holdout["track_key"] = holdout["track_id"]
+        holdout["feature_source"] = np.full(n, "catalog", dtype=object)
+        chunks.append(holdout)
+    for rows in user_rows:
+        chunks.append(rows)
+    tables = [
+        pa.table(
+            {
+                **{
+                    name: rows[name]
+                    for name in (
+                        "user_id",
+                        "track_key",
+                        "track_id",
+                        "track_name",
+                        "artist_name",
+                        "feature_source",
+                    )
+                },
+                "actual_valence": rows["valence"].astype(float),
+                "predicted_valence": rows["predicted_valence"],
+                "baseline_mean": rows["baseline_mean"],
+                "baseline_genre_mean": rows["baseline_genre_mean"],
+                "model_version": np.full(rows["valence"].size, model.version, dtype=object),
+            },
+            schema=SCHEMA,
+        )
+        for rows in chunks
+    ]
+    return pa.concat_tables(tables) if tables else SCHEMA.empty_table()
+
+
+def catalog_status_rows(model: CatalogModel) -> list[dict]:
+    return [
+        {
+            "user_id": CATALOG_USER,
+            "model": MODEL,
+            "metric": m.name,
+            "status": model.status,
+            "higher_is_better": m.higher_is_better,
+            "n_train": model.n_train,
+            "n_test": 0,
+            "note": model.note,
+        }
+        for m in REGRESSION_METRICS
+    ]

@@ -1,0 +1,130 @@
+"""Next-play models from context: valence (regression) and mood quadrant (classes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from .candidates import classifiers, regressors
+from .evaluation import hour_of_week
+from .features import context_features, previous_labels, previous_values
+from .plays import mood_plays
+from .quadrants import quadrant_array
+from .training import Protocol, TaskData, TaskResult, run_task
+
+TASKS = {
+    "mood_predictions": ("regression", "valence of the next play"),
+    "mood_classifications": ("classification", "mood quadrant of the next play"),
+}
+
+
+def context_data(model: str, user_id: str, plays: dict[str, np.ndarray]) -> TaskData:
+    """A user's non-skipped plays with features, as rows for ``model``."""
+    kind, target = TASKS[model]
+    X, names = context_features(plays)
+    valence = plays["valence"].astype(float)
+    if kind == "regression":
+        y, previous = valence, previous_values(valence)
+    else:
+        y = quadrant_array(valence, plays["energy"].astype(float))
+        previous = previous_labels(y)
+    return TaskData(
+        model=model,
+        user_id=user_id,
+        kind=kind,
+        target=target,
+        X=X,
+        feature_names=names,
+        y=y,
+        times=plays["played_at"],
+        how=hour_of_week(plays["day_of_week"], plays["hour_of_day"]),
+        previous=previous,
+        blocks=plays["date"],
+    )
+
+
+def fit_context_model(
+    model: str,
+    user_id: str,
+    arrays: dict[str, np.ndarray],
+    lake_root: Path,
+    protocol: Protocol,
+) -> tuple[TaskResult, dict[str, np.ndarray]]:
+    plays = mood_plays(arrays)
+    data = context_data(model, user_id, plays)
+    candidates = regressors() if data.kind == "regression" else classifiers()
+    return run_task(data, candidates, lake_root, protocol), plays
+
+
+def prediction_table(model: str, results: list[tuple[str, TaskResult, dict]]) -> pa.Table:
+    """Test-window rows of every user with a model: actual, predicted and each baseline."""
+    chunks = [
+        _user_rows(model, user_id, result, plays)
+        for user_id, result, plays in results
+        if result.status == "ok"
+    ]
+    schema = _schema(model)
+    if not chunks:
+        return schema.empty_table()
+    return pa.concat_tables([pa.table(chunk, schema=schema) for chunk in chunks])
+
+
+def _user_rows(model: str, user_id: str, result: TaskResult, plays: dict) -> dict:
+    test = result.test
+    n = int(test.sum())
+    rows = {
+        "user_id": np.full(n, user_id, dtype=object),
+        "play_id": plays["play_id"][test],
+        "played_at": plays["played_at"][test],
+        "date": plays["date"][test],
+        "hour_of_day": plays["hour_of_day"][test].astype(np.int32),
+        "day_of_week": plays["day_of_week"][test].astype(np.int32),
+        "session_play_no": plays["session_play_no"][test].astype(np.int32),
+        "track_key": plays["track_key"][test],
+    }
+    if model == "mood_predictions":
+        rows["actual_valence"] = plays["valence"][test].astype(float)
+        rows["predicted_valence"] = result.prediction
+        for name, values in result.baselines.items():
+            rows[f"baseline_{name}"] = values.astype(float)
+    else:
+        rows["actual_quadrant"] = quadrant_array(plays["valence"][test], plays["energy"][test])
+        rows["predicted_quadrant"] = result.prediction
+        rows["probability"] = result.probability
+        for name, values in result.baselines.items():
+            rows[f"baseline_{name}"] = values
+    rows["model_version"] = np.full(n, result.version, dtype=object)
+    return rows
+
+
+def _schema(model: str) -> pa.Schema:
+    common = [
+        ("user_id", pa.string()),
+        ("play_id", pa.string()),
+        ("played_at", pa.timestamp("us", tz="UTC")),
+        ("date", pa.date32()),
+        ("hour_of_day", pa.int32()),
+        ("day_of_week", pa.int32()),
+        ("session_play_no", pa.int32()),
+        ("track_key", pa.string()),
+    ]
+    if model == "mood_predictions":
+        specific = [
+            ("actual_valence", pa.float64()),
+            ("predicted_valence", pa.float64()),
+            ("baseline_mean", pa.float64()),
+            ("baseline_hour_of_week_mean", pa.float64()),
+            ("baseline_persistence", pa.float64()),
+        ]
+    else:
+        specific = [
+            ("actual_quadrant", pa.string()),
+            ("predicted_quadrant", pa.string()),
+            ("probability", pa.float64()),
+            ("baseline_majority", pa.string()),
+            ("baseline_hour_of_week_mode", pa.string()),
+            ("baseline_persistence", pa.string()),
+        ]
+    return pa.schema(common + specific + [("model_version", pa.string())])

@@ -1,0 +1,276 @@
+"""The evaluation protocol every model shares.
+
+- **Data**: deduplicated plays (one row per ``play_id``, and per user, track and
+  ``played_at``), music only, features present; skips excluded unless the task
+  is about skips.
+- **Split**: per user and in time. The cutoff is the ``played_at`` below which
+  ``1 - test_fraction`` of the user's rows fall; train is strictly before it,
+  test at or after it. No event is split at random, so no play (or duplicate of
+  one) can sit on both sides. Training keeps at most ``max_train`` of the most
+  recent rows so per-user cost stays bounded.
+- **Tuning**: a tiny grid, scored by cross-validation that respects time
+  (``TimeSeriesSplit`` over the training rows) or groups (``GroupKFold`` for
+  catalog models), then refitted on all training rows.
+- **Baselines** from the *training* rows only, scored on the same test rows:
+  mean (or majority class), hour-of-week mean (or mode) with hour and global
+  fallbacks, persistence (the previous play's value or class).
+- **Lift** = model minus the best baseline for that metric (sign flipped for
+  errors, so positive is always better), with a 90% block-bootstrap interval
+  that resamples test *days*; a model "beats" its baselines only when the
+  interval's lower end is above zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import GroupKFold, TimeSeriesSplit
+
+BOOTSTRAP_REPLICATES = 200
+HOURS_OF_WEEK = 7 * 24
+
+
+@dataclass(frozen=True)
+class Split:
+    """A per-user temporal split: boolean masks over the user's rows."""
+
+    train: np.ndarray
+    test: np.ndarray
+    cutoff: np.datetime64 | None
+    description: str
+
+    @property
+    def n_train(self) -> int:
+        return int(self.train.sum())
+
+    @property
+    def n_test(self) -> int:
+        return int(self.test.sum())
+
+
+def temporal_split(
+    times: np.ndarray, *, test_fraction: float = 0.2, max_train: int = 20_000
+) -> Split:
+    """Train on earlier rows, test on later ones (``times`` need not be sorted)."""
+    n = times.size
+    if n < 2:
+        empty = np.zeros(n, dtype=bool)
+        return Split(empty, empty.copy(), None, "too few rows to split")
+    ordered = np.sort(times)
+    cutoff = ordered[min(n - 1, int(np.floor(n * (1 - test_fraction))))]
+    train = times < cutoff
+    test = times >= cutoff
+    if train.sum() > max_train:
+        keep_from = np.sort(times[train])[-max_train]
+        train &= times >= keep_from
+    description = (
+        f"temporal per user: train played_at < {np.datetime_as_string(cutoff, unit='s')}"
+        f" (most recent {max_train:,} rows at most), test at or after"
+        f" (last {test_fraction:.0%} of rows)"
+    )
+    return Split(train, test, cutoff, description)
+
+
+def hour_of_week(day_of_week: np.ndarray, hour: np.ndarray) -> np.ndarray:
+    """0..167: ISO weekday (1 = Monday) and local hour."""
+    return (np.asarray(day_of_week, dtype=int) - 1) * 24 + np.asarray(hour, dtype=int)
+
+
+# -- baselines ---------------------------------------------------------------
+
+
+def regression_baselines(
+    y_train: np.ndarray, how_train: np.ndarray, how_test: np.ndarray, previous: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Mean, hour-of-week mean and persistence predictions for the test rows."""
+    mean = float(np.mean(y_train))
+    how = _group_means(y_train, how_train, HOURS_OF_WEEK)
+    hour = _group_means(y_train, how_train % 24, 24)
+    by_how = how[how_test]
+    by_how = np.where(np.isnan(by_how), hour[how_test % 24], by_how)
+    by_how = np.where(np.isnan(by_how), mean, by_how)
+    persistence = np.where(np.isnan(previous), mean, previous)
+    return {
+        "mean": np.full(how_test.size, mean),
+        "hour_of_week_mean": by_how,
+        "persistence": persistence,
+    }
+
+
+def classification_baselines(
+    y_train: np.ndarray, how_train: np.ndarray, how_test: np.ndarray, previous: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Majority class, hour-of-week mode and persistence for the test rows."""
+    majority = _mode(y_train)
+    modes = {key: _mode(y_train[how_train == key]) for key in np.unique(how_train)}
+    hour_modes = {key: _mode(y_train[how_train % 24 == key]) for key in np.unique(how_train % 24)}
+    by_how = np.array(
+        [modes.get(k, hour_modes.get(k % 24, majority)) for k in how_test.tolist()], dtype=object
+    )
+    persistence = np.array(
+        [majority if value is None else value for value in previous.tolist()], dtype=object
+    )
+    return {
+        "majority": np.full(how_test.size, majority, dtype=object),
+        "hour_of_week_mode": by_how,
+        "persistence": persistence,
+    }
+
+
+def _group_means(values: np.ndarray, groups: np.ndarray, size: int) -> np.ndarray:
+    sums = np.bincount(groups, weights=values, minlength=size)
+    counts = np.bincount(groups, minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def _mode(values: np.ndarray) -> object:
+    labels, counts = np.unique(values.astype(str), return_counts=True)
+    return str(labels[np.argmax(counts)])  # ties: the alphabetically first label
+
+
+# -- metrics (weighted, so the bootstrap is one matrix product) ---------------
+
+
+def _r2(y, p, w):
+    total = w.sum(1)
+    mean = (w @ y) / total
+    ss_tot = w @ (y**2) - total * mean**2
+    ss_res = w @ ((y - p) ** 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ss_tot > 1e-12, 1 - ss_res / ss_tot, np.nan)
+
+
+def _mae(y, p, w):
+    return (w @ np.abs(y - p)) / w.sum(1)
+
+
+def _accuracy(y, p, w):
+    return (w @ (y == p).astype(float)) / w.sum(1)
+
+
+def _macro_f1(y, p, w):
+    scores = []
+    for label in np.unique(np.concatenate([y, p]).astype(str)):
+        true, pred = y == label, p == label
+        tp = w @ (true & pred).astype(float)
+        wrong = w @ (true ^ pred).astype(float)
+        denominator = 2 * tp + wrong
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scores.append(np.where(denominator > 0, 2 * tp / denominator, np.nan))
+    return np.nanmean(np.vstack(scores), axis=0)
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    function: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    higher_is_better: bool
+
+    def __call__(self, y: np.ndarray, p: np.ndarray) -> float:
+        return float(self.function(y, p, np.ones((1, y.size)))[0])
+
+
+REGRESSION_METRICS = (Metric("r2", _r2, True), Metric("mae", _mae, False))
+CLASSIFICATION_METRICS = (Metric("accuracy", _accuracy, True), Metric("macro_f1", _macro_f1, True))
+
+
+def score(
+    metrics: Sequence[Metric],
+    y: np.ndarray,
+    prediction: np.ndarray,
+    baselines: dict[str, np.ndarray],
+    blocks: np.ndarray,
+    *,
+    seed: int = 0,
+) -> list[dict]:
+    """One row per metric: value, best baseline, lift and its bootstrap interval."""
+    weights = _bootstrap_weights(blocks, seed)
+    rows = []
+    for metric in metrics:
+        sign = 1.0 if metric.higher_is_better else -1.0
+        value = metric(y, prediction)
+        values = {name: metric(y, guess) for name, guess in baselines.items()}
+        usable = {name: v for name, v in values.items() if np.isfinite(v)}
+        best = max(usable, key=lambda name: sign * usable[name]) if usable else None
+        row = {
+            "metric": metric.name,
+            "value": _finite(value),
+            "higher_is_better": metric.higher_is_better,
+            "baseline": best,
+            "baseline_value": _finite(values[best]) if best else None,
+            "baselines": {k: _finite(v) for k, v in values.items()},
+            "lift": None,
+            "lift_ci_low": None,
+            "lift_ci_high": None,
+            "beats_baseline": False,
+        }
+        if best is not None and np.isfinite(value):
+            lifts = sign * (
+                metric.function(y, prediction, weights)
+                - metric.function(y, baselines[best], weights)
+            )
+            low, high = np.nanpercentile(lifts, [5, 95])
+            row.update(
+                lift=sign * (value - values[best]),
+                lift_ci_low=float(low),
+                lift_ci_high=float(high),
+                beats_baseline=bool(low > 0),
+            )
+        rows.append(row)
+    return rows
+
+
+def _bootstrap_weights(blocks: np.ndarray, seed: int) -> np.ndarray:
+    labels, index = np.unique(blocks, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(
+        labels.size, np.full(labels.size, 1 / labels.size), size=BOOTSTRAP_REPLICATES
+    )
+    return counts[:, index].astype(float)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+# -- tuning ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One point of a tuning grid: a name, an estimator and its distinguishing params."""
+
+    name: str
+    estimator: object
+    params: dict = field(default_factory=dict)
+
+
+def tune(
+    candidates: Sequence[Candidate],
+    X: np.ndarray,
+    y: np.ndarray,
+    metric: Metric,
+    *,
+    groups: np.ndarray | None = None,
+    n_splits: int = 3,
+) -> tuple[Candidate, dict[str, float]]:
+    """The candidate with the best mean CV score (time-ordered folds, or grouped
+    folds when ``groups`` is given); ties go to the earlier, simpler candidate."""
+    if groups is None:
+        folds = list(TimeSeriesSplit(n_splits=n_splits).split(X))
+    else:
+        folds = list(GroupKFold(n_splits=n_splits).split(X, y, groups))
+    sign = 1.0 if metric.higher_is_better else -1.0
+    scores: dict[str, float] = {}
+    for candidate in candidates:
+        fold_scores = []
+        for train, valid in folds:
+            model = clone(candidate.estimator).fit(X[train], y[train])
+            fold_scores.append(metric(y[valid], model.predict(X[valid])))
+        scores[candidate.name] = float(np.nanmean(fold_scores))
+    best = max(candidates, key=lambda c: (sign * scores[c.name], -candidates.index(c)))
+    return best, scores

@@ -1,0 +1,40 @@
+"""The ML steps of the pipeline (predictive and cognitive Gold), for pipeline.python_steps()."""
+
+from __future__ import annotations
+
+from ..runner import Step, python_step
+from ..steps import (
+    audio_to_valence,
+    behavioral_segments,
+    energy_forecasts,
+    listening_anomalies,
+    model_performance_metrics,
+    mood_classifications,
+    mood_predictions,
+    mood_state_clusters,
+    sequential_patterns,
+)
+
+MODULES = (
+    mood_classifications,
+    mood_predictions,
+    energy_forecasts,
+    audio_to_valence,
+    model_performance_metrics,
+    mood_state_clusters,
+    listening_anomalies,
+    sequential_patterns,
+    behavioral_segments,
+)
+
+
+def ml_steps() -> list[Step]:
+    """One step per module; each module's function is named after it."""
+    return [
+        python_step(
+            getattr(module, module.__name__.rsplit(".", 1)[-1]),
+            inputs=module.INPUTS,
+            outputs=module.OUTPUTS,
+        )
+        for module in MODULES
+    ]

@@ -1,0 +1,15 @@
+"""Gold `audio_to_valence`: see ml/catalog.py and docs/ml.md."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from ..ml.runs import run_audio_to_valence
+from ..runner import StepContext
+
+INPUTS = ("listening_with_features", "catalog_tracks")
+OUTPUTS = ("gold/predictive/audio_to_valence",)
+
+
+def audio_to_valence(ctx: StepContext) -> dict[str, pa.Table]:
+    return {OUTPUTS[0]: run_audio_to_valence(ctx)}

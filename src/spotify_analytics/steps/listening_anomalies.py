@@ -1,0 +1,15 @@
+"""Gold `listening_anomalies`: see ml/anomalies.py and docs/ml.md."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from ..ml.cognitive import anomaly_table
+from ..runner import StepContext
+
+INPUTS = ("listening_with_features",)
+OUTPUTS = ("gold/cognitive/listening_anomalies",)
+
+
+def listening_anomalies(ctx: StepContext) -> dict[str, pa.Table]:
+    return {OUTPUTS[0]: anomaly_table(ctx)}
