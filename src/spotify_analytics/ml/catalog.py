@@ -62,10 +62,11 @@ select * from final order by track_id
 
 USER_TRACKS_SQL = """
 with plays as (
-    select user_id, track_key, track_id, track_name, artist_name, feature_source, genres,
-        valence, {inputs}, played_at
+    select user_id, track_key, track_id, catalog_track_id, track_name, artist_name,
+        feature_source, genres, valence, {inputs}, played_at
     from listening_with_features
     where is_music and feature_source in ({sources}) and valence is not null
+        and track_key is not null
 ),
 final as (
     select * exclude (played_at)
@@ -273,8 +274,12 @@ def score_users(model: CatalogModel, user_tracks: pa.Table) -> tuple[list[dict],
         groups = group_keys(arrays["artist_name"], arrays["track_name"])
         unseen = np.array(
             [
-                g not in model.train_groups and t not in model.train_ids
-                for g, t in zip(groups, arrays["track_id"], strict=True)
+                g not in model.train_groups
+                and t not in model.train_ids
+                and c not in model.train_ids
+                for g, t, c in zip(
+                    groups, arrays["track_id"], arrays["catalog_track_id"], strict=True
+                )
             ],
             dtype=bool,
         )

@@ -185,6 +185,9 @@ def _to_table(rng, plays: dict, track: np.ndarray, pool: dict, skip_rate: float)
         "is_music": pa.array(np.ones(n, dtype=bool)),
         **{name: pa.array(values) for name, values in features.items()},
         "feature_source": pa.array(np.where(real, "catalog_id", "artist_profile")),
+        "catalog_track_id": pa.array(
+            np.where(real, np.char.add("syn", track.astype(str)), None), pa.string()
+        ),
         "feature_confidence": pa.array(np.where(real, "high", "low")),
         "genres": pa.array([[g] for g in genre.tolist()], pa.list_(pa.string())),
         "mood_quadrant": pa.array(quadrant_array(features["valence"], features["energy"])),
