@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .lake import Lake
+from .ml.steps import ml_steps
 from .runner import Runner, RunReport, Step, StepResult, python_step, sql_models
 from .settings import Settings
 from .steps import weekend_vs_weekday
@@ -18,6 +19,7 @@ def python_steps() -> list[Step]:
             inputs=weekend_vs_weekday.INPUTS,
             outputs=[weekend_vs_weekday.OUTPUT],
         ),
+        *ml_steps(),
     ]
 
 
