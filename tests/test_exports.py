@@ -37,6 +37,7 @@ from spotify_analytics.ingest.exports import (
     Collected,
     ExportFile,
     ImportReport,
+    RecordError,
     collect,
     import_export,
     parse_record,
@@ -105,6 +106,26 @@ def test_old_endsong_record_reads_offline_milliseconds_and_drops_personal_fields
     for planted in (PLANTED_IP, PLANTED_USERNAME, PLANTED_AGENT):
         assert planted not in text
     assert not {"ip_addr_decrypted", "username", "user_agent_decrypted"} & row.keys()
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (10**400, "ms_played '1000000000000000000000000000000000000000' is not a number"),
+        ("1" * 500, "is not a whole, non-negative number"),
+        (2.5, "ms_played '2.5' is not a whole, non-negative number"),
+        (True, "ms_played missing or not a number"),
+        (None, "ms_played missing or not a number"),
+    ],
+)
+def test_unusable_ms_played_is_a_short_reason(value: object, reason: str) -> None:
+    with pytest.raises(RecordError, match=None) as raised:
+        parse_record(extended_record("2023-09-25T12:26:38Z", value))
+    assert reason in str(raised.value) and len(str(raised.value)) < 100
+
+
+def test_numeric_text_ms_played_is_accepted() -> None:
+    assert parse_record(extended_record("2023-09-25T12:26:38Z", "1200"))["ms_played"] == 1200
 
 
 @pytest.mark.parametrize("offline", [0, None])

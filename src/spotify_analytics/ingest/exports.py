@@ -261,7 +261,7 @@ def _parse_into(outcome: FileOutcome, record: Any, number: int, source: str) -> 
     if isinstance(record, dict):
         record = {k: v for k, v in record.items() if k not in PERSONAL_FIELDS}
     try:
-        row = parse_record(record)
+        row = _parse_clean(record)
     except RecordError as error:
         raw = json.dumps(record, ensure_ascii=False, sort_keys=True, default=str)
         reject = {"record_no": number, "raw": raw, "reason": str(error), "_source": source}
@@ -273,9 +273,14 @@ def _parse_into(outcome: FileOutcome, record: Any, number: int, source: str) -> 
 
 def parse_record(record: Any) -> dict[str, Any]:
     """One play as a Bronze row (without lineage); raises :class:`RecordError`."""
+    if isinstance(record, dict):
+        record = {k: v for k, v in record.items() if k not in PERSONAL_FIELDS}
+    return _parse_clean(record)
+
+
+def _parse_clean(record: Any) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise RecordError(f"not a JSON object but a {type(record).__name__}")
-    record = {k: v for k, v in record.items() if k not in PERSONAL_FIELDS}
     if "ts" in record:
         row = _extended(record)
     elif "endTime" in record:
@@ -367,8 +372,10 @@ def record_id(row: dict[str, Any]) -> str:
         ]
     )
     key = [row["record_format"], row["ts"].isoformat(), item, row["ms_played"]]
-    text = json.dumps(key, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha256(_KEY_ENCODER.encode(key).encode("utf-8")).hexdigest()[:32]
+
+
+_KEY_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _timestamp(value: Any, name: str) -> datetime:
@@ -384,14 +391,16 @@ def _timestamp(value: Any, name: str) -> datetime:
 
 
 def _ms_played(value: Any, name: str) -> int:
+    if type(value) is int and 0 <= value <= 2**62:
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise RecordError(f"{name} missing or not a number")
     try:
         number = float(value)
-    except ValueError:
-        raise RecordError(f"{name} {value[:40]!r} is not a number") from None
+    except (ValueError, OverflowError):
+        raise RecordError(f"{name} {str(value)[:40]!r} is not a number") from None
     if not number.is_integer() or number < 0 or number > 2**62:
-        raise RecordError(f"{name} {value!r} is not a whole, non-negative number")
+        raise RecordError(f"{name} {str(value)[:40]!r} is not a whole, non-negative number")
     return int(number)
 
 
@@ -406,6 +415,8 @@ def _offline_timestamp(value: Any) -> datetime | None:
 
 
 def _text(value: Any) -> str | None:
+    if type(value) is str:
+        return value
     if value is None or isinstance(value, dict | list):
         return None
     return str(value)
