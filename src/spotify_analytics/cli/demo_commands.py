@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -47,14 +48,19 @@ def render(summary: DemoSummary) -> None:
         highlight=False,
     )
     out.print(f"inputs (ordinary files, re-importable): {escape(str(summary.inputs))}")
-    table = Table(title="demo users (DEMO DATA)", title_justify="left")
+    table = Table(title="demo users (DEMO DATA)", title_justify="left", box=box.SIMPLE_HEAD)
     for column in ("user", "time zone", "plays", "tracks", "from", "to", "top genre"):
         table.add_column(column)
     for user in summary.users:
         table.add_row(
-            user.user_id, user.timezone, f"{user.plays:,}", f"{user.distinct_tracks:,}",
-            str(user.first_date), str(user.last_date), user.top_genre or "-",
-        )  # fmt: skip
+            user.user_id,
+            user.timezone,
+            f"{user.plays:,}",
+            f"{user.distinct_tracks:,}",
+            str(user.first_date),
+            str(user.last_date),
+            user.top_genre or "-",
+        )
     out.print(table)
     out.print("[bold]try next:[/]")
     for command in summary.next_commands():

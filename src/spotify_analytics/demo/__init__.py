@@ -16,10 +16,10 @@ from pathlib import Path
 
 from ..errors import LakeError
 from ..ingest.exports import import_export
-from ..ingest.kaggle import file_sha256, ingest_kaggle, loaded_sha256
+from ..ingest.kaggle import file_sha256, ingest_kaggle
 from ..lake import Lake
 from ..pipeline import run
-from ..schemas import USERS
+from ..schemas import KAGGLE_TRACKS, USERS
 from ..settings import Settings
 from .catalog import generate_catalog, write_catalog
 from .exports import write_exports
@@ -48,15 +48,16 @@ def build_demo(
     started = time.perf_counter()
     lake = Lake.open(lake_root, create=True)
     with lake.lock("demo"):
-        refuse_real_users(lake)
+        refuse_real_data(lake)
         say("generating the demo catalog (114,000 rows)", 1, STEPS)
         inputs = lake.root / INPUTS
         catalog = generate_catalog()
         csv_path = write_catalog(inputs / "dataset.csv", catalog)
-        refuse_real_catalog(lake, file_sha256(csv_path))
         say("generating three demo listeners' exports", 2, STEPS)
-        listenings = [generate_listening(catalog, listener, number)
-                      for number, listener in enumerate(LISTENERS)]  # fmt: skip
+        listenings = [
+            generate_listening(catalog, listener, number)
+            for number, listener in enumerate(LISTENERS)
+        ]
         folders = write_exports(inputs / "exports", catalog, listenings)
         _write_marker(lake, file_sha256(csv_path))
         say("loading the catalog (ingest kaggle)", 3, STEPS)
@@ -64,8 +65,13 @@ def build_demo(
         inserted = 0
         for number, listener in enumerate(LISTENERS, start=4):
             say(f"importing {listener.user_id}'s export", number, STEPS)
-            report = import_export(lake, folders[listener.user_id], user=listener.user_id,
-                                   timezone=listener.timezone, settings=settings)  # fmt: skip
+            report = import_export(
+                lake,
+                folders[listener.user_id],
+                user=listener.user_id,
+                timezone=listener.timezone,
+                settings=settings,
+            )
             inserted += report.inserted
         say("running the pipeline", STEPS, STEPS)
         run_report = run(lake, settings, on_step=lambda r: say(f"run: {r.name}", STEPS, STEPS))
@@ -83,34 +89,29 @@ def build_demo(
     )
 
 
-def refuse_real_users(lake: Lake) -> None:
-    """Raise :class:`LakeError` if any stored user is not a demo user."""
-    if not lake.exists(USERS.name):
-        return
-    users = lake.read(USERS.name, columns=["user_id"]).column(0).to_pylist()
-    real = sorted(user for user in users if not str(user).startswith(DEMO_PREFIX))
-    if real:
-        shown = ", ".join(real[:3]) + (", ..." if len(real) > 3 else "")
+def refuse_real_data(lake: Lake) -> None:
+    """Raise :class:`LakeError` if the lake holds users or a catalog that are not demo data
+    (checked before anything is written)."""
+    if lake.exists(USERS.name):
+        users = lake.read(USERS.name, columns=["user_id"]).column(0).to_pylist()
+        real = sorted(user for user in users if not str(user).startswith(DEMO_PREFIX))
+        if real:
+            shown = ", ".join(real[:3]) + (", ..." if len(real) > 3 else "")
+            raise LakeError(
+                f"{lake.root}: holds non-demo users ({shown}); the demo never mixes with real "
+                "listening: choose a new folder with --lake"
+            )
+    if lake.count(KAGGLE_TRACKS.name) and not lake.state_path(MARKER).is_file():
         raise LakeError(
-            f"{lake.root}: holds non-demo users ({shown}); the demo never mixes with real "
-            "listening: choose a new folder with --lake"
+            f"{lake.root}: holds a catalog that is not demo data; the demo would replace it: "
+            "choose a new folder with --lake"
         )
 
 
-def refuse_real_catalog(lake: Lake, demo_sha256: str) -> None:
-    """Raise :class:`LakeError` if the lake holds a catalog the demo did not load."""
-    stored = loaded_sha256(lake)
-    if stored is None or stored == demo_sha256:
-        return
-    if lake.state_path(MARKER).is_file():  # an earlier demo version's catalog
-        return
-    raise LakeError(
-        f"{lake.root}: holds a catalog that is not demo data (sha256 {stored[:12]}...); "
-        "the demo would replace it: choose a new folder with --lake"
-    )
-
-
 def _write_marker(lake: Lake, catalog_sha256: str) -> None:
-    marker = {"label": LABEL, "users": [listener.user_id for listener in LISTENERS],
-              "catalog_sha256": catalog_sha256}  # fmt: skip
+    marker = {
+        "label": LABEL,
+        "users": [listener.user_id for listener in LISTENERS],
+        "catalog_sha256": catalog_sha256,
+    }
     lake.state_path(MARKER).write_text(json.dumps(marker, indent=2) + "\n")

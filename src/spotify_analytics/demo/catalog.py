@@ -143,8 +143,7 @@ def _draw_sources(rng, own_genre, family, originals, starts) -> np.ndarray:
         other[at] = genres[(offset[at] * len(genres)).astype(int)]
     anywhere = rng.integers(0, len(GENRES), n)
     source_genre = np.where(same, other, anywhere)
-    source_genre = np.where(source_genre == own_genre, (own_genre + 1) % len(GENRES),
-                            source_genre)  # fmt: skip
+    source_genre = np.where(source_genre == own_genre, (own_genre + 1) % len(GENRES), source_genre)
     size = starts[source_genre + 1] - starts[source_genre]
     return originals[starts[source_genre] + (rng.random(n) * size).astype(int)]
 
@@ -235,14 +234,20 @@ def _texts(rng: np.random.Generator, genre: np.ndarray) -> dict[str, np.ndarray]
     many = np.flatnonzero(n_guests > 0)
     artists[many] = [
         ";".join(pool[[a, b, c][: k + 1]])
-        for a, b, c, k in zip(main[many].tolist(), guest[0, many].tolist(),
-                              guest[1, many].tolist(), n_guests[many].tolist(), strict=True)
-    ]  # fmt: skip
+        for a, b, c, k in zip(
+            main[many].tolist(),
+            guest[0, many].tolist(),
+            guest[1, many].tolist(),
+            n_guests[many].tolist(),
+            strict=True,
+        )
+    ]
     titles = _titles(rng, n)
     feat = many[rng.random(len(many)) < 0.4]
-    titles[feat] = [f"{title} (feat. {pool[g]})"
-                    for title, g in zip(titles[feat].tolist(), guest[0, feat].tolist(),
-                                        strict=True)]  # fmt: skip
+    titles[feat] = [
+        f"{title} (feat. {pool[g]})"
+        for title, g in zip(titles[feat].tolist(), guest[0, feat].tolist(), strict=True)
+    ]
     single = rng.random(n) < 0.35
     return {
         "artists": artists,
@@ -275,39 +280,51 @@ def _vocabulary(template: str, lists: tuple[tuple[str, ...], ...]) -> np.ndarray
 
 def _artist_names(rng: np.random.Generator, n: int) -> np.ndarray:
     w = words.lists()
-    return _compose(rng, n, [
-        (0.45, "{} {}", (w.first, w.last)),
-        (0.20, "The {} {}", (w.adjective, w.group)),
-        (0.15, "{} {}", (w.adjective, w.noun)),
-        (0.12, "{} & the {}", (w.first, w.group)),
-        (0.08, "DJ {}", (w.noun,)),
-    ])  # fmt: skip
+    return _compose(
+        rng,
+        n,
+        [
+            (0.45, "{} {}", (w.first, w.last)),
+            (0.20, "The {} {}", (w.adjective, w.group)),
+            (0.15, "{} {}", (w.adjective, w.noun)),
+            (0.12, "{} & the {}", (w.first, w.group)),
+            (0.08, "DJ {}", (w.noun,)),
+        ],
+    )
 
 
 def _titles(rng: np.random.Generator, n: int) -> np.ndarray:
     w = words.lists()
-    return _compose(rng, n, [
-        (0.30, "{} {}", (w.adjective, w.noun)),
-        (0.14, "{} in {}", (w.verb, w.place)),
-        (0.14, "{} of {}", (w.noun, w.noun)),
-        (0.12, "{}", (w.noun,)),
-        (0.10, "{} and the {}", (w.noun, w.group)),
-        (0.06, "{} {} - Remastered {}", (w.verb, w.noun, w.year)),
-        (0.05, "{}, {} and Me", (w.noun, w.noun)),
-        (0.03, "{} {} - Live", (w.adjective, w.noun)),
-        (0.02, 'The "{}" Song', (w.noun,)),
-        (0.02, "{}", (w.japanese,)),
-        (0.02, "{}, Pt. 2", (w.noun,)),
-    ])  # fmt: skip
+    return _compose(
+        rng,
+        n,
+        [
+            (0.30, "{} {}", (w.adjective, w.noun)),
+            (0.14, "{} in {}", (w.verb, w.place)),
+            (0.14, "{} of {}", (w.noun, w.noun)),
+            (0.12, "{}", (w.noun,)),
+            (0.10, "{} and the {}", (w.noun, w.group)),
+            (0.06, "{} {} - Remastered {}", (w.verb, w.noun, w.year)),
+            (0.05, "{}, {} and Me", (w.noun, w.noun)),
+            (0.03, "{} {} - Live", (w.adjective, w.noun)),
+            (0.02, 'The "{}" Song', (w.noun,)),
+            (0.02, "{}", (w.japanese,)),
+            (0.02, "{}, Pt. 2", (w.noun,)),
+        ],
+    )
 
 
 def _albums(rng: np.random.Generator, n: int) -> np.ndarray:
     w = words.lists()
-    return _compose(rng, n, [
-        (0.6, "{} {}", (w.adjective, w.noun)),
-        (0.3, "{}s", (w.noun,)),
-        (0.1, "{} {} (Deluxe Edition)", (w.adjective, w.noun)),
-    ])  # fmt: skip
+    return _compose(
+        rng,
+        n,
+        [
+            (0.6, "{} {}", (w.adjective, w.noun)),
+            (0.3, "{}s", (w.noun,)),
+            (0.1, "{} {} (Deluxe Edition)", (w.adjective, w.noun)),
+        ],
+    )
 
 
 def _edge_cases(columns: dict[str, np.ndarray], original: np.ndarray, genre: np.ndarray) -> None:

@@ -43,8 +43,9 @@ def write_exports(folder: Path, catalog: Catalog, listenings: list[Listening]) -
             account = listening.take(
                 np.flatnonzero((listening.end_ms >= _ms(ACCOUNT_FROM)) & listening.is_music)
             )
-            _write_json(target / "StreamingHistory_music_0.json",
-                        account_records(account, tracks), indent=2)  # fmt: skip
+            _write_json(
+                target / "StreamingHistory_music_0.json", account_records(account, tracks), indent=2
+            )
         records = extended_records(extended, tracks)
         for year, chunk in _by_year(records).items():
             _write_json(target / f"Streaming_History_Audio_{year}.json", chunk)
@@ -133,9 +134,10 @@ def account_records(listening: Listening, tracks: dict[str, np.ndarray]) -> list
             "trackName": tracks["track_name"][row],
             "msPlayed": ms,
         }
-        for stamp, row, ms in zip(minutes.tolist(), listening.track.tolist(),
-                                  listening.ms_played.tolist(), strict=True)
-    ]  # fmt: skip
+        for stamp, row, ms in zip(
+            minutes.tolist(), listening.track.tolist(), listening.ms_played.tolist(), strict=True
+        )
+    ]
 
 
 def _by_year(records: list[dict]) -> dict[str, list[dict]]:

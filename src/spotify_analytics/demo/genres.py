@@ -13,22 +13,121 @@ from __future__ import annotations
 import numpy as np
 
 GENRES: tuple[str, ...] = (
-    "acoustic", "afrobeat", "alt-rock", "alternative", "ambient", "anime", "black-metal",
-    "bluegrass", "blues", "brazil", "breakbeat", "british", "cantopop", "chicago-house",
-    "children", "chill", "classical", "club", "comedy", "country", "dance", "dancehall",
-    "death-metal", "deep-house", "detroit-techno", "disco", "disney", "drum-and-bass", "dub",
-    "dubstep", "edm", "electro", "electronic", "emo", "folk", "forro", "french", "funk",
-    "garage", "german", "gospel", "goth", "grindcore", "groove", "grunge", "guitar",
-    "happy", "hard-rock", "hardcore", "hardstyle", "heavy-metal", "hip-hop", "honky-tonk", "house",
-    "idm", "indian", "indie-pop", "indie", "industrial", "iranian", "j-dance", "j-idol",
-    "j-pop", "j-rock", "jazz", "k-pop", "kids", "latin", "latino", "malay", "mandopop",
-    "metal", "metalcore", "minimal-techno", "mpb", "new-age", "opera", "pagode", "party",
-    "piano", "pop-film", "pop", "power-pop", "progressive-house", "psych-rock", "punk-rock",
-    "punk", "r-n-b", "reggae", "reggaeton", "rock-n-roll", "rock", "rockabilly", "romance",
-    "sad", "salsa", "samba", "sertanejo", "show-tunes", "singer-songwriter", "ska", "sleep",
-    "songwriter", "soul", "spanish", "study", "swedish", "synth-pop", "tango", "techno",
-    "trance", "trip-hop", "turkish", "world-music",
-)  # fmt: skip
+    "acoustic",
+    "afrobeat",
+    "alt-rock",
+    "alternative",
+    "ambient",
+    "anime",
+    "black-metal",
+    "bluegrass",
+    "blues",
+    "brazil",
+    "breakbeat",
+    "british",
+    "cantopop",
+    "chicago-house",
+    "children",
+    "chill",
+    "classical",
+    "club",
+    "comedy",
+    "country",
+    "dance",
+    "dancehall",
+    "death-metal",
+    "deep-house",
+    "detroit-techno",
+    "disco",
+    "disney",
+    "drum-and-bass",
+    "dub",
+    "dubstep",
+    "edm",
+    "electro",
+    "electronic",
+    "emo",
+    "folk",
+    "forro",
+    "french",
+    "funk",
+    "garage",
+    "german",
+    "gospel",
+    "goth",
+    "grindcore",
+    "groove",
+    "grunge",
+    "guitar",
+    "happy",
+    "hard-rock",
+    "hardcore",
+    "hardstyle",
+    "heavy-metal",
+    "hip-hop",
+    "honky-tonk",
+    "house",
+    "idm",
+    "indian",
+    "indie-pop",
+    "indie",
+    "industrial",
+    "iranian",
+    "j-dance",
+    "j-idol",
+    "j-pop",
+    "j-rock",
+    "jazz",
+    "k-pop",
+    "kids",
+    "latin",
+    "latino",
+    "malay",
+    "mandopop",
+    "metal",
+    "metalcore",
+    "minimal-techno",
+    "mpb",
+    "new-age",
+    "opera",
+    "pagode",
+    "party",
+    "piano",
+    "pop-film",
+    "pop",
+    "power-pop",
+    "progressive-house",
+    "psych-rock",
+    "punk-rock",
+    "punk",
+    "r-n-b",
+    "reggae",
+    "reggaeton",
+    "rock-n-roll",
+    "rock",
+    "rockabilly",
+    "romance",
+    "sad",
+    "salsa",
+    "samba",
+    "sertanejo",
+    "show-tunes",
+    "singer-songwriter",
+    "ska",
+    "sleep",
+    "songwriter",
+    "soul",
+    "spanish",
+    "study",
+    "swedish",
+    "synth-pop",
+    "tango",
+    "techno",
+    "trance",
+    "trip-hop",
+    "turkish",
+    "world-music",
+)
 
 FAMILIES: dict[str, str] = {
     "metal": "black-metal death-metal grindcore heavy-metal metal metalcore hardcore "
@@ -49,9 +148,17 @@ FAMILIES: dict[str, str] = {
 }
 
 PARAMS = (
-    "energy", "acoustic", "valence", "dance", "instrumental", "speech", "tempo",
-    "popularity", "explicit", "liveness",
-)  # fmt: skip
+    "energy",
+    "acoustic",
+    "valence",
+    "dance",
+    "instrumental",
+    "speech",
+    "tempo",
+    "popularity",
+    "explicit",
+    "liveness",
+)
 
 FAMILY_PROFILE: dict[str, tuple[float, ...]] = {
     "metal": (0.90, 0.02, 0.28, 0.42, 0.25, 0.09, 130, 30, 0.15, 0.20),
@@ -65,16 +172,18 @@ FAMILY_PROFILE: dict[str, tuple[float, ...]] = {
 }
 
 OVERRIDES: dict[str, dict[str, float]] = {
-    "sleep": dict(energy=0.08, acoustic=0.85, instrumental=0.92, valence=0.10, dance=0.25,
-                  tempo=85),
+    "sleep": dict(
+        energy=0.08, acoustic=0.85, instrumental=0.92, valence=0.10, dance=0.25, tempo=85
+    ),
     "classical": dict(energy=0.16, acoustic=0.95, instrumental=0.85, valence=0.22, dance=0.30),
     "piano": dict(energy=0.14, acoustic=0.96, instrumental=0.85, valence=0.24, dance=0.38),
     "ambient": dict(energy=0.20, acoustic=0.75, instrumental=0.85, valence=0.14, dance=0.35),
     "new-age": dict(energy=0.20, acoustic=0.80, instrumental=0.70, valence=0.20),
     "study": dict(energy=0.30, acoustic=0.70, instrumental=0.85, valence=0.35, dance=0.64),
     "opera": dict(energy=0.25, acoustic=0.90, instrumental=0.05, valence=0.22, dance=0.28),
-    "sad": dict(energy=0.35, acoustic=0.55, instrumental=0.02, valence=0.24, popularity=52,
-                explicit=0.2),
+    "sad": dict(
+        energy=0.35, acoustic=0.55, instrumental=0.02, valence=0.24, popularity=52, explicit=0.2
+    ),
     "chill": dict(energy=0.45, acoustic=0.45, valence=0.45, dance=0.64, instrumental=0.15),
     "acoustic": dict(energy=0.40, acoustic=0.70, instrumental=0.02, valence=0.45),
     "guitar": dict(energy=0.32, acoustic=0.78, instrumental=0.55, valence=0.40),
@@ -82,8 +191,17 @@ OVERRIDES: dict[str, dict[str, float]] = {
     "singer-songwriter": dict(energy=0.38, acoustic=0.62, instrumental=0.03, valence=0.42),
     "songwriter": dict(energy=0.38, acoustic=0.62, instrumental=0.03, valence=0.44),
     "folk": dict(energy=0.42, acoustic=0.62, instrumental=0.05, valence=0.46),
-    "comedy": dict(speech=0.85, liveness=0.70, energy=0.65, acoustic=0.80, valence=0.55,
-                   instrumental=0.0, tempo=100, explicit=0.45, dance=0.55),
+    "comedy": dict(
+        speech=0.85,
+        liveness=0.70,
+        energy=0.65,
+        acoustic=0.80,
+        valence=0.55,
+        instrumental=0.0,
+        tempo=100,
+        explicit=0.45,
+        dance=0.55,
+    ),
     "hip-hop": dict(speech=0.25, explicit=0.60, dance=0.74, popularity=48),
     "r-n-b": dict(speech=0.12, explicit=0.35, energy=0.58, valence=0.50),
     "soul": dict(energy=0.52, acoustic=0.35, valence=0.55, explicit=0.05),
@@ -149,8 +267,11 @@ OVERRIDES: dict[str, dict[str, float]] = {
 def genre_families() -> np.ndarray:
     """The family index of each genre, aligned with :data:`GENRES`."""
     names = list(FAMILIES)
-    of = {genre: names.index(family) for family, members in FAMILIES.items()
-          for genre in members.split()}  # fmt: skip
+    of = {
+        genre: names.index(family)
+        for family, members in FAMILIES.items()
+        for genre in members.split()
+    }
     missing = [genre for genre in GENRES if genre not in of]
     if missing:
         raise AssertionError(f"genres without a family: {missing}")
@@ -163,10 +284,12 @@ def genre_profiles() -> dict[str, np.ndarray]:
     family_of = genre_families()
     table = np.array(
         [
-            [OVERRIDES.get(genre, {}).get(name, FAMILY_PROFILE[families[family_of[g]]][p])
-             for p, name in enumerate(PARAMS)]
+            [
+                OVERRIDES.get(genre, {}).get(name, FAMILY_PROFILE[families[family_of[g]]][p])
+                for p, name in enumerate(PARAMS)
+            ]
             for g, genre in enumerate(GENRES)
         ],
         dtype=float,
-    )  # fmt: skip
+    )
     return {name: table[:, p] for p, name in enumerate(PARAMS)}

@@ -47,10 +47,12 @@ WEEKEND_VALENCE = 0.07
 PARTY_ENERGY, PARTY_VALENCE = 0.20, 0.05
 
 # local hour -> (valence, energy) offset
-HOUR_VALENCE = np.array([-0.08] * 5 + [-0.10] + [-0.12] * 4 + [-0.05] * 2 + [0.10] * 6
-                        + [0.03] * 4 + [-0.03] * 2)  # fmt: skip
-HOUR_ENERGY = np.array([-0.10] * 5 + [-0.15] + [-0.15] * 4 + [-0.05] * 2 + [0.05] * 6
-                       + [0.05] * 4 + [-0.05] * 2)  # fmt: skip
+HOUR_VALENCE = np.array(
+    [-0.08] * 5 + [-0.10] + [-0.12] * 4 + [-0.05] * 2 + [0.10] * 6 + [0.03] * 4 + [-0.03] * 2
+)
+HOUR_ENERGY = np.array(
+    [-0.10] * 5 + [-0.15] + [-0.15] * 4 + [-0.05] * 2 + [0.05] * 6 + [0.05] * 4 + [-0.05] * 2
+)
 
 
 def _hours(text: str) -> np.ndarray:
@@ -76,30 +78,72 @@ class Listener:
 
 LISTENERS: tuple[Listener, ...] = (
     Listener(
-        "demo-alex", "Europe/Berlin", "DE", ("android", "windows"),
-        {"techno": 5, "house": 4, "electronic": 4, "indie": 3, "alt-rock": 3,
-         "deep-house": 2, "ambient": 2, "chill": 2, "synth-pop": 1},
-        0.48, 0.62, (0.95, 1.2),
+        "demo-alex",
+        "Europe/Berlin",
+        "DE",
+        ("android", "windows"),
+        {
+            "techno": 5,
+            "house": 4,
+            "electronic": 4,
+            "indie": 3,
+            "alt-rock": 3,
+            "deep-house": 2,
+            "ambient": 2,
+            "chill": 2,
+            "synth-pop": 1,
+        },
+        0.48,
+        0.62,
+        (0.95, 1.2),
         _hours("1 0 0 0 0 0 2 6 6 3 2 2 4 3 2 3 3 5 6 6 6 5 4 2"),
         _hours("3 2 1 0 0 0 0 1 2 4 6 6 5 5 5 5 5 5 5 6 7 7 6 5"),
     ),
     Listener(
-        "demo-sam", "America/New_York", "US", ("ios", "osx"),
-        {"hip-hop": 5, "r-n-b": 4, "soul": 3, "pop": 3, "jazz": 2, "rock": 2,
-         "acoustic": 2, "funk": 1, "sad": 1},
-        0.55, 0.58, (0.9, 1.15),
+        "demo-sam",
+        "America/New_York",
+        "US",
+        ("ios", "osx"),
+        {
+            "hip-hop": 5,
+            "r-n-b": 4,
+            "soul": 3,
+            "pop": 3,
+            "jazz": 2,
+            "rock": 2,
+            "acoustic": 2,
+            "funk": 1,
+            "sad": 1,
+        },
+        0.55,
+        0.58,
+        (0.9, 1.15),
         _hours("1 0 0 0 0 1 3 6 5 3 2 2 4 3 2 2 3 5 5 6 6 6 4 2"),
         _hours("2 1 0 0 0 0 0 1 2 4 5 6 6 5 5 5 5 5 5 6 6 6 5 4"),
     ),
     Listener(
-        "demo-kim", "Asia/Tokyo", "JP", ("android", "windows"),
-        {"j-pop": 5, "j-rock": 3, "anime": 3, "k-pop": 3, "piano": 2, "classical": 2,
-         "j-idol": 1, "study": 1, "happy": 1},
-        0.45, 0.50, (1.0, 1.2),
+        "demo-kim",
+        "Asia/Tokyo",
+        "JP",
+        ("android", "windows"),
+        {
+            "j-pop": 5,
+            "j-rock": 3,
+            "anime": 3,
+            "k-pop": 3,
+            "piano": 2,
+            "classical": 2,
+            "j-idol": 1,
+            "study": 1,
+            "happy": 1,
+        },
+        0.45,
+        0.50,
+        (1.0, 1.2),
         _hours("3 2 1 0 0 0 1 4 5 3 2 2 4 3 2 3 4 5 5 6 7 7 6 5"),
         _hours("4 3 2 1 0 0 0 0 1 2 4 5 5 5 5 5 5 5 6 6 7 7 6 5"),
     ),
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -130,8 +174,18 @@ class Listening:
         return Listening(self.listener, **fields)
 
 
-_COLUMNS = ("end_ms", "ms_played", "track", "session", "skipped", "reason_start",
-            "reason_end", "shuffle", "offline", "platform")  # fmt: skip
+_COLUMNS = (
+    "end_ms",
+    "ms_played",
+    "track",
+    "session",
+    "skipped",
+    "reason_start",
+    "reason_end",
+    "shuffle",
+    "offline",
+    "platform",
+)
 
 
 def generate_listening(
@@ -149,8 +203,12 @@ def generate_listening(
 
 def _concat(first, second):
     """Join two dataclasses of arrays column by column."""
-    return type(first)(**{name: np.concatenate([getattr(first, name), getattr(second, name)])
-                          for name in first.__dataclass_fields__})  # fmt: skip
+    return type(first)(
+        **{
+            name: np.concatenate([getattr(first, name), getattr(second, name)])
+            for name in first.__dataclass_fields__
+        }
+    )
 
 
 # -- taste ----------------------------------------------------------------------------
@@ -214,18 +272,20 @@ def _weekday(days: np.ndarray) -> np.ndarray:
     return (days + 3) % 7
 
 
-def target_mood(
-    listener: Listener, local_s: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def target_mood(listener: Listener, local_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The planted target (valence, energy) at naive local times (seconds since 1970)."""
     hour = (local_s // 3600) % 24
     weekday = _weekday(local_s // 86400)
     weekend = weekday >= 5
-    party = ((weekday == 4) | (weekday == 5)) & (hour >= 19) | (
-        (weekday == 5) | (weekday == 6)
-    ) & (hour < 2)
-    valence = (listener.base_valence + HOUR_VALENCE[hour] + WEEKEND_VALENCE * weekend
-               + PARTY_VALENCE * party)  # fmt: skip
+    party = ((weekday == 4) | (weekday == 5)) & (hour >= 19) | ((weekday == 5) | (weekday == 6)) & (
+        hour < 2
+    )
+    valence = (
+        listener.base_valence
+        + HOUR_VALENCE[hour]
+        + WEEKEND_VALENCE * weekend
+        + PARTY_VALENCE * party
+    )
     energy = listener.base_energy + HOUR_ENERGY[hour] + PARTY_ENERGY * party
     return valence, energy
 
@@ -256,8 +316,9 @@ def _walk(rng, listener, sessions, tracks, pool, log_weight) -> _Plays:
     elapsed_ms = np.zeros(n_sessions)
     previous = np.full(n_sessions, -1)
     previous_skip = np.zeros(n_sessions, dtype=bool)
-    out: dict[str, list[np.ndarray]] = {k: [] for k in
-                                        ("session", "offset", "ms", "pick", "skip", "start")}
+    out: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("session", "offset", "ms", "pick", "skip", "start")
+    }
     for k in range(longest):
         live = np.flatnonzero(sessions.length > k)
         local = sessions.start_local_s[live] + elapsed_ms[live] / 1000
@@ -281,8 +342,7 @@ def _walk(rng, listener, sessions, tracks, pool, log_weight) -> _Plays:
         kept = live[~skip]
         state_v[kept], state_e[kept] = pool_v[pick[~skip]], pool_e[pick[~skip]]
         gap_ms = rng.uniform(0, 2500, len(live))
-        gap_ms += np.where(rng.random(len(live)) < 0.03, rng.uniform(120e3, 1200e3, len(live)),
-                           0.0)  # fmt: skip
+        gap_ms += np.where(rng.random(len(live)) < 0.03, rng.uniform(120e3, 1200e3, len(live)), 0.0)
         out["session"].append(live)
         out["offset"].append(elapsed_ms[live].copy())
         out["ms"].append(ms)
@@ -356,8 +416,13 @@ def _podcasts(rng: np.random.Generator, n_sessions: int) -> tuple[_Sessions, _Pl
     day = np.sort(rng.choice(days, 24, replace=False))
     start = day * 86400 + 7 * 3600 + rng.integers(0, 1800, len(day))
     n = len(day)
-    sessions = _Sessions(start, np.ones(n, dtype=np.int64), np.zeros(n, dtype=np.int64),
-                         np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))  # fmt: skip
+    sessions = _Sessions(
+        start,
+        np.ones(n, dtype=np.int64),
+        np.zeros(n, dtype=np.int64),
+        np.zeros(n, dtype=bool),
+        np.zeros(n, dtype=bool),
+    )
     plays = _Plays(
         session=np.arange(n_sessions, n_sessions + n),
         start_local_s=start.astype(float),
@@ -375,10 +440,13 @@ def _utc_starts_ms(listener: Listener, start_local_s: np.ndarray) -> np.ndarray:
     """Naive local wall-clock seconds -> UTC epoch milliseconds, with the zone's DST rules."""
     zone = ZoneInfo(listener.timezone)
     epoch = datetime(1970, 1, 1)
-    return np.array([
-        int((epoch + timedelta(seconds=int(s))).replace(tzinfo=zone).timestamp()) * 1000
-        for s in start_local_s.tolist()
-    ], dtype=np.int64)  # fmt: skip
+    return np.array(
+        [
+            int((epoch + timedelta(seconds=int(s))).replace(tzinfo=zone).timestamp()) * 1000
+            for s in start_local_s.tolist()
+        ],
+        dtype=np.int64,
+    )
 
 
 def _finish(listener: Listener, sessions: _Sessions, plays: _Plays) -> Listening:

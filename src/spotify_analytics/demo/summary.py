@@ -134,7 +134,8 @@ def demo_users(lake: Lake, timezones: dict[str, str]) -> list[DemoUser]:
     finally:
         con.close()
     return [
-        DemoUser(timezone=timezones.get(row["user_id"], ""), top_genre=genres.get(row["user_id"]),
-                 **row)  # fmt: skip
+        DemoUser(
+            timezone=timezones.get(row["user_id"], ""), top_genre=genres.get(row["user_id"]), **row
+        )
         for row in rows
     ]
