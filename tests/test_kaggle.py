@@ -329,3 +329,12 @@ def test_command_prints_summary_and_attribution(tmp_path: Path, lake: Lake) -> N
 
     missing = runner.invoke(app, ["ingest", "kaggle", "--path", str(tmp_path / "no.csv")])
     assert missing.exit_code == 2
+
+
+def test_reason_names_every_bad_column_once(tmp_path: Path, lake: Lake, settings: Settings) -> None:
+    bad = track(1, popularity=None, danceability=1.5, tempo=-1.0)
+    ingest(lake, settings, catalog(tmp_path, [track(0), bad]))
+    [reject] = rejects(lake)
+    assert reject["reason"] == (
+        "popularity is empty; danceability='1.5' is outside [0, 1]; tempo='-1.0' is below 0"
+    )

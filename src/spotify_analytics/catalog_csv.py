@@ -274,7 +274,7 @@ _INT_SYNTAX = r"^[+-]?[0-9]{1,18}$"
 _FLOAT_SYNTAX = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _SNIFF_BYTES = 64 * 1024
 
-Problem = tuple[np.ndarray, str, str]  # (bad-row mask, column, what is wrong)
+Problem = tuple[pa.ChunkedArray, str, str]  # (row is bad: boolean, column, what is wrong)
 
 
 def convert(strings: pa.Table) -> tuple[pa.Table, list[tuple[int, str]]]:
@@ -290,50 +290,47 @@ def convert(strings: pa.Table) -> tuple[pa.Table, list[tuple[int, str]]]:
         columns.append(values)
         problems.extend(found)
     table = pa.Table.from_arrays(columns, names=list(COLUMNS))
-    problems.extend(_duplicate_index(table.column(INDEX_NAME)))
+    repeated = _repeated(table.column(INDEX_NAME))
+    problems.append((repeated, INDEX_NAME, "repeats an earlier row's index"))
     return table, _reasons(strings, problems)
 
 
 def _typed(name: str, raw: pa.ChunkedArray) -> tuple[pa.ChunkedArray, list[Problem]]:
     if name in STRING_COLUMNS:
-        return raw, [(_mask(pc.is_null(raw)), name, "is empty")] if name == "track_id" else []
-    problems = [(_mask(pc.is_null(raw)), name, "is empty")]
+        return raw, [(pc.is_null(raw), name, "is empty")] if name == "track_id" else []
+    problems = [(pc.is_null(raw), name, "is empty")]
     if name in BOOL_COLUMNS:
         lowered = pc.utf8_lower(raw)
         bad = pc.invert(pc.is_in(lowered, pa.array(["true", "false"])))
-        problems.append((_mask(bad), name, "is not True or False"))
+        problems.append((bad, name, "is not True or False"))
         return pc.equal(lowered, "true"), problems
     dtype = pa.int64() if name in INT_COLUMNS else pa.float64()
     values, unparsed = _numbers(raw, dtype)
-    kind = "an integer" if name in INT_COLUMNS else "a number"
-    problems.append((unparsed, name, f"is not {kind}"))
+    if unparsed is not None:
+        kind = "an integer" if name in INT_COLUMNS else "a number"
+        problems.append((unparsed, name, f"is not {kind}"))
     if dtype == pa.float64():
-        problems.append((_mask(pc.invert(pc.is_finite(values))), name, "is not a finite number"))
+        problems.append((pc.invert(pc.is_finite(values)), name, "is not a finite number"))
     low, high = BOUNDS.get(name, (None, None))
-    if low is not None or high is not None:
-        problems.append((_out_of_bounds(values, low, high), name, _bounds_text(low, high)))
+    if low is not None:
+        problems.append((pc.less(values, low), name, _bounds_text(low, high)))
+    if high is not None:
+        problems.append((pc.greater(values, high), name, _bounds_text(low, high)))
     return values, problems
 
 
-def _numbers(raw: pa.ChunkedArray, dtype: pa.DataType) -> tuple[pa.ChunkedArray, np.ndarray]:
+def _numbers(
+    raw: pa.ChunkedArray, dtype: pa.DataType
+) -> tuple[pa.ChunkedArray, pa.ChunkedArray | None]:
     """Cast to ``dtype``; values that do not parse become null and are flagged."""
     try:
-        return pc.cast(raw, dtype), np.zeros(len(raw), dtype=bool)
+        return pc.cast(raw, dtype), None
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     syntax = _INT_SYNTAX if pa.types.is_integer(dtype) else _FLOAT_SYNTAX
     ok = pc.fill_null(pc.match_substring_regex(raw, syntax), True)
     cleaned = pc.if_else(ok, raw, pa.scalar(None, pa.string()))
-    return pc.cast(cleaned, dtype), _mask(pc.invert(ok))
-
-
-def _out_of_bounds(values: pa.ChunkedArray, low: float | None, high: float | None) -> np.ndarray:
-    bad = pa.chunked_array([pa.array(np.zeros(len(values), dtype=bool))])
-    if low is not None:
-        bad = pc.or_(bad, pc.less(values, low))
-    if high is not None:
-        bad = pc.or_(bad, pc.greater(values, high))
-    return _mask(bad)
+    return pc.cast(cleaned, dtype), pc.invert(ok)
 
 
 def _bounds_text(low: float | None, high: float | None) -> str:
@@ -342,35 +339,35 @@ def _bounds_text(low: float | None, high: float | None) -> str:
     return f"is below {low}" if low is not None else f"is above {high}"
 
 
-def _duplicate_index(index: pa.ChunkedArray) -> list[Problem]:
-    """Rows whose index repeats an earlier row's (the index is the table's key)."""
-    if pc.count_distinct(index).as_py() + index.null_count >= len(index):
-        return []
-    values = index.to_numpy(zero_copy_only=False)
+def _repeated(index: pa.ChunkedArray) -> pa.ChunkedArray:
+    """True for rows whose index repeats an earlier row's (the index is the table's key)."""
+    values = pc.fill_null(index, -1).to_numpy()
     order = np.argsort(values, kind="stable")
     ranked = values[order]
     repeat = np.zeros(len(values), dtype=bool)
     repeat[order[1:][ranked[1:] == ranked[:-1]]] = True
-    return [(repeat, INDEX_NAME, "repeats an earlier row's index")]
+    return pc.and_(pa.chunked_array([repeat]), pc.is_valid(index))
 
 
 def _reasons(strings: pa.Table, problems: list[Problem]) -> list[tuple[int, str]]:
-    any_bad = np.zeros(strings.num_rows, dtype=bool)
-    for mask, _, _ in problems:
-        any_bad |= mask
+    """``(row, reason)`` for every bad row; checks that flag nothing cost one pass."""
+    found = []
+    for flags, name, text in problems:
+        flags = pc.fill_null(flags, False)
+        if pc.any(flags).as_py():
+            found.append((flags.to_numpy(zero_copy_only=False), name, text))
+    if not found:
+        return []
+    any_bad = np.logical_or.reduce([mask for mask, _, _ in found])
     reasons = []
     for at in np.flatnonzero(any_bad).tolist():
         parts = []
-        for mask, name, text in problems:
+        for mask, name, text in found:
             if mask[at]:
                 value = strings.column(name)[at].as_py()
                 parts.append(f"{name} {text}" if value is None else f"{name}={value!r} {text}")
         reasons.append((at, "; ".join(dict.fromkeys(parts))))
     return reasons
-
-
-def _mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _raw(strings: pa.Table, at: int) -> str:
