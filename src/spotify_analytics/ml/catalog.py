@@ -22,7 +22,7 @@ import pyarrow as pa
 from sklearn.base import clone
 
 from . import artifacts
-from .candidates import regressors
+from .candidates import catalog_regressors
 from .evaluation import REGRESSION_METRICS, score, tune
 from .plays import per_user, to_arrays
 
@@ -149,7 +149,11 @@ def fit_catalog_model(catalog: pa.Table, lake_root: Path) -> CatalogModel:
         )
     y = arrays["valence"].astype(float)
     best, cv_scores = tune(
-        regressors(), X[train_idx], y[train_idx], REGRESSION_METRICS[0], groups=groups[train_idx]
+        catalog_regressors(),
+        X[train_idx],
+        y[train_idx],
+        REGRESSION_METRICS[0],
+        groups=groups[train_idx],
     )
     estimator = clone(best.estimator).fit(X[train_idx], y[train_idx])
     genre_means = _genre_means(arrays["genres"][train_idx], y[train_idx])

@@ -54,7 +54,8 @@ def fit_context_model(
 ) -> tuple[TaskResult, dict[str, np.ndarray]]:
     plays = mood_plays(arrays)
     data = context_data(model, user_id, plays)
-    candidates = regressors() if data.kind == "regression" else classifiers()
+    make = regressors if data.kind == "regression" else classifiers
+    candidates = make(data.feature_names)
     return run_task(data, candidates, lake_root, protocol), plays
 
 

@@ -33,6 +33,7 @@ def time_features(hour: np.ndarray, day_of_week: np.ndarray) -> dict[str, np.nda
     columns["weekend_hour_sin"] = weekend * columns["hour_sin"]
     columns["weekend_hour_cos"] = weekend * columns["hour_cos"]
     columns["hour"] = hour
+    columns["day_of_week"] = dow
     return columns
 
 

@@ -82,7 +82,8 @@ def fit_energy_forecast(
     protocol: Protocol = CELL_PROTOCOL,
 ) -> tuple[TaskResult, dict[str, np.ndarray]]:
     cells = hour_cells(mood_plays(arrays))
-    return run_task(forecast_data(user_id, cells), regressors(), lake_root, protocol), cells
+    data = forecast_data(user_id, cells)
+    return run_task(data, regressors(data.feature_names), lake_root, protocol), cells
 
 
 SCHEMA = pa.schema(
