@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InputError
 from ..lake import Lake
@@ -433,28 +434,49 @@ def _flag(value: Any) -> bool | None:
 # -- collecting and writing ----------------------------------------------------
 
 
+ROW_SCHEMA = pa.schema(
+    [f for f in STREAMING_HISTORY.schema if f.name not in ("user_id", "_ingested_at", "_batch_id")]
+)
+
+
 @dataclass
 class Collected:
-    """The rows and rejects of a whole export, de-duplicated on ``record_id``."""
+    """The rows (as Arrow, one table per file) and rejects of a whole export."""
 
-    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tables: list[pa.Table] = field(default_factory=list)
     rejects: list[dict[str, Any]] = field(default_factory=list)
     records_read: int = 0
     music_records: int = 0
-    duplicates: int = 0
 
     def add(self, outcome: FileOutcome) -> None:
         self.records_read += len(outcome.rows) + len(outcome.rejects)
         self.rejects.extend(outcome.rejects)
-        for row in outcome.rows:
-            self.music_records += bool(row["is_music"])
-            kept = self.rows.get(row["record_id"])
-            if kept is None:
-                self.rows[row["record_id"]] = row
-                continue
-            self.duplicates += 1
-            if _canonical(row) < _canonical(kept):  # same winner whatever the file order
-                self.rows[row["record_id"]] = row
+        if outcome.rows:
+            self.music_records += sum(bool(row["is_music"]) for row in outcome.rows)
+            self.tables.append(pa.Table.from_pylist(outcome.rows, schema=ROW_SCHEMA))
+
+    def table(self) -> pa.Table:
+        """One row per ``record_id``, sorted by ``ts`` then ``record_id``.
+
+        When records share an id the same one wins whatever the file order.
+        """
+        data = pa.concat_tables(self.tables) if self.tables else ROW_SCHEMA.empty_table()
+        counts = data.group_by("record_id", use_threads=False).aggregate([("record_id", "count")])
+        repeated = counts.filter(pc.greater(counts["record_id_count"], 1))["record_id"]
+        if len(repeated):
+            shared = pc.is_in(data["record_id"], value_set=repeated)
+            winners = _winners(data.filter(shared).to_pylist())
+            data = pa.concat_tables([data.filter(pc.invert(shared)), winners])
+        return data.sort_by([("ts", "ascending"), ("record_id", "ascending")])
+
+
+def _winners(rows: list[dict[str, Any]]) -> pa.Table:
+    best: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        kept = best.get(row["record_id"])
+        if kept is None or _canonical(row) < _canonical(kept):
+            best[row["record_id"]] = row
+    return pa.Table.from_pylist(list(best.values()), schema=ROW_SCHEMA)
 
 
 def _canonical(row: dict[str, Any]) -> str:
@@ -534,21 +556,31 @@ def _fill_files(report: ImportReport, outcomes: list[FileOutcome]) -> None:
 
 def _write(lake: Lake, collected: Collected, report: ImportReport) -> None:
     batch, now = uuid.uuid4().hex, datetime.now(UTC)
-    lineage = {"user_id": report.user, "_ingested_at": now, "_batch_id": batch}
-    rows = sorted(collected.rows.values(), key=lambda row: (row["ts"], row["record_id"]))
+    rows = collected.table()
     inserted = 0
-    if rows:
-        data = [{**row, **lineage} for row in rows]
-        table = pa.Table.from_pylist(data, schema=STREAMING_HISTORY.schema)
+    if rows.num_rows:
+        table = _with_lineage(rows, report.user, now, batch)
         inserted = lake.merge(STREAMING_HISTORY, table).inserted
     if collected.rejects:
         target = {"target_table": STREAMING_HISTORY.name}
-        data = [{**r, **lineage, **target} for r in collected.rejects]
-        table = pa.Table.from_pylist(data, schema=REJECTS.schema)
-        lake.merge(REJECTS, table)
+        data = [{**r, **target} for r in collected.rejects]
+        table = pa.Table.from_pylist(
+            data, schema=pa.schema([REJECTS.schema.field(n) for n in _REJECT_FIELDS])
+        )
+        lake.merge(REJECTS, _with_lineage(table, report.user, now, batch))
     report.records_read = collected.records_read
     report.music_records = collected.music_records
     report.rejected_records = len(collected.rejects)
-    report.duplicates = collected.duplicates
+    report.duplicates = collected.records_read - report.rejected_records - rows.num_rows
     report.inserted = inserted
     report.already_present = collected.records_read - report.rejected_records - inserted
+
+
+_REJECT_FIELDS = ("target_table", "record_no", "raw", "reason", "_source")
+
+
+def _with_lineage(table: pa.Table, user: str, now: datetime, batch: str) -> pa.Table:
+    n = table.num_rows
+    table = table.append_column("user_id", pa.array([user] * n, pa.string()))
+    table = table.append_column("_ingested_at", pa.array([now] * n, pa.timestamp("us", tz="UTC")))
+    return table.append_column("_batch_id", pa.array([batch] * n, pa.string()))
