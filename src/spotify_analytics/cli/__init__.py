@@ -8,6 +8,7 @@ from . import (
     ingest_commands,  # noqa: F401
     lake_commands,  # noqa: F401  (registers commands)
     live_commands,  # noqa: F401
+    model_commands,  # noqa: F401
     quality_commands,  # noqa: F401
 )
 from .app import app

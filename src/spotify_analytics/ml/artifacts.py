@@ -109,6 +109,11 @@ def read_manifest(lake_root: Path, model: str) -> list[dict]:
 def list_models(lake_root: Path) -> list[dict]:
     """Every saved model version (newest first per model and user), from the cards."""
     root = Path(lake_root) / MODELS_DIR
+    current = {
+        (row.get("model"), row.get("user_id"), row.get("model_version"))
+        for model in sorted(p.name for p in root.glob("*") if p.is_dir())
+        for row in read_manifest(lake_root, model)
+    }
     found = []
     for card_path in sorted(root.glob(f"*/*/*/{CARD}")):
         try:
@@ -129,6 +134,7 @@ def list_models(lake_root: Path) -> list[dict]:
                 "train_to": card.get("train_to"),
                 "headline": _headline(card.get("metrics", [])),
                 "has_artifact": (card_path.parent / ARTIFACT).is_file(),
+                "current": (card.get("model"), card.get("user_id"), card.get("version")) in current,
                 "path": str(card_path.parent),
             }
         )
