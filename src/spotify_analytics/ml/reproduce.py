@@ -11,7 +11,8 @@ from ..runner import StepContext
 from ..settings import Settings
 from . import artifacts, catalog
 from .context import TASKS, context_data
-from .forecast import MODEL as ENERGY, forecast_data, hour_cells
+from .forecast import MODEL as ENERGY
+from .forecast import forecast_data, hour_cells
 from .plays import load_plays, mood_plays, per_user, select, to_arrays
 from .training import predict
 
