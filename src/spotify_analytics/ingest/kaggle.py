@@ -163,7 +163,7 @@ def _store(lake: Lake, path: Path, digest: str, parsed: CatalogRead) -> KaggleRe
         "_ingested_at": datetime.now(UTC),
         "_batch_id": f"kaggle-{uuid.uuid4().hex[:12]}",
     }
-    table = parsed.table.append_column("_file_sha256", _repeat(digest, parsed))
+    table = parsed.table.append_column("_file_sha256", pa.repeat(digest, parsed.table.num_rows))
     table = _with_lineage(table, batch)
     if not table.schema.equals(KAGGLE_TRACKS.schema):  # the reader and schemas.py disagree
         raise SpotifyAnalyticsError(
@@ -206,12 +206,8 @@ def _store_rejects(lake: Lake, parsed: CatalogRead, batch: dict) -> None:
 def _with_lineage(table: pa.Table, batch: dict) -> pa.Table:
     for name in ("_source", "_ingested_at", "_batch_id"):
         dtype = KAGGLE_TRACKS.schema.field(name).type
-        table = table.append_column(name, pa.array([batch[name]] * table.num_rows, dtype))
+        table = table.append_column(name, pa.repeat(pa.scalar(batch[name], dtype), table.num_rows))
     return table
-
-
-def _repeat(value: str, parsed: CatalogRead) -> pa.Array:
-    return pa.array([value] * parsed.table.num_rows, pa.string())
 
 
 def _catalog_counts(table: pa.Table) -> dict[str, int]:
