@@ -92,12 +92,13 @@ def test_round_trip_keeps_every_value(tmp_path: Path, lake: Lake, settings: Sett
         track(5, tempo=0.0, time_signature=0, instrumentalness=0.0, explicit=True),
         track(6, track_id="track00000000000000001", track_genre="anime"),  # same track, 2nd genre
         track(7, artists=None, album_name=None, track_name=None),  # the real file has one such row
+        track(8, artists="NA", album_name="null", track_name="NaN"),  # text, not missing values
     ]
     report = ingest(lake, settings, catalog(tmp_path, rows))
 
     assert stored(lake) == rows
-    assert (report.rows_read, report.rows_loaded, report.rows_rejected) == (8, 8, 0)
-    assert (report.distinct_tracks, report.genres) == (7, 2)
+    assert (report.rows_read, report.rows_loaded, report.rows_rejected) == (9, 9, 0)
+    assert (report.distinct_tracks, report.genres) == (8, 2)
     assert not report.skipped and not report.matches_reference
     table = lake.read(TARGET)
     assert table.schema.equals(KAGGLE_TRACKS.schema)
@@ -105,7 +106,7 @@ def test_round_trip_keeps_every_value(tmp_path: Path, lake: Lake, settings: Sett
     assert set(table.column("_source").to_pylist()) == {"kaggle"}
     assert rejects(lake) == []
     state = json.loads(lake.state_path("kaggle.json").read_text())
-    assert state["sha256"] == report.sha256 and state["rows_loaded"] == 8
+    assert state["sha256"] == report.sha256 and state["rows_loaded"] == 9
 
 
 def test_tempo_zero_is_real_and_kept(tmp_path: Path, lake: Lake, settings: Settings) -> None:

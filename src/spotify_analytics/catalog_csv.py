@@ -1,4 +1,4 @@
-"""The Kaggle Spotify Tracks Dataset's file format, for writing catalogs.
+"""The Kaggle Spotify Tracks Dataset's file format: write it exactly, read it carefully.
 
 The original ``dataset.csv`` (maharshipandya, ODbL 1.0) was written by pandas:
 an unnamed index column first, RFC-4180 quoting only where needed, ``\\n`` line
@@ -6,7 +6,12 @@ ends, floats in Python's shortest round-trip form (``0.676``, ``1.01e-06``,
 ``0.0``), integers plain and ``explicit`` as ``True``/``False``. Several
 artists are joined with ``;``. :func:`write_catalog_csv` reproduces that form,
 so synthetic catalogs (demo data, test fixtures) load through the same parser
-as the real file.
+as the real file. (The line ends and number forms are inferred from the quoted
+rows; ``\r\n`` files are read as well.)
+
+:func:`read_catalog_csv` parses with Arrow (RFC-4180, newlines inside quoted
+values), types and checks every value, and returns the rows it cannot load
+with their row number and a reason instead of dropping them.
 """
 
 from __future__ import annotations
@@ -66,16 +71,12 @@ LINE_END = "\n"
 
 _INT_AT = tuple(COLUMNS.index(name) for name in INT_COLUMNS)
 _FLOAT_AT = tuple(COLUMNS.index(name) for name in FLOAT_COLUMNS)
-_PLAIN_TYPES = tuple(
-    int
-    if name in INT_COLUMNS
-    else float
-    if name in FLOAT_COLUMNS
-    else bool
-    if name in BOOL_COLUMNS
-    else str
-    for name in COLUMNS
-)  # a row of exactly these types is written as it is (the fast path)
+_TYPES = {
+    **dict.fromkeys(INT_COLUMNS, int),
+    **dict.fromkeys(FLOAT_COLUMNS, float),
+    **dict.fromkeys(BOOL_COLUMNS, bool),
+}
+_PLAIN_TYPES = tuple(_TYPES.get(name, str) for name in COLUMNS)  # rows written as they are
 
 
 def write_catalog_csv(path: Path, rows: Iterable[Sequence | Mapping]) -> None:
