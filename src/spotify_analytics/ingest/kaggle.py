@@ -131,12 +131,14 @@ def file_sha256(path: Path) -> str:
 
 
 def loaded_sha256(lake: Lake) -> str | None:
-    """The SHA-256 of the file the stored catalog came from (None if none is stored)."""
+    """The SHA-256 of the file the stored catalog came from (None if none is stored).
+
+    Every load writes the whole table from one file in one commit, so the first
+    row tells."""
     if not lake.exists(KAGGLE_TRACKS.name):
         return None
-    column = lake.read(KAGGLE_TRACKS.name, columns=["_file_sha256"]).column(0)
-    values = pc.unique(column).to_pylist()
-    return values[0] if len(values) == 1 else None
+    first = lake.dataset(KAGGLE_TRACKS.name).head(1, columns=["_file_sha256"])
+    return first.column(0)[0].as_py() if first.num_rows else None
 
 
 def _parse(path: Path) -> CatalogRead:
