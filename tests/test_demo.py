@@ -1,0 +1,153 @@
+"""`spotify-analytics demo` end to end: real files through the real ingest paths and
+pipeline, labelled as demo data, idempotent, and never mixed with real data."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from spotify_analytics.catalog_csv import write_catalog_csv
+from spotify_analytics.cli import app
+from spotify_analytics.demo import build_demo
+from spotify_analytics.demo.catalog import generate_catalog
+from spotify_analytics.errors import LakeError
+from spotify_analytics.ingest.kaggle import ingest_kaggle
+from spotify_analytics.lake import Lake
+from spotify_analytics.settings import Settings
+from spotify_analytics.users import ensure_user
+
+TIMEZONES = {
+    "demo-alex": "Europe/Berlin",
+    "demo-kim": "Asia/Tokyo",
+    "demo-sam": "America/New_York",
+}
+
+
+@pytest.fixture(scope="module")
+def demo_lake(tmp_path_factory) -> tuple[Path, dict]:
+    """One demo build for the module, through the CLI, with --json."""
+    home = tmp_path_factory.mktemp("demo")
+    with contextlib.chdir(home):
+        result = CliRunner().invoke(app, ["demo", "--lake", str(home / "lake"), "--json"])
+    assert result.exit_code == 0, result.output
+    return home / "lake", json.loads(result.stdout)
+
+
+def sql(root: Path, query: str) -> list[tuple]:
+    con = Lake(root).connect()
+    try:
+        return con.execute(query).fetchall()
+    finally:
+        con.close()
+
+
+def test_demo_builds_every_layer_from_its_own_input_files(demo_lake) -> None:
+    root, summary = demo_lake
+    assert summary["label"].startswith("DEMO DATA")
+    assert summary["catalog_rows"] == 114_000 and not summary["catalog_reused"]
+    assert {user["user_id"]: user["timezone"] for user in summary["users"]} == TIMEZONES
+    assert all(2500 <= user["plays"] <= 4000 for user in summary["users"])
+    assert all(user["top_genre"] for user in summary["users"])
+    inputs = root / "demo_inputs"
+    assert (inputs / "dataset.csv").stat().st_size > 15_000_000
+    assert sorted(p.name for p in (inputs / "exports" / "demo-sam").iterdir()) == [
+        "StreamingHistory_music_0.json",
+        "Streaming_History_Audio_2025.json",
+        "Streaming_History_Audio_2026.json",
+    ]
+    tables = Lake(root).tables()
+    assert {"plays", "listening_with_features", "track_features", "catalog_tracks"} <= set(tables)
+    assert any(location.startswith("gold/") for location in tables.values())
+    assert any("status" in command for command in summary["next_commands"])
+    assert any("default.plays" in command for command in summary["next_commands"])
+
+
+def test_demo_users_and_stored_fields(demo_lake) -> None:
+    root, _ = demo_lake
+    assert dict(sql(root, "select user_id, timezone from users")) == TIMEZONES
+    assert sql(root, "select count(*) from kaggle_tracks_bronze") == [(114_000,)]
+    columns = {row[0] for row in sql(root, "describe streaming_history_bronze")}
+    assert not columns & {"ip_addr", "ip_addr_decrypted", "username", "user_agent_decrypted"}
+    podcasts = sql(root, "select count(*) from streaming_history_bronze where not is_music")
+    assert 30 <= podcasts[0][0] <= 90
+
+
+def test_cross_format_plays_are_merged_and_matched(demo_lake) -> None:
+    """demo-sam's Aug-Sep plays are in both export formats: one play each in Silver;
+    October exists only in account data, so its features come from catalog matching."""
+    root, _ = demo_lake
+    exports = root / "demo_inputs" / "exports" / "demo-sam"
+    extended = []
+    for path in exports.glob("Streaming_History_Audio_*.json"):
+        extended += [r for r in json.loads(path.read_text()) if r["spotify_track_uri"]]
+    account = json.loads((exports / "StreamingHistory_music_0.json").read_text())
+    only_account = [r for r in account if r["endTime"] >= "2026-10"]
+    [(plays,)] = sql(root, "select count(*) from plays where user_id = 'demo-sam' and is_music")
+    assert plays == len(extended) + len(only_account)
+    sources = dict(
+        sql(
+            root,
+            """
+            select coalesce(feature_source, 'none'), count(*)
+            from listening_with_features
+            where user_id = 'demo-sam' and played_at >= timestamptz '2026-10-01 00:00:00+00'
+            group by all
+            """,
+        )
+    )
+    assert sum(sources.values()) == len(only_account)
+    # tracks first heard in October have no track id anywhere: matched on artist + title
+    assert set(sources) == {"catalog_id", "catalog_match"}
+    assert sources["catalog_match"] >= 20
+
+
+def test_running_demo_again_adds_nothing(demo_lake) -> None:
+    root, first = demo_lake
+    lake = Lake(root)
+    counts = {name: lake.count(name) for name in lake.tables()}
+    bronze = {n: lake.version(n) for n, loc in lake.tables().items() if loc.startswith("bronze")}
+    with contextlib.chdir(root.parent):
+        result = CliRunner().invoke(app, ["demo", "--lake", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "DEMO DATA" in result.stdout
+    assert "0 new export records" in result.stdout and "already loaded" in result.stdout
+    for user in TIMEZONES:
+        assert user in result.stdout
+    assert {name: lake.count(name) for name in lake.tables()} == counts
+    assert {n: lake.version(n) for n in bronze} == bronze
+
+
+def test_demo_refuses_a_lake_with_real_users(lake: Lake, settings: Settings) -> None:
+    ensure_user(lake, "me", "Europe/Paris", settings)
+    version = lake.version("users")
+    with pytest.raises(LakeError, match="non-demo users \\(me\\)"):
+        build_demo(lake.root, settings)
+    assert not (lake.root / "demo_inputs").exists()
+    assert lake.version("users") == version
+
+
+def test_demo_refuses_a_lake_with_a_real_catalog(
+    lake: Lake, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "dataset.csv"
+    write_catalog_csv(path, generate_catalog(n_per_genre=1, seed=5).rows())
+    ingest_kaggle(lake, settings, path=path)
+    version = lake.version("kaggle_tracks_bronze")
+    with pytest.raises(LakeError, match="catalog that is not demo data"):
+        build_demo(lake.root, settings)
+    assert lake.version("kaggle_tracks_bronze") == version
+    assert not (lake.root / "demo_inputs").exists()
+
+
+def test_demo_cli_refuses_a_folder_that_is_not_a_lake(tmp_path: Path) -> None:
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["demo", "--lake", str(folder)])
+    assert result.exit_code == 2
+    assert "not a lake" in result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
