@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -203,3 +204,15 @@ def test_docs_show_cron_and_systemd() -> None:
         "77",
     ):
         assert needle in text
+
+
+def test_commands_in_the_docs_exist_with_their_options() -> None:
+    runner = CliRunner()
+    pattern = r"(?:^\s*|bin/)spotify-analytics ([a-z]+)([^\n#`]*)"
+    lines = re.findall(pattern, DOCS.read_text(), re.M)
+    assert {command for command, _ in lines} >= {"login", "poll", "schedule", "status"}
+    for command, rest in lines:
+        shown = runner.invoke(app, [command, "--help"], terminal_width=200)
+        assert shown.exit_code == 0, command
+        for option in re.findall(r"(--[a-z-]+)", rest):
+            assert option in shown.output, f"{command} {option}"

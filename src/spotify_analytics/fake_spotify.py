@@ -616,11 +616,11 @@ def main(argv: list[str] | None = None) -> None:
         (start - (args.plays - n) * step, spotify_id(f"track-{n % 60}")) for n in range(args.plays)
     )
     fake.start(args.port)
-    print(f"fake Spotify on {fake.root_url}")
+    print(f"fake Spotify on {fake.root_url} (demo data, not a real account)")
     print(f"  SPOTIFY_CLIENT_ID={fake.client_id}")
     print(f"  SPOTIFY_API_URL={fake.api_url}")
     print(f"  SPOTIFY_ACCOUNTS_URL={fake.accounts_url}")
-    print(f"  SPOTIFY_ANALYTICS_RECCOBEATS_URL={fake.reccobeats_url}")
+    print(f"  SPOTIFY_ANALYTICS_RECCOBEATS_URL={fake.reccobeats_url}", flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -152,6 +152,12 @@ def schedule(
 
 
 def _show_tick(number: int, report: TickReport) -> None:
+    if not report.refreshed and not any(f.user for f in report.failures):
+        err.print(
+            f"run {number}: no user is logged in (`spotify-analytics login`); "
+            "only the pipeline ran",
+            highlight=False,
+        )
     for user, refreshed in report.refreshed.items():
         poll_report = refreshed.poll
         if poll_report is not None:
