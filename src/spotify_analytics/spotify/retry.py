@@ -64,6 +64,18 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One failed attempt: HTTP status (None for network trouble), headers, message."""
+
+    status: int | None
+    headers: dict
+    message: str
+
+    def describe(self) -> str:
+        return self.message if self.status is None else f"HTTP {self.status} ({self.message})"
+
+
 class Retrier:
     """Runs calls to one service under the retry policy and its cooldown."""
 
@@ -99,53 +111,56 @@ class Retrier:
     ) -> T:
         """``function()`` under the policy; ``what`` names the call in messages."""
         self.check_cooldown()
-        refreshed = False
-        problem = "no answer"
+        refreshed, problem = False, "no answer"
         for attempt in range(self.policy.attempts):
             try:
                 return _checked(function())
-            except SpotifyException as error:
-                status, headers = error.http_status, dict(error.headers or {})
-                message = _spotify_message(error)
-            except HttpStatusError as error:
-                status, headers, message = error.status, error.headers, error.message
-            except requests.Timeout:
-                status, headers, message = (
-                    None,
-                    {},
-                    f"no answer within {self.settings.http_timeout_s:g} s",
-                )
-            except requests.ConnectionError:
-                status, headers, message = None, {}, "connection failed"
-            except MalformedResponse as error:
-                status, headers, message = None, {}, str(error)
-            if status == 429:
+            except (
+                SpotifyException,
+                HttpStatusError,
+                MalformedResponse,
+                requests.Timeout,
+                requests.ConnectionError,
+            ) as error:
+                failure = self._failure(error)
+            if failure.status == 429:
                 problem = "HTTP 429 (rate limited)"
-                self._wait_or_cool_down(what, headers)
-                continue
-            if status == 401 and on_unauthorized is not None and not refreshed:
+                self._wait_or_cool_down(what, failure.headers)
+            elif failure.status == 401 and on_unauthorized is not None and not refreshed:
                 refreshed = True
                 on_unauthorized()
-                continue
-            if status == 401:
+            elif failure.status == 401:
                 raise AuthError(
                     f"{what}: Spotify refused the access token (401) even after a refresh; "
                     "run `spotify-analytics login` again"
                 )
-            if status is not None and status < 500:
-                raise HttpStatusError(status, message, headers)
-            problem = message if status is None else f"HTTP {status} ({message})"
-            log.warning(
-                redact(f"{what}: {problem}; attempt {attempt + 1} of {self.policy.attempts}")
-            )
-            if attempt + 1 < self.policy.attempts:
-                self.sleep(self.policy.delay(attempt))
+            elif failure.status is not None and failure.status < 500:
+                raise HttpStatusError(failure.status, failure.message, failure.headers)
+            else:
+                problem = failure.describe()
+                self._back_off(what, problem, attempt)
         raise ServiceError(
             redact(
                 f"{what}: {self.service} kept failing ({problem}) after "
                 f"{self.policy.attempts} attempts; nothing more was stored; try again later"
             )
         )
+
+    def _failure(self, error: Exception) -> Failure:
+        if isinstance(error, SpotifyException):
+            return Failure(error.http_status, dict(error.headers or {}), _spotify_message(error))
+        if isinstance(error, HttpStatusError):
+            return Failure(error.status, error.headers, error.message)
+        if isinstance(error, requests.Timeout):
+            return Failure(None, {}, f"no answer within {self.settings.http_timeout_s:g} s")
+        if isinstance(error, requests.ConnectionError):
+            return Failure(None, {}, "connection failed")
+        return Failure(None, {}, str(error))
+
+    def _back_off(self, what: str, problem: str, attempt: int) -> None:
+        log.warning(redact(f"{what}: {problem}; attempt {attempt + 1} of {self.policy.attempts}"))
+        if attempt + 1 < self.policy.attempts:
+            self.sleep(self.policy.delay(attempt))
 
     def _wait_or_cool_down(self, what: str, headers: dict) -> None:
         wait = retry_after_s(headers)

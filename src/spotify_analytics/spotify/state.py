@@ -122,7 +122,8 @@ class LiveState:
     def record_poll(self, user: str, *, cursor_ms: int | None, summary: dict) -> None:
         with self.update() as data:
             entry = data.setdefault("users", {}).setdefault(user, {})
-            if cursor_ms is not None:
+            if cursor_ms is not None:  # never moves back, even if two polls race
+                cursor_ms = max(cursor_ms, int(entry.get("cursor_ms") or 0))
                 entry["cursor_ms"] = cursor_ms
                 entry["cursor"] = ms_iso(cursor_ms)
             entry["last_poll_at"] = now_iso()
