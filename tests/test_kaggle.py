@@ -339,3 +339,19 @@ def test_reason_names_every_bad_column_once(tmp_path: Path, lake: Lake, settings
     assert reject["reason"] == (
         "popularity is empty; danceability='1.5' is outside [0, 1]; tempo='-1.0' is below 0"
     )
+
+
+def test_unclosed_quote_is_reported_not_lost(
+    tmp_path: Path, lake: Lake, settings: Settings
+) -> None:
+    path = catalog(tmp_path, [track(0), track(1), track(2), track(3)])
+    lines = path.read_text().split("\n")
+    lines[2] = lines[2].replace("Song 1", '"Song 1')  # row 1 opens a quote it never closes
+    path.write_text("\n".join(lines))
+    report = ingest(lake, settings, path)
+
+    assert (report.rows_loaded, report.rows_rejected) == (1, 1)
+    [reject] = rejects(lake)
+    assert reject["record_no"] == 1
+    assert "an unclosed quote joined 2 more line(s)" in reject["reason"]
+    assert "track00000000000000003" in reject["raw"]

@@ -398,12 +398,13 @@ def _wrong_width(
     located = _wrong_width_rows(path)
     if len(located) == len(invalid):
         rejected = [
-            RejectedRow(number, format_fields(fields), _width_reason(len(fields)))
+            RejectedRow(number, text, _width_reason(len(fields), text))
             for number, fields in located
+            for text in [format_fields(fields)]
         ]
     else:  # the two parsers disagree: keep Arrow's text, numbered after the parsed rows
         rejected = [
-            RejectedRow(n_valid + offset, row.text, _width_reason(row.actual_columns))
+            RejectedRow(n_valid + offset, row.text, _width_reason(row.actual_columns, row.text))
             for offset, row in enumerate(invalid)
         ]
     keep = np.ones(n_valid + len(invalid), dtype=bool)
@@ -411,11 +412,12 @@ def _wrong_width(
     return np.flatnonzero(keep).astype(np.int64), rejected
 
 
-def _width_reason(found: int) -> str:
-    return (
-        f"wrong number of fields: {found} instead of {len(HEADER)}"
-        " (a shifted column or an unquoted separator)"
-    )
+def _width_reason(found: int, text: str) -> str:
+    reason = f"wrong number of fields: {found} instead of {len(HEADER)}"
+    lines = text.rstrip("\r\n").count("\n")
+    if lines > 1 or found < len(HEADER) and lines:  # a quote opened and never closed
+        return f"{reason} (an unclosed quote joined {lines} more line(s) into this row)"
+    return f"{reason} (a shifted column or an unquoted separator)"
 
 
 def _wrong_width_rows(path: Path) -> list[tuple[int, list[str]]]:
