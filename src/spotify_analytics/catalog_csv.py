@@ -398,9 +398,8 @@ def _wrong_width(
     located = _wrong_width_rows(path)
     if len(located) == len(invalid):
         rejected = [
-            RejectedRow(number, text, _width_reason(len(fields), text))
+            RejectedRow(number, format_fields(fields), _width_reason(len(fields), ",".join(fields)))
             for number, fields in located
-            for text in [format_fields(fields)]
         ]
     else:  # the two parsers disagree: keep Arrow's text, numbered after the parsed rows
         rejected = [
