@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -355,3 +356,12 @@ def test_unclosed_quote_is_reported_not_lost(
     assert reject["record_no"] == 1
     assert "an unclosed quote joined 2 more line(s)" in reject["reason"]
     assert "track00000000000000003" in reject["raw"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file_is_named(tmp_path: Path, lake: Lake, settings: Settings) -> None:
+    path = catalog(tmp_path, [track(0)])
+    path.chmod(0)
+    with pytest.raises(InputError, match=rf"{path}: cannot be read"):
+        ingest_kaggle(lake, settings, path=path)
+    assert not lake.exists(TARGET)
