@@ -20,7 +20,9 @@ _VERSION_WORDS = (
     r"bonus|instrumental|extended|original|deluxe|recorded|session|unplugged|from|"
     r"anniversary|explicit|clean"
 )
-_VERSION_SUFFIX = re.compile(rf"\s+[-\u2013\u2014]\s+(?:[^-\u2013\u2014]*\b(?:{_VERSION_WORDS})\b.*)$")
+_VERSION_SUFFIX = re.compile(
+    rf"\s+[-\u2013\u2014]\s+(?:[^-\u2013\u2014]*\b(?:{_VERSION_WORDS})\b.*)$"
+)
 _APOSTROPHES = re.compile(r"['\u2019\u2018`\u00b4]")
 _NON_WORD = re.compile(r"[\W_]+")
 

@@ -1,0 +1,480 @@
+"""Silver `plays`: unification, cross-source dedupe, local time, sessions."""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import sqlglot
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from spotify_analytics.lake import Lake
+from spotify_analytics.runner import SQL_ROOT, Runner, Step, sql_models
+from spotify_analytics.schemas import LISTENING_HISTORY, STREAMING_HISTORY, USERS
+from spotify_analytics.settings import Settings
+
+MY_MODELS = ("plays", "track_features", "listening_with_features")
+T0 = datetime(2024, 5, 6, 12, 0, 0, tzinfo=UTC)  # a Monday
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def extended(
+    user: str,
+    ts: datetime,
+    *,
+    track: str = "Song",
+    artist: str = "Artist",
+    track_id: str | None = "id1",
+    ms: int = 200_000,
+    **extra: object,
+) -> dict:
+    return {
+        "user_id": user,
+        "record_id": f"e|{user}|{ts.isoformat()}|{track}|{ms}",
+        "record_format": "extended",
+        "ts": ts,
+        "ts_precision_s": 1,
+        "ms_played": ms,
+        "content_type": "track",
+        "is_music": True,
+        "track_name": track,
+        "artist_name": artist,
+        "spotify_track_uri": f"spotify:track:{track_id}" if track_id else None,
+        **extra,
+    }
+
+
+def account(
+    user: str, ts: datetime, *, track: str = "Song", artist: str = "Artist", ms: int = 200_000
+) -> dict:
+    minute = ts.replace(second=0, microsecond=0)
+    return {
+        "user_id": user,
+        "record_id": f"a|{user}|{minute.isoformat()}|{track}|{ms}",
+        "record_format": "account_data",
+        "ts": minute,
+        "ts_precision_s": 60,
+        "ms_played": ms,
+        "content_type": "track",
+        "is_music": True,
+        "track_name": track,
+        "artist_name": artist,
+    }
+
+
+def api(
+    user: str,
+    ts: datetime,
+    *,
+    track: str = "Song",
+    artist: str = "Artist",
+    track_id: str = "id1",
+    duration: int = 210_000,
+) -> dict:
+    return {
+        "user_id": user,
+        "played_at": ts,
+        "track_id": track_id,
+        "track_name": track,
+        "artist_name": artist,
+        "duration_ms": duration,
+    }
+
+
+def load(
+    lake: Lake,
+    *,
+    exports: list[dict] = (),
+    apis: list[dict] = (),
+    zones: dict[str, str] | None = None,
+) -> None:
+    users = zones or {row["user_id"]: "UTC" for row in [*exports, *apis]}
+    lake.merge(
+        USERS,
+        pa.Table.from_pylist(
+            [{"user_id": u, "timezone": z} for u, z in users.items()], schema=USERS.schema
+        ),
+    )
+    if exports:
+        lake.merge(STREAMING_HISTORY, pa.Table.from_pylist(list(exports), STREAMING_HISTORY.schema))
+    if apis:
+        lake.merge(LISTENING_HISTORY, pa.Table.from_pylist(list(apis), LISTENING_HISTORY.schema))
+
+
+@functools.cache
+def plays_step() -> Step:
+    [step] = [step for step in sql_models() if step.name == "plays"]
+    return step
+
+
+def build_plays(lake: Lake, settings: Settings | None = None) -> list[dict]:
+    Runner(lake, settings or Settings(lake=lake.root), [plays_step()]).run(full=True)
+    rows = sorted(
+        lake.read("plays").to_pylist(), key=lambda r: (r["user_id"], r["played_at"], r["play_id"])
+    )
+    ids = [row["play_id"] for row in rows]
+    assert len(ids) == len(set(ids)), "play_id is not unique"
+    return rows
+
+
+# -- unification and dedupe ---------------------------------------------------
+
+
+def test_api_and_extended_overlap_is_one_play(lake: Lake) -> None:
+    load(
+        lake,
+        exports=[extended("u", T0, ms=123_456)],
+        apis=[api("u", T0 + timedelta(seconds=4), artist="ARTIST ", duration=210_000)],
+    )
+    [play] = build_plays(lake)
+    assert play["source"] == "extended_export"
+    assert play["n_source_records"] == 2
+    assert play["played_at"] == T0
+    assert play["ms_played"] == 123_456  # the export's real ms, not the API's duration
+    assert play["track_id"] == "id1" and play["track_key"] == "artist|song"
+
+
+def test_minute_precision_account_record_merges_within_60s(lake: Lake) -> None:
+    # account endTime 12:00 (minute), extended ts 12:00:45: 45 s apart, one play
+    ts = T0 + timedelta(seconds=45)
+    load(lake, exports=[extended("u", ts, ms=5_000), account("u", ts, ms=5_000)])
+    [play] = build_plays(lake)
+    assert play["source"] == "extended_export" and play["track_id"] == "id1"
+    assert play["n_source_records"] == 2 and play["ts_precision_s"] == 1
+
+
+def test_second_precision_records_45s_apart_stay_apart(lake: Lake) -> None:
+    load(lake, exports=[extended("u", T0)], apis=[api("u", T0 + timedelta(seconds=45))])
+    plays = build_plays(lake)
+    assert [p["source"] for p in plays] == ["extended_export", "api"]
+    assert [p["n_source_records"] for p in plays] == [1, 1]
+
+
+def test_account_and_api_merge_keeping_api_time_and_account_ms(lake: Lake) -> None:
+    ts = T0 + timedelta(seconds=20)
+    load(lake, exports=[account("u", ts, ms=61_000)], apis=[api("u", ts, duration=250_000)])
+    [play] = build_plays(lake)
+    assert play["source"] == "api" and play["played_at"] == ts
+    assert play["ms_played"] == 61_000 and play["n_source_records"] == 2
+
+
+def test_replays_within_one_source_are_separate_plays(lake: Lake) -> None:
+    # a track restarted after 5 s, and two records sharing one end time: all real plays
+    load(
+        lake,
+        exports=[
+            extended("u", T0, ms=5_000),
+            extended("u", T0 + timedelta(seconds=5), ms=4_000),
+            extended("u", T0 + timedelta(seconds=5), ms=17),
+        ],
+    )
+    plays = build_plays(lake)
+    assert len(plays) == 3
+    assert {p["n_source_records"] for p in plays} == {1}
+
+
+def test_chain_of_records_does_not_glue_plays(lake: Lake) -> None:
+    # extended plays at 0 s and 50 s, an API record at 24 s between them: two plays
+    load(
+        lake,
+        exports=[extended("u", T0, ms=1_000), extended("u", T0 + timedelta(seconds=50))],
+        apis=[api("u", T0 + timedelta(seconds=24))],
+    )
+    plays = build_plays(lake)
+    assert len(plays) == 2
+    assert [p["n_source_records"] for p in plays] == [2, 1]  # nearest: 24 s beats 26 s
+
+
+def test_same_record_twice_counts_once_as_a_play(lake: Lake) -> None:
+    row = extended("u", T0)
+    load(lake, exports=[row, {**row, "record_id": "another file's id"}])
+    [play] = build_plays(lake)
+    assert play["n_source_records"] == 2
+
+
+def test_track_id_unifies_names_across_sources(lake: Lake) -> None:
+    # the API names the primary artist, the export the album artist: one key per id
+    load(
+        lake,
+        exports=[extended("u", T0, artist="Various  Artists", track="Hey Jude")],
+        apis=[
+            api("u", T0 + timedelta(seconds=2), artist="The Beatles", track="Hey Jude"),
+            api("u", T0 + timedelta(hours=1), artist="The Beatles", track="Hey Jude"),
+        ],
+    )
+    plays = build_plays(lake)
+    assert [p["track_key"] for p in plays] == ["various artists|hey jude"] * 2
+    assert [p["n_source_records"] for p in plays] == [2, 1]
+
+
+def test_track_key_is_normalised(lake: Lake) -> None:
+    load(lake, exports=[account("u", T0, artist="  The   Beatles ", track="HEY\tJude ")])
+    [play] = build_plays(lake)
+    assert play["track_key"] == "the beatles|hey jude" and play["track_id"] is None
+
+
+def test_podcast_stays_with_is_music_false(lake: Lake) -> None:
+    episode = {
+        **extended("u", T0, track=None, artist=None, track_id=None, ms=1_800_000),
+        "content_type": "episode",
+        "is_music": False,
+        "episode_name": "Ep 1",
+        "episode_show_name": "The Show",
+        "spotify_episode_uri": "spotify:episode:x",
+    }
+    load(lake, exports=[episode])
+    [play] = build_plays(lake)
+    assert play["is_music"] is False and play["content_type"] == "episode"
+    assert play["track_name"] == "Ep 1" and play["artist_name"] == "The Show"
+    assert play["track_key"] == "the show|ep 1"
+
+
+def test_single_play_and_skip_threshold(lake: Lake) -> None:
+    load(
+        lake,
+        exports=[extended("u", T0, ms=29_999), extended("u", T0 + timedelta(minutes=5), ms=30_000)],
+    )
+    plays = build_plays(lake)
+    assert [p["is_skip"] for p in plays] == [True, False]
+    assert plays[0]["started_at"] == T0 - timedelta(milliseconds=29_999)
+
+
+def test_play_id_is_stable_across_rebuilds_and_new_data(lake: Lake) -> None:
+    load(lake, exports=[extended("u", T0)])
+    first = build_plays(lake)[0]["play_id"]
+    load(lake, exports=[extended("u", T0 - timedelta(days=30), track="Older", track_id="id2")])
+    plays = build_plays(lake)
+    assert plays[1]["play_id"] == first and len(plays) == 2
+
+
+# -- local time -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone", "utc", "local"),
+    [
+        ("Europe/Berlin", "2024-03-31 00:59:59", "2024-03-31 01:59:59"),  # last CET second
+        ("Europe/Berlin", "2024-03-31 01:00:00", "2024-03-31 03:00:00"),  # CEST starts
+        ("Europe/Berlin", "2024-10-27 00:30:00", "2024-10-27 02:30:00"),  # CEST
+        ("Europe/Berlin", "2024-10-27 01:30:00", "2024-10-27 02:30:00"),  # CET: same wall time
+        ("America/New_York", "2024-03-10 06:59:00", "2024-03-10 01:59:00"),  # EST
+        ("America/New_York", "2024-03-10 07:00:00", "2024-03-10 03:00:00"),  # EDT
+        ("America/New_York", "2024-11-03 05:30:00", "2024-11-03 01:30:00"),  # EDT
+        ("America/New_York", "2024-11-03 06:30:00", "2024-11-03 01:30:00"),  # EST
+        ("Asia/Kolkata", "2024-01-01 20:00:00", "2024-01-02 01:30:00"),  # +5:30, next day
+    ],
+)
+def test_local_time_is_dst_safe(lake: Lake, zone: str, utc: str, local: str) -> None:
+    ts = datetime.fromisoformat(utc).replace(tzinfo=UTC)
+    load(lake, exports=[extended("u", ts)], zones={"u": zone})
+    [play] = build_plays(lake)
+    expected = datetime.fromisoformat(local)
+    assert play["timezone"] == zone
+    assert play["played_at_local"] == expected
+    assert play["date"] == expected.date() and play["hour_of_day"] == expected.hour
+    assert play["day_of_week"] == expected.isoweekday()
+
+
+def test_each_user_gets_their_own_zone(lake: Lake) -> None:
+    load(
+        lake,
+        exports=[extended("berlin", T0), extended("tokyo", T0)],
+        zones={"berlin": "Europe/Berlin", "tokyo": "Asia/Tokyo"},
+    )
+    hours = {p["user_id"]: p["hour_of_day"] for p in build_plays(lake)}
+    assert hours == {"berlin": 14, "tokyo": 21}
+
+
+def test_calendar_fields(lake: Lake) -> None:
+    # Monday 2024-05-06 05:00 ... Sunday 2024-05-12 23:00, UTC user
+    hours = [5, 6, 11, 12, 17, 18, 22, 23]
+    rows = [extended("u", T0.replace(hour=h), track=f"t{h}") for h in hours]
+    rows.append(extended("u", T0.replace(hour=23) + timedelta(days=6), track="sunday"))
+    rows.append(extended("u", T0.replace(hour=10) + timedelta(days=5), track="saturday"))
+    load(lake, exports=rows)
+    plays = {p["track_name"]: p for p in build_plays(lake)}
+    parts = [plays[f"t{h}"]["part_of_day"] for h in hours]
+    assert parts == [
+        "night",
+        "morning",
+        "morning",
+        "afternoon",
+        "afternoon",
+        "evening",
+        "evening",
+        "night",
+    ]
+    assert (plays["t5"]["day_of_week"], plays["t5"]["day_name"]) == (1, "Monday")
+    assert (plays["saturday"]["day_of_week"], plays["saturday"]["day_name"]) == (6, "Saturday")
+    assert (plays["sunday"]["day_of_week"], plays["sunday"]["day_name"]) == (7, "Sunday")
+    assert [plays[n]["is_weekend"] for n in ("t5", "saturday", "sunday")] == [False, True, True]
+    assert (plays["t5"]["year"], plays["t5"]["month"]) == (2024, 5)
+
+
+def test_day_of_week_before_the_reference_monday(lake: Lake) -> None:
+    days = [datetime(2023, 12, 31, 12, tzinfo=UTC) - timedelta(days=n) for n in range(8)]
+    load(lake, exports=[extended("u", d, track=str(i)) for i, d in enumerate(days)])
+    for play in build_plays(lake):
+        assert play["day_of_week"] == play["played_at_local"].isoweekday()
+
+
+# -- sessions ---------------------------------------------------------------------
+
+
+def test_sessions_measure_gap_from_previous_end_to_this_start(lake: Lake) -> None:
+    rows = [
+        extended("u", T0, track="a", ms=180_000),
+        # ends 35 min after a ended but started 25 min after: same session
+        extended("u", T0 + timedelta(minutes=35), track="b", ms=600_000),
+        # started 31 min after b ended: new session
+        extended("u", T0 + timedelta(minutes=69), track="c", ms=180_000),
+        extended("u", T0 + timedelta(minutes=72), track="d", ms=180_000),
+    ]
+    load(lake, exports=rows)
+    plays = build_plays(lake)
+    assert [p["session_play_no"] for p in plays] == [1, 2, 1, 2]
+    assert plays[0]["session_id"] == plays[1]["session_id"] == plays[0]["play_id"]
+    assert plays[2]["session_id"] == plays[3]["session_id"] == plays[2]["play_id"]
+
+
+def test_session_gap_follows_settings(lake: Lake) -> None:
+    load(
+        lake,
+        exports=[
+            extended("u", T0, track="a", ms=60_000),
+            extended("u", T0 + timedelta(minutes=12), track="b", ms=60_000),
+        ],
+    )
+    plays = build_plays(lake, Settings(lake=lake.root, session_gap_minutes=10))
+    assert [p["session_play_no"] for p in plays] == [1, 1]
+    plays = build_plays(lake, Settings(lake=lake.root, session_gap_minutes=11))
+    assert [p["session_play_no"] for p in plays] == [1, 2]
+
+
+# -- property: imports twice, split, injected duplicates ------------------------------
+
+TRACKS = [("Artist A", "Song A", "ida"), ("Artist B", "Song B", "idb"), ("Artist A", "Other", None)]
+
+
+@st.composite
+def true_plays(draw: st.DrawFn) -> list[dict]:
+    """Real plays; plays of the same user and track at least 150 s apart."""
+    plays = []
+    for user in ("u1", "u2"):
+        for artist, title, track_id in TRACKS:
+            gaps = draw(st.lists(st.integers(150, 4000), max_size=4))
+            at = T0 + timedelta(seconds=draw(st.integers(0, 600)))
+            for gap in gaps:
+                at += timedelta(seconds=gap)
+                at = at.replace(second=min(at.second, 50))
+                plays.append(
+                    {
+                        "user": user,
+                        "at": at,
+                        "artist": artist,
+                        "title": title,
+                        "track_id": track_id,
+                        "ms": draw(st.integers(0, 300_000)),
+                        "seen_by": draw(
+                            st.sets(
+                                st.sampled_from(
+                                    ["extended", "api", "account"] if track_id else ["account"]
+                                ),
+                                min_size=1,
+                            )
+                        ),
+                        "jitter": draw(st.integers(-5, 5)),
+                    }
+                )
+    return plays
+
+
+def observations(plays: list[dict]) -> tuple[list[dict], list[dict]]:
+    exports, apis = [], []
+    for p in plays:
+        names = {"track": p["title"], "artist": p["artist"]}
+        if "extended" in p["seen_by"]:
+            exports.append(
+                extended(p["user"], p["at"], track_id=p["track_id"], ms=p["ms"], **names)
+            )
+        if "account" in p["seen_by"]:
+            exports.append(account(p["user"], p["at"], ms=p["ms"], **names))
+        if "api" in p["seen_by"]:
+            apis.append(
+                api(
+                    p["user"],
+                    p["at"] + timedelta(seconds=p["jitter"]),
+                    track_id=p["track_id"],
+                    **names,
+                )
+            )
+    return exports, apis
+
+
+def _fresh_lake(folder: str, name: str) -> Lake:
+    return Lake.open(Path(folder) / name, create=True)
+
+
+@hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plays=true_plays(), data=st.data())
+def test_dedupe_recovers_true_plays_whatever_the_import_order(plays: list[dict], data) -> None:
+    exports, apis = observations(plays)
+    with tempfile.TemporaryDirectory() as folder:
+        once = _fresh_lake(folder, "once")
+        load(once, exports=exports, apis=apis, zones={"u1": "UTC", "u2": "Europe/Berlin"})
+        expected = build_plays(once)
+        assert len(expected) == len(plays)
+        assert sorted(p["n_source_records"] for p in expected) == sorted(
+            len(p["seen_by"]) for p in plays
+        )
+
+        # split into batches, shuffled, one batch imported twice, copies injected
+        split = _fresh_lake(folder, "split")
+        order = data.draw(st.permutations(range(len(exports) + len(apis))))
+        cuts = data.draw(st.integers(1, 3))
+        rows = [(exports + apis)[i] for i in order]
+        zones = {"u1": "UTC", "u2": "Europe/Berlin"}
+        for batch in [rows[n::cuts] for n in range(cuts)] + [rows[::cuts]]:
+            load(
+                split,
+                exports=[r for r in batch if "ts" in r],
+                apis=[r for r in batch if "played_at" in r],
+                zones=zones,
+            )
+        assert build_plays(split) == expected
+
+        copies = (
+            [
+                {**row, "record_id": row["record_id"] + "|copy"}
+                for row in data.draw(st.lists(st.sampled_from(exports), unique_by=id))
+            ]
+            if exports
+            else []
+        )
+        load(split, exports=copies, zones=zones)
+        with_copies = build_plays(split)
+        assert [{**p, "n_source_records": 0} for p in with_copies] == [
+            {**p, "n_source_records": 0} for p in expected
+        ]
+        assert sum(p["n_source_records"] for p in with_copies) == len(copies) + sum(
+            p["n_source_records"] for p in expected
+        )
+
+
+# -- portability ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", [*MY_MODELS])
+@pytest.mark.parametrize("dialect", ["spark", "trino"])
+def test_models_transpile(model: str, dialect: str) -> None:
+    sql = (Path(str(SQL_ROOT)) / "silver" / f"{model}.sql").read_text()
+    [out] = sqlglot.transpile(sql, read="duckdb", write=dialect)
+    assert "final" in out.lower()
