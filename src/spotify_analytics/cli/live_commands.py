@@ -7,6 +7,7 @@ import threading
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ..errors import AuthError, SpotifyAnalyticsError
 from ..lake import Lake
@@ -74,7 +75,7 @@ def poll(
             if len(users) == 1:
                 raise
             failures.append(error)
-            err.print(f"[bold red]error:[/] {redact(str(error))}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(redact(str(error)))}", highlight=False)
             continue
         if not as_json:
             _show_refresh(results[-1])
@@ -93,7 +94,7 @@ def _show_refresh(result: UserRefresh) -> None:
             highlight=False,
         )
         if poll_report.warning:
-            err.print(f"[yellow]warning:[/] {poll_report.warning}", highlight=False)
+            err.print(f"[yellow]warning:[/] {escape(poll_report.warning)}", highlight=False)
     if result.tracks is not None:
         out.print(
             f"  tracks: {result.tracks.fetched} of {result.tracks.wanted} looked up",
@@ -105,7 +106,7 @@ def _show_refresh(result: UserRefresh) -> None:
             f"  audio features: {found}; {result.features.missing} still missing", highlight=False
         )
         for provider, reason in result.features.skipped.items():
-            err.print(f"  [dim]{provider} skipped: {reason}[/]", highlight=False)
+            err.print(f"  [dim]{provider} skipped: {escape(reason)}[/]", highlight=False)
 
 
 def _refresh_dict(result: UserRefresh) -> dict:
@@ -163,11 +164,11 @@ def _show_tick(number: int, report: TickReport) -> None:
         if poll_report is not None:
             err.print(f"run {number}: {user}: {poll_report.new} new plays", highlight=False)
             if poll_report.warning:
-                err.print(f"[yellow]warning:[/] {poll_report.warning}", highlight=False)
+                err.print(f"[yellow]warning:[/] {escape(poll_report.warning)}", highlight=False)
     for failure in report.failures:
         who = f" ({failure.user})" if failure.user else ""
         err.print(
-            f"[bold red]error:[/] run {number}: {failure.step}{who}: {failure.message}",
+            f"[bold red]error:[/] run {number}: {failure.step}{who}: {escape(failure.message)}",
             highlight=False,
         )
     err.print(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import socket
 import time
 import webbrowser
 from collections.abc import Callable
@@ -79,6 +80,10 @@ def code_from_redirect(url: str, state: str) -> str:
     return query["code"]
 
 
+class _HTTPServerV6(HTTPServer):
+    address_family = socket.AF_INET6
+
+
 class CallbackServer:
     """A one-shot HTTP server for the OAuth redirect on a loopback address."""
 
@@ -101,7 +106,9 @@ class CallbackServer:
                 pass  # the request line carries the authorization code
 
         try:
-            self.server = HTTPServer((host.strip("[]"), port), Handler)
+            bare = host.strip("[]")
+            server_class = _HTTPServerV6 if ":" in bare else HTTPServer
+            self.server = server_class((bare, port), Handler)
         except OSError as error:
             raise AuthError(
                 f"login: cannot listen on {host}:{port} ({error.strerror}); "
