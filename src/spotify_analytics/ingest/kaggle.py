@@ -191,8 +191,8 @@ def _store(lake: Lake, path: Path, digest: str, parsed: CatalogRead) -> KaggleRe
 
 def _store_rejects(lake: Lake, parsed: CatalogRead, batch: dict) -> None:
     """Replace this table's rejects (a snapshot too) with the ones from this file."""
-    if not parsed.rejected and not lake.exists(REJECTS.name):
-        return
+    if not parsed.rejected and _stored_rejects(lake) == 0:
+        return  # nothing to add, nothing to replace: no empty commit
     rejects = pa.table(
         {
             "target_table": [KAGGLE_TRACKS.name] * len(parsed.rejected),
