@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from spotify_analytics.catalog_csv import write_catalog_csv
 from spotify_analytics.cli import app
-from spotify_analytics.demo import build_demo
+from spotify_analytics.demo import build_demo, write_inputs
 from spotify_analytics.demo.catalog import generate_catalog
 from spotify_analytics.errors import LakeError
 from spotify_analytics.ingest.kaggle import ingest_kaggle
@@ -37,12 +37,11 @@ def demo_lake(tmp_path_factory) -> tuple[Path, dict]:
     return home / "lake", json.loads(result.stdout)
 
 
-def sql(root: Path, query: str) -> list[tuple]:
-    con = Lake(root).connect()
-    try:
-        return con.execute(query).fetchall()
-    finally:
-        con.close()
+@pytest.fixture(scope="module")
+def con(demo_lake):
+    connection = Lake(demo_lake[0]).connect()
+    yield connection
+    connection.close()
 
 
 def test_demo_builds_every_layer_from_its_own_input_files(demo_lake) -> None:
@@ -66,17 +65,17 @@ def test_demo_builds_every_layer_from_its_own_input_files(demo_lake) -> None:
     assert any("default.plays" in command for command in summary["next_commands"])
 
 
-def test_demo_users_and_stored_fields(demo_lake) -> None:
-    root, _ = demo_lake
-    assert dict(sql(root, "select user_id, timezone from users")) == TIMEZONES
-    assert sql(root, "select count(*) from kaggle_tracks_bronze") == [(114_000,)]
-    columns = {row[0] for row in sql(root, "describe streaming_history_bronze")}
+def test_demo_users_and_stored_fields(con) -> None:
+    assert dict(con.execute("select user_id, timezone from users").fetchall()) == TIMEZONES
+    assert con.execute("select count(*) from kaggle_tracks_bronze").fetchall() == [(114_000,)]
+    columns = {row[0] for row in con.execute("describe streaming_history_bronze").fetchall()}
     assert not columns & {"ip_addr", "ip_addr_decrypted", "username", "user_agent_decrypted"}
-    podcasts = sql(root, "select count(*) from streaming_history_bronze where not is_music")
+    query = "select count(*) from streaming_history_bronze where not is_music"
+    podcasts = con.execute(query).fetchall()
     assert 30 <= podcasts[0][0] <= 90
 
 
-def test_cross_format_plays_are_merged_and_matched(demo_lake) -> None:
+def test_cross_format_plays_are_merged_and_matched(demo_lake, con) -> None:
     """demo-sam's Aug-Sep plays are in both export formats: one play each in Silver;
     October exists only in account data, so its features come from catalog matching."""
     root, _ = demo_lake
@@ -86,18 +85,18 @@ def test_cross_format_plays_are_merged_and_matched(demo_lake) -> None:
         extended += [r for r in json.loads(path.read_text()) if r["spotify_track_uri"]]
     account = json.loads((exports / "StreamingHistory_music_0.json").read_text())
     only_account = [r for r in account if r["endTime"] >= "2026-10"]
-    [(plays,)] = sql(root, "select count(*) from plays where user_id = 'demo-sam' and is_music")
+    query = "select count(*) from plays where user_id = 'demo-sam' and is_music"
+    [(plays,)] = con.execute(query).fetchall()
     assert plays == len(extended) + len(only_account)
     sources = dict(
-        sql(
-            root,
+        con.execute(
             """
             select coalesce(feature_source, 'none'), count(*)
             from listening_with_features
             where user_id = 'demo-sam' and played_at >= timestamptz '2026-10-01 00:00:00+00'
             group by all
-            """,
-        )
+            """
+        ).fetchall()
     )
     assert sum(sources.values()) == len(only_account)
     # tracks first heard in October have no track id anywhere: matched on artist + title
@@ -110,6 +109,7 @@ def test_running_demo_again_adds_nothing(demo_lake) -> None:
     lake = Lake(root)
     counts = {name: lake.count(name) for name in lake.tables()}
     bronze = {n: lake.version(n) for n, loc in lake.tables().items() if loc.startswith("bronze")}
+    inputs = {p: p.stat().st_mtime_ns for p in (root / "demo_inputs").rglob("*.json")}
     with contextlib.chdir(root.parent):
         result = CliRunner().invoke(app, ["demo", "--lake", str(root)])
     assert result.exit_code == 0, result.output
@@ -119,6 +119,19 @@ def test_running_demo_again_adds_nothing(demo_lake) -> None:
         assert user in result.stdout
     assert {name: lake.count(name) for name in lake.tables()} == counts
     assert {n: lake.version(n) for n in bronze} == bronze
+    assert {p: p.stat().st_mtime_ns for p in inputs} == inputs  # unchanged inputs are reused
+
+
+def test_changed_input_files_are_generated_again(lake: Lake) -> None:
+    steps: list[str] = []
+    inputs = write_inputs(lake, lambda what, step, steps_: steps.append(what))
+    export = inputs / "exports" / "demo-kim" / "Streaming_History_Audio_2026.json"
+    original = export.read_bytes()
+    assert write_inputs(lake, lambda *_: None) == inputs
+    export.write_text("[]")
+    write_inputs(lake, lambda what, step, steps_: steps.append(what))
+    assert export.read_bytes() == original
+    assert steps.count("generating the demo catalog (114,000 rows)") == 2
 
 
 def test_demo_refuses_a_lake_with_real_users(lake: Lake, settings: Settings) -> None:

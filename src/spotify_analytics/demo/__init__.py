@@ -9,11 +9,15 @@ same lake adds nothing. docs/demo.md lists the planted patterns.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
+from .. import catalog_csv
 from ..errors import LakeError
 from ..ingest.exports import import_export
 from ..ingest.kaggle import file_sha256, ingest_kaggle
@@ -26,11 +30,12 @@ from .exports import write_exports
 from .listeners import LISTENERS, generate_listening
 from .summary import LABEL, DemoSummary, DemoUser, demo_users
 
-__all__ = ["LABEL", "DemoSummary", "DemoUser", "Progress", "build_demo"]
+__all__ = ["LABEL", "DemoSummary", "DemoUser", "Progress", "build_demo", "write_inputs"]
 
 DEMO_PREFIX = "demo-"
 INPUTS = "demo_inputs"
 MARKER = "demo.json"
+CATALOG_FILE = "dataset.csv"
 STEPS = 4 + len(LISTENERS)
 
 Progress = Callable[[str, int, int], None]  # (what is happening, step number, steps)
@@ -49,28 +54,15 @@ def build_demo(
     lake = Lake.open(lake_root, create=True)
     with lake.lock("demo"):
         refuse_real_data(lake)
-        say("generating the demo catalog (114,000 rows)", 1, STEPS)
-        inputs = lake.root / INPUTS
-        catalog = generate_catalog()
-        csv_path = write_catalog(inputs / "dataset.csv", catalog)
-        say("generating three demo listeners' exports", 2, STEPS)
-        listenings = [
-            generate_listening(catalog, listener, number)
-            for number, listener in enumerate(LISTENERS)
-        ]
-        folders = write_exports(inputs / "exports", catalog, listenings)
-        _write_marker(lake, file_sha256(csv_path))
+        inputs = write_inputs(lake, say)
         say("loading the catalog (ingest kaggle)", 3, STEPS)
-        kaggle = ingest_kaggle(lake, settings, path=csv_path, force=False)
+        kaggle = ingest_kaggle(lake, settings, path=inputs / CATALOG_FILE, force=False)
         inserted = 0
         for number, listener in enumerate(LISTENERS, start=4):
             say(f"importing {listener.user_id}'s export", number, STEPS)
+            folder = inputs / "exports" / listener.user_id
             report = import_export(
-                lake,
-                folders[listener.user_id],
-                user=listener.user_id,
-                timezone=listener.timezone,
-                settings=settings,
+                lake, folder, user=listener.user_id, timezone=listener.timezone, settings=settings
             )
             inserted += report.inserted
         say("running the pipeline", STEPS, STEPS)
@@ -87,6 +79,55 @@ def build_demo(
         seconds=round(time.perf_counter() - started, 2),
         users=demo_users(lake, timezones),
     )
+
+
+def write_inputs(lake: Lake, say: Progress) -> Path:
+    """Generate the demo's input files under ``<lake>/demo_inputs`` (kept as they are when
+    the same generator already wrote them and nobody changed them)."""
+    inputs = lake.root / INPUTS
+    if _inputs_unchanged(lake, inputs):
+        say("demo input files are up to date", 2, STEPS)
+        return inputs
+    say("generating the demo catalog (114,000 rows)", 1, STEPS)
+    catalog = generate_catalog()
+    write_catalog(inputs / CATALOG_FILE, catalog)
+    say("generating three demo listeners' exports", 2, STEPS)
+    listenings = [generate_listening(catalog, listener, n) for n, listener in enumerate(LISTENERS)]
+    write_exports(inputs / "exports", catalog, listenings)
+    marker = {
+        "label": LABEL,
+        "users": [listener.user_id for listener in LISTENERS],
+        "generator": _generator_fingerprint(),
+        "files": _file_hashes(inputs),
+    }
+    lake.state_path(MARKER).write_text(json.dumps(marker, indent=2) + "\n")
+    return inputs
+
+
+def _inputs_unchanged(lake: Lake, inputs: Path) -> bool:
+    try:
+        marker = json.loads(lake.state_path(MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        marker.get("generator") == _generator_fingerprint()
+        and bool(marker.get("files"))
+        and marker["files"] == _file_hashes(inputs)
+    )
+
+
+def _file_hashes(inputs: Path) -> dict[str, str]:
+    files = sorted(path for path in inputs.rglob("*") if path.is_file())
+    return {path.relative_to(inputs).as_posix(): file_sha256(path) for path in files}
+
+
+def _generator_fingerprint() -> str:
+    """A hash of the generators' source, the CSV writer's and numpy's version (its random
+    streams): new code means new inputs."""
+    digest = hashlib.sha256(np.__version__.encode())
+    for path in [*sorted(Path(__file__).parent.glob("*.py")), Path(catalog_csv.__file__)]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def refuse_real_data(lake: Lake) -> None:
@@ -106,12 +147,3 @@ def refuse_real_data(lake: Lake) -> None:
             f"{lake.root}: holds a catalog that is not demo data; the demo would replace it: "
             "choose a new folder with --lake"
         )
-
-
-def _write_marker(lake: Lake, catalog_sha256: str) -> None:
-    marker = {
-        "label": LABEL,
-        "users": [listener.user_id for listener in LISTENERS],
-        "catalog_sha256": catalog_sha256,
-    }
-    lake.state_path(MARKER).write_text(json.dumps(marker, indent=2) + "\n")
