@@ -8,12 +8,17 @@ from .lake import Lake
 from .ml.steps import ml_steps
 from .runner import Runner, RunReport, Step, StepResult, python_step, sql_models
 from .settings import Settings
-from .steps import weekend_vs_weekday
+from .steps import track_catalog_matches, weekend_vs_weekday
 
 
 def python_steps() -> list[Step]:
     """The Python steps, each declared in its own module under ``steps/``."""
     return [
+        python_step(
+            track_catalog_matches.track_catalog_matches,
+            inputs=track_catalog_matches.INPUTS,
+            outputs=[track_catalog_matches.OUTPUT],
+        ),
         python_step(
             weekend_vs_weekday.weekend_vs_weekday,
             inputs=weekend_vs_weekday.INPUTS,

@@ -1,0 +1,181 @@
+"""Match played tracks without an exact catalog id to catalog tracks by name.
+
+One row per music ``track_key`` whose track ids are all missing from the
+catalog. The played primary artist and title are normalised
+(:mod:`spotify_analytics.normalize`); candidates are the catalog tracks whose
+normalised primary artist is the same (blocking), scored on the normalised
+titles with rapidfuzz's ``token_sort_ratio`` (word order ignored, extra words
+penalised). The best candidate at or above ``catalog_match_min_score`` wins;
+ties go to the more popular catalog track, then the smaller track id.
+``catalog_artist_name`` names the artist's catalog spelling whenever the artist
+is in the catalog, matched title or not (for artist-profile features).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import numpy as np
+import pyarrow as pa
+from rapidfuzz import fuzz, process
+
+from ..normalize import normalize_artist, normalize_title
+from ..runner import StepContext
+
+OUTPUT = "silver/track_catalog_matches"
+INPUTS = ("plays", "catalog_tracks", "run_params")
+
+SCHEMA = pa.schema(
+    [
+        ("track_key", pa.string()),
+        ("artist_name", pa.string()),
+        ("track_name", pa.string()),
+        ("track_id", pa.string()),
+        ("artist_norm", pa.string()),
+        ("title_norm", pa.string()),
+        ("catalog_track_id", pa.string()),
+        ("catalog_artist_name", pa.string()),
+        ("match_score", pa.float64()),
+    ]
+)
+
+PLAYED_SQL = """
+with
+
+played as (
+    select track_key, track_id, artist_name, track_name
+    from plays
+    where is_music and track_key is not null
+),
+
+catalog_ids as (
+    select track_id from catalog_tracks
+),
+
+keys_with_id_hit as (
+    select distinct played.track_key
+    from played
+    inner join catalog_ids on catalog_ids.track_id = played.track_id
+),
+
+names as (
+    select track_key, artist_name, track_name, count(*) as n_plays
+    from played
+    where track_key not in (select track_key from keys_with_id_hit)
+    group by track_key, artist_name, track_name
+),
+
+ids as (
+    select track_key, track_id, count(*) as n_plays
+    from played
+    where track_id is not null
+    group by track_key, track_id
+),
+
+best_names as (
+    select
+        *,
+        row_number() over (
+            partition by track_key order by n_plays desc, artist_name, track_name
+        ) as name_rank
+    from names
+),
+
+best_ids as (
+    select
+        *,
+        row_number() over (partition by track_key order by n_plays desc, track_id) as id_rank
+    from ids
+),
+
+final as (
+    select best_names.track_key, best_names.artist_name, best_names.track_name, best_ids.track_id
+    from best_names
+    left join best_ids on best_ids.track_key = best_names.track_key and best_ids.id_rank = 1
+    where best_names.name_rank = 1
+)
+
+select * from final order by track_key
+"""
+
+CATALOG_SQL = """
+select track_id, artist_name, track_name, coalesce(popularity, 0) as popularity
+from catalog_tracks
+where artist_name is not null and track_name is not null
+order by popularity desc, track_id
+"""
+
+
+def track_catalog_matches(ctx: StepContext) -> dict[str, pa.Table]:
+    """The step: every unmatched played track with its best catalog match (or none)."""
+    played = ctx.sql(PLAYED_SQL).to_pylist()
+    catalog = ctx.sql(CATALOG_SQL)
+    return {OUTPUT: match_tracks(played, catalog, ctx.settings.catalog_match_min_score)}
+
+
+def match_tracks(played: list[dict], catalog: pa.Table, min_score: float) -> pa.Table:
+    """Best catalog match per played track (``track_key``, ``artist_name``,
+    ``track_name``, ``track_id``); ``catalog`` has ``track_id``, ``artist_name``,
+    ``track_name``, sorted best-first for ties."""
+    for row in played:
+        row["artist_norm"] = normalize_artist(row["artist_name"])
+        row["title_norm"] = normalize_title(row["track_name"])
+    groups = _catalog_groups(catalog, {row["artist_norm"] for row in played})
+    by_artist: dict[str, list[dict]] = defaultdict(list)
+    for row in played:
+        by_artist[row["artist_norm"]].append(row)
+    for artist, rows in by_artist.items():
+        _match_group(rows, groups.get(artist), min_score)
+    return pa.Table.from_pylist(played, schema=SCHEMA)
+
+
+class _Group:
+    """The catalog tracks of one normalised primary artist."""
+
+    def __init__(self) -> None:
+        self.track_ids: list[str] = []
+        self.titles: list[str] = []
+        self.spellings: Counter[str] = Counter()
+
+    @property
+    def artist_name(self) -> str:
+        return min(self.spellings.items(), key=lambda item: (-item[1], item[0]))[0]
+
+
+def _catalog_groups(catalog: pa.Table, artists: set[str]) -> dict[str, _Group]:
+    artists.discard("")
+    names = catalog.column("artist_name").to_pylist()
+    norm = {name: normalize_artist(name) for name in set(names)}
+    groups: dict[str, _Group] = defaultdict(_Group)
+    track_ids = catalog.column("track_id").to_pylist()
+    titles = catalog.column("track_name").to_pylist()
+    for track_id, name, title in zip(track_ids, names, titles, strict=True):
+        artist = norm[name]
+        if artist in artists:
+            group = groups[artist]
+            group.track_ids.append(track_id)
+            group.titles.append(normalize_title(title))
+            group.spellings[name] += 1
+    return groups
+
+
+def _match_group(rows: list[dict], group: _Group | None, min_score: float) -> None:
+    for row in rows:
+        row.update(catalog_track_id=None, catalog_artist_name=None, match_score=None)
+    if group is None:
+        return
+    scores = process.cdist(
+        [row["title_norm"] for row in rows],
+        group.titles,
+        scorer=fuzz.token_sort_ratio,
+        processor=None,
+        score_cutoff=min_score,
+        dtype=np.float32,
+    )
+    best = scores.argmax(axis=1)  # first of equal scores: the catalog is sorted best-first
+    for row, column, score_row in zip(rows, best, scores, strict=True):
+        row["catalog_artist_name"] = group.artist_name
+        score = float(score_row[column])
+        if row["title_norm"] and score >= min_score:
+            row["catalog_track_id"] = group.track_ids[column]
+            row["match_score"] = round(score, 2)
