@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import signal
+import sys
 import threading
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -16,11 +20,31 @@ from ..schedule import schedule as run_schedule
 from ..spotify import logged_in_users, refresh_user
 from ..spotify import login as live_login
 from ..spotify.live import UserRefresh
-from ..spotify.redact import install_log_filter, redact
+from ..spotify.redact import LOGGER, install_log_filter, redact
 from ..users import DEFAULT_USER
 from .app import JsonOption, LakeOption, app, err, handle_errors, out, print_json, settings_for
 
 UserOption = Annotated[str, typer.Option("--user", help="Local user name in the lake.")]
+
+
+class _LevelFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
+@contextlib.contextmanager
+def log_to_stderr() -> Iterator[None]:
+    """Warnings and errors of live ingestion (retries, gaps, failed steps) on stderr."""
+    install_log_filter()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LevelFormatter())
+    handler.setLevel(logging.WARNING)
+    logger = logging.getLogger(LOGGER)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 @app.command()
@@ -62,23 +86,23 @@ def poll(
     """Read recently-played (plus track metadata and audio features) into Bronze."""
     settings = settings_for(lake)
     the_lake = Lake.open(settings.lake)
-    install_log_filter()
     users = user or logged_in_users(the_lake)
     if not users:
         raise AuthError("no user is logged in; run `spotify-analytics login --user NAME` first")
     failures: list[SpotifyAnalyticsError] = []
     results = []
-    for name in users:
-        try:
-            results.append(refresh_user(the_lake, settings, name))
-        except SpotifyAnalyticsError as error:
-            if len(users) == 1:
-                raise
-            failures.append(error)
-            err.print(f"[bold red]error:[/] {escape(redact(str(error)))}", highlight=False)
-            continue
-        if not as_json:
-            _show_refresh(results[-1])
+    with log_to_stderr():
+        for name in users:
+            try:
+                results.append(refresh_user(the_lake, settings, name))
+            except SpotifyAnalyticsError as error:
+                if len(users) == 1:
+                    raise
+                failures.append(error)
+                err.print(f"[bold red]error:[/] {escape(redact(str(error)))}", highlight=False)
+                continue
+            if not as_json:
+                _show_refresh(results[-1])
     if as_json:
         print_json([_refresh_dict(r) for r in results])
     if failures:
@@ -93,8 +117,6 @@ def _show_refresh(result: UserRefresh) -> None:
             f"{poll_report.inserted} stored",
             highlight=False,
         )
-        if poll_report.warning:
-            err.print(f"[yellow]warning:[/] {escape(poll_report.warning)}", highlight=False)
     if result.tracks is not None:
         out.print(
             f"  tracks: {result.tracks.fetched} of {result.tracks.wanted} looked up",
@@ -129,20 +151,20 @@ def schedule(
     """Poll every logged-in user, then an incremental run; repeat. SIGTERM stops cleanly."""
     settings = settings_for(lake)
     the_lake = Lake.open(settings.lake)
-    install_log_filter()
     every_s = parse_every(every)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        reports = run_schedule(
-            the_lake,
-            settings,
-            every_s=every_s,
-            once=once,
-            max_runs=max_runs,
-            stop=stop,
-            on_tick=_show_tick,
-        )
+        with log_to_stderr():
+            reports = run_schedule(
+                the_lake,
+                settings,
+                every_s=every_s,
+                once=once,
+                max_runs=max_runs,
+                stop=stop,
+                on_tick=_show_tick,
+            )
     finally:
         signal.signal(signal.SIGTERM, previous)
     if stop.is_set():
@@ -163,14 +185,6 @@ def _show_tick(number: int, report: TickReport) -> None:
         poll_report = refreshed.poll
         if poll_report is not None:
             err.print(f"run {number}: {user}: {poll_report.new} new plays", highlight=False)
-            if poll_report.warning:
-                err.print(f"[yellow]warning:[/] {escape(poll_report.warning)}", highlight=False)
-    for failure in report.failures:
-        who = f" ({failure.user})" if failure.user else ""
-        err.print(
-            f"[bold red]error:[/] run {number}: {failure.step}{who}: {escape(failure.message)}",
-            highlight=False,
-        )
     err.print(
         f"run {number}: {len(report.built)} tables built, {len(report.failures)} step(s) failed",
         highlight=False,

@@ -67,6 +67,8 @@ def format_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
+    if hours >= 48:
+        return f"{hours // 24} d {hours % 24} h"
     if hours:
         return f"{hours} h {minutes:02d} min"
     if minutes:
