@@ -295,8 +295,11 @@ def test_download_finds_dataset_csv(tmp_path: Path, lake: Lake, settings: Settin
         asked.append(handle)
         return tmp_path / "kagglehub"
 
-    report = ingest_kaggle(lake, settings, download=fake_download)
+    stages: list[str] = []
+    report = ingest_kaggle(lake, settings, download=fake_download, progress=stages.append)
     assert asked == ["maharshipandya/-spotify-tracks-dataset"]
+    assert stages[0] == "downloading maharshipandya/-spotify-tracks-dataset"
+    assert "parsing dataset.csv" in stages and stages[-1] == "writing 2 rows"
     assert report.path == folder / "dataset.csv"
     assert report.rows_loaded == 2
 
@@ -322,6 +325,7 @@ def test_command_prints_summary_and_attribution(tmp_path: Path, lake: Lake) -> N
     assert first.exit_code == 0, first.output
     assert "2 rows read, 1 loaded, 1 rejected" in first.output
     assert ATTRIBUTION in first.output
+    assert "not the reference copy (20,118,244 bytes" in first.output
 
     again = runner.invoke(
         app, ["ingest", "kaggle", "--path", str(path), "--lake", str(lake.root), "--json"]

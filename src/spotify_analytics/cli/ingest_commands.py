@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..ingest.kaggle import ATTRIBUTION, KaggleReport, ingest_kaggle
+from ..ingest.kaggle import (
+    ATTRIBUTION,
+    REFERENCE_BYTES,
+    REFERENCE_SHA256,
+    KaggleReport,
+    ingest_kaggle,
+)
 from ..lake import Lake
 from .app import (
     JsonOption,
@@ -71,7 +77,7 @@ def summary(report: KaggleReport) -> str:
     text += (
         " The file matches the reference copy."
         if report.matches_reference
-        else " The file differs from the reference copy (SHA-256 "
-        f"{report.sha256[:12]}...); figures may differ from the published ones."
+        else f" The file is not the reference copy ({REFERENCE_BYTES:,} bytes, SHA-256 "
+        f"{REFERENCE_SHA256[:12]}...), so figures may differ from the published ones."
     )
     return f"{text} Data: {ATTRIBUTION}."
