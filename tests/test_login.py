@@ -252,3 +252,22 @@ def test_cli_headless_login_in_a_real_process(live: Settings, fake: FakeSpotify)
     assert "logged in as user cy" in errors
     assert stat.S_IMODE(token_path(Lake(live.lake), "cy").stat().st_mode) == 0o600
     assert Path(live.lake, "_state", "spotify.json").exists()
+
+
+def test_expired_access_token_refreshes_and_cache_stays_0600(
+    lake: Lake, live: Settings, fake: FakeSpotify
+) -> None:
+    headless_login(lake, live, fake)
+    path = token_path(lake, "ana")
+    cached = json.loads(path.read_text())
+    cached["expires_at"] = 0
+    path.write_text(json.dumps(cached))
+    os.chmod(path, 0o644)  # loosened by hand: the next write tightens it again
+    fake.requests.clear()
+    refresh_user(lake, live, "ana")
+    assert fake.count("/api/token") == 1
+    renewed = json.loads(path.read_text())
+    assert renewed["access_token"] != cached["access_token"]
+    assert renewed["refresh_token"] != cached["refresh_token"]  # rotated, and kept
+    assert renewed["consented_at"] == cached["consented_at"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
