@@ -4,6 +4,11 @@
 -- the mean of their ranks). strength from |pearson_r| (spearman_strength from
 -- |spearman_rho|): >= 0.7 strong, >= 0.4 moderate, >= 0.2 weak, else negligible.
 -- Coefficients are NULL with fewer than 3 plays or a feature without spread.
+-- Average rank = (rank() + plays <= value) / 2: rank() counts the plays below
+-- plus one, and count(*) over the same ordering (default RANGE frame, peers
+-- included) counts the plays at or below; one sort per feature. All 72
+-- coefficients come from one pass over the plays, then are laid out one row
+-- per pair.
 with listening as (
     select * from listening_with_features
 ),
@@ -53,25 +58,123 @@ ranked as (
         f.liveness,
         f.valence,
         f.tempo,
-        rank() over (partition by f.user_id order by f.danceability)
-            + (count(*) over (partition by f.user_id, f.danceability) - 1) / 2.0 as danceability_rank,
-        rank() over (partition by f.user_id order by f.energy)
-            + (count(*) over (partition by f.user_id, f.energy) - 1) / 2.0 as energy_rank,
-        rank() over (partition by f.user_id order by f.loudness)
-            + (count(*) over (partition by f.user_id, f.loudness) - 1) / 2.0 as loudness_rank,
-        rank() over (partition by f.user_id order by f.speechiness)
-            + (count(*) over (partition by f.user_id, f.speechiness) - 1) / 2.0 as speechiness_rank,
-        rank() over (partition by f.user_id order by f.acousticness)
-            + (count(*) over (partition by f.user_id, f.acousticness) - 1) / 2.0 as acousticness_rank,
-        rank() over (partition by f.user_id order by f.instrumentalness)
-            + (count(*) over (partition by f.user_id, f.instrumentalness) - 1) / 2.0 as instrumentalness_rank,
-        rank() over (partition by f.user_id order by f.liveness)
-            + (count(*) over (partition by f.user_id, f.liveness) - 1) / 2.0 as liveness_rank,
-        rank() over (partition by f.user_id order by f.valence)
-            + (count(*) over (partition by f.user_id, f.valence) - 1) / 2.0 as valence_rank,
-        rank() over (partition by f.user_id order by f.tempo)
-            + (count(*) over (partition by f.user_id, f.tempo) - 1) / 2.0 as tempo_rank
+        (rank() over (partition by f.user_id order by f.danceability)
+            + count(*) over (partition by f.user_id order by f.danceability)) / 2.0 as danceability_rank,
+        (rank() over (partition by f.user_id order by f.energy)
+            + count(*) over (partition by f.user_id order by f.energy)) / 2.0 as energy_rank,
+        (rank() over (partition by f.user_id order by f.loudness)
+            + count(*) over (partition by f.user_id order by f.loudness)) / 2.0 as loudness_rank,
+        (rank() over (partition by f.user_id order by f.speechiness)
+            + count(*) over (partition by f.user_id order by f.speechiness)) / 2.0 as speechiness_rank,
+        (rank() over (partition by f.user_id order by f.acousticness)
+            + count(*) over (partition by f.user_id order by f.acousticness)) / 2.0 as acousticness_rank,
+        (rank() over (partition by f.user_id order by f.instrumentalness)
+            + count(*) over (partition by f.user_id order by f.instrumentalness)) / 2.0 as instrumentalness_rank,
+        (rank() over (partition by f.user_id order by f.liveness)
+            + count(*) over (partition by f.user_id order by f.liveness)) / 2.0 as liveness_rank,
+        (rank() over (partition by f.user_id order by f.valence)
+            + count(*) over (partition by f.user_id order by f.valence)) / 2.0 as valence_rank,
+        (rank() over (partition by f.user_id order by f.tempo)
+            + count(*) over (partition by f.user_id order by f.tempo)) / 2.0 as tempo_rank
     from feature_plays as f
+),
+
+moments as (
+    select
+        r.user_id,
+        cast(count(*) as bigint) as n_feature_plays,
+        stddev_pop(r.danceability) as danceability_sd,
+        stddev_pop(r.danceability_rank) as danceability_rank_sd,
+        stddev_pop(r.energy) as energy_sd,
+        stddev_pop(r.energy_rank) as energy_rank_sd,
+        stddev_pop(r.loudness) as loudness_sd,
+        stddev_pop(r.loudness_rank) as loudness_rank_sd,
+        stddev_pop(r.speechiness) as speechiness_sd,
+        stddev_pop(r.speechiness_rank) as speechiness_rank_sd,
+        stddev_pop(r.acousticness) as acousticness_sd,
+        stddev_pop(r.acousticness_rank) as acousticness_rank_sd,
+        stddev_pop(r.instrumentalness) as instrumentalness_sd,
+        stddev_pop(r.instrumentalness_rank) as instrumentalness_rank_sd,
+        stddev_pop(r.liveness) as liveness_sd,
+        stddev_pop(r.liveness_rank) as liveness_rank_sd,
+        stddev_pop(r.valence) as valence_sd,
+        stddev_pop(r.valence_rank) as valence_rank_sd,
+        stddev_pop(r.tempo) as tempo_sd,
+        stddev_pop(r.tempo_rank) as tempo_rank_sd,
+        corr(r.danceability, r.energy) as pearson_danceability__energy,
+        corr(r.danceability, r.loudness) as pearson_danceability__loudness,
+        corr(r.danceability, r.speechiness) as pearson_danceability__speechiness,
+        corr(r.danceability, r.acousticness) as pearson_danceability__acousticness,
+        corr(r.danceability, r.instrumentalness) as pearson_danceability__instrumentalness,
+        corr(r.danceability, r.liveness) as pearson_danceability__liveness,
+        corr(r.danceability, r.valence) as pearson_danceability__valence,
+        corr(r.danceability, r.tempo) as pearson_danceability__tempo,
+        corr(r.energy, r.loudness) as pearson_energy__loudness,
+        corr(r.energy, r.speechiness) as pearson_energy__speechiness,
+        corr(r.energy, r.acousticness) as pearson_energy__acousticness,
+        corr(r.energy, r.instrumentalness) as pearson_energy__instrumentalness,
+        corr(r.energy, r.liveness) as pearson_energy__liveness,
+        corr(r.energy, r.valence) as pearson_energy__valence,
+        corr(r.energy, r.tempo) as pearson_energy__tempo,
+        corr(r.loudness, r.speechiness) as pearson_loudness__speechiness,
+        corr(r.loudness, r.acousticness) as pearson_loudness__acousticness,
+        corr(r.loudness, r.instrumentalness) as pearson_loudness__instrumentalness,
+        corr(r.loudness, r.liveness) as pearson_loudness__liveness,
+        corr(r.loudness, r.valence) as pearson_loudness__valence,
+        corr(r.loudness, r.tempo) as pearson_loudness__tempo,
+        corr(r.speechiness, r.acousticness) as pearson_speechiness__acousticness,
+        corr(r.speechiness, r.instrumentalness) as pearson_speechiness__instrumentalness,
+        corr(r.speechiness, r.liveness) as pearson_speechiness__liveness,
+        corr(r.speechiness, r.valence) as pearson_speechiness__valence,
+        corr(r.speechiness, r.tempo) as pearson_speechiness__tempo,
+        corr(r.acousticness, r.instrumentalness) as pearson_acousticness__instrumentalness,
+        corr(r.acousticness, r.liveness) as pearson_acousticness__liveness,
+        corr(r.acousticness, r.valence) as pearson_acousticness__valence,
+        corr(r.acousticness, r.tempo) as pearson_acousticness__tempo,
+        corr(r.instrumentalness, r.liveness) as pearson_instrumentalness__liveness,
+        corr(r.instrumentalness, r.valence) as pearson_instrumentalness__valence,
+        corr(r.instrumentalness, r.tempo) as pearson_instrumentalness__tempo,
+        corr(r.liveness, r.valence) as pearson_liveness__valence,
+        corr(r.liveness, r.tempo) as pearson_liveness__tempo,
+        corr(r.valence, r.tempo) as pearson_valence__tempo,
+        corr(r.danceability_rank, r.energy_rank) as spearman_danceability__energy,
+        corr(r.danceability_rank, r.loudness_rank) as spearman_danceability__loudness,
+        corr(r.danceability_rank, r.speechiness_rank) as spearman_danceability__speechiness,
+        corr(r.danceability_rank, r.acousticness_rank) as spearman_danceability__acousticness,
+        corr(r.danceability_rank, r.instrumentalness_rank) as spearman_danceability__instrumentalness,
+        corr(r.danceability_rank, r.liveness_rank) as spearman_danceability__liveness,
+        corr(r.danceability_rank, r.valence_rank) as spearman_danceability__valence,
+        corr(r.danceability_rank, r.tempo_rank) as spearman_danceability__tempo,
+        corr(r.energy_rank, r.loudness_rank) as spearman_energy__loudness,
+        corr(r.energy_rank, r.speechiness_rank) as spearman_energy__speechiness,
+        corr(r.energy_rank, r.acousticness_rank) as spearman_energy__acousticness,
+        corr(r.energy_rank, r.instrumentalness_rank) as spearman_energy__instrumentalness,
+        corr(r.energy_rank, r.liveness_rank) as spearman_energy__liveness,
+        corr(r.energy_rank, r.valence_rank) as spearman_energy__valence,
+        corr(r.energy_rank, r.tempo_rank) as spearman_energy__tempo,
+        corr(r.loudness_rank, r.speechiness_rank) as spearman_loudness__speechiness,
+        corr(r.loudness_rank, r.acousticness_rank) as spearman_loudness__acousticness,
+        corr(r.loudness_rank, r.instrumentalness_rank) as spearman_loudness__instrumentalness,
+        corr(r.loudness_rank, r.liveness_rank) as spearman_loudness__liveness,
+        corr(r.loudness_rank, r.valence_rank) as spearman_loudness__valence,
+        corr(r.loudness_rank, r.tempo_rank) as spearman_loudness__tempo,
+        corr(r.speechiness_rank, r.acousticness_rank) as spearman_speechiness__acousticness,
+        corr(r.speechiness_rank, r.instrumentalness_rank) as spearman_speechiness__instrumentalness,
+        corr(r.speechiness_rank, r.liveness_rank) as spearman_speechiness__liveness,
+        corr(r.speechiness_rank, r.valence_rank) as spearman_speechiness__valence,
+        corr(r.speechiness_rank, r.tempo_rank) as spearman_speechiness__tempo,
+        corr(r.acousticness_rank, r.instrumentalness_rank) as spearman_acousticness__instrumentalness,
+        corr(r.acousticness_rank, r.liveness_rank) as spearman_acousticness__liveness,
+        corr(r.acousticness_rank, r.valence_rank) as spearman_acousticness__valence,
+        corr(r.acousticness_rank, r.tempo_rank) as spearman_acousticness__tempo,
+        corr(r.instrumentalness_rank, r.liveness_rank) as spearman_instrumentalness__liveness,
+        corr(r.instrumentalness_rank, r.valence_rank) as spearman_instrumentalness__valence,
+        corr(r.instrumentalness_rank, r.tempo_rank) as spearman_instrumentalness__tempo,
+        corr(r.liveness_rank, r.valence_rank) as spearman_liveness__valence,
+        corr(r.liveness_rank, r.tempo_rank) as spearman_liveness__tempo,
+        corr(r.valence_rank, r.tempo_rank) as spearman_valence__tempo
+    from ranked as r
+    group by r.user_id
 ),
 
 feature_pairs as (
@@ -117,71 +220,132 @@ feature_pairs as (
 
 paired as (
     select
-        r.user_id,
+        m.user_id,
         p.feature_x,
         p.feature_y,
+        m.n_feature_plays,
         case p.feature_x
-            when 'danceability' then r.danceability
-            when 'energy' then r.energy
-            when 'loudness' then r.loudness
-            when 'speechiness' then r.speechiness
-            when 'acousticness' then r.acousticness
-            when 'instrumentalness' then r.instrumentalness
-            when 'liveness' then r.liveness
-            when 'valence' then r.valence
-            when 'tempo' then r.tempo
-        end as x,
+            when 'danceability' then m.danceability_sd
+            when 'energy' then m.energy_sd
+            when 'loudness' then m.loudness_sd
+            when 'speechiness' then m.speechiness_sd
+            when 'acousticness' then m.acousticness_sd
+            when 'instrumentalness' then m.instrumentalness_sd
+            when 'liveness' then m.liveness_sd
+            when 'valence' then m.valence_sd
+            when 'tempo' then m.tempo_sd
+        end as sd_x,
         case p.feature_y
-            when 'danceability' then r.danceability
-            when 'energy' then r.energy
-            when 'loudness' then r.loudness
-            when 'speechiness' then r.speechiness
-            when 'acousticness' then r.acousticness
-            when 'instrumentalness' then r.instrumentalness
-            when 'liveness' then r.liveness
-            when 'valence' then r.valence
-            when 'tempo' then r.tempo
-        end as y,
+            when 'danceability' then m.danceability_sd
+            when 'energy' then m.energy_sd
+            when 'loudness' then m.loudness_sd
+            when 'speechiness' then m.speechiness_sd
+            when 'acousticness' then m.acousticness_sd
+            when 'instrumentalness' then m.instrumentalness_sd
+            when 'liveness' then m.liveness_sd
+            when 'valence' then m.valence_sd
+            when 'tempo' then m.tempo_sd
+        end as sd_y,
         case p.feature_x
-            when 'danceability' then r.danceability_rank
-            when 'energy' then r.energy_rank
-            when 'loudness' then r.loudness_rank
-            when 'speechiness' then r.speechiness_rank
-            when 'acousticness' then r.acousticness_rank
-            when 'instrumentalness' then r.instrumentalness_rank
-            when 'liveness' then r.liveness_rank
-            when 'valence' then r.valence_rank
-            when 'tempo' then r.tempo_rank
-        end as x_rank,
+            when 'danceability' then m.danceability_rank_sd
+            when 'energy' then m.energy_rank_sd
+            when 'loudness' then m.loudness_rank_sd
+            when 'speechiness' then m.speechiness_rank_sd
+            when 'acousticness' then m.acousticness_rank_sd
+            when 'instrumentalness' then m.instrumentalness_rank_sd
+            when 'liveness' then m.liveness_rank_sd
+            when 'valence' then m.valence_rank_sd
+            when 'tempo' then m.tempo_rank_sd
+        end as sd_x_rank,
         case p.feature_y
-            when 'danceability' then r.danceability_rank
-            when 'energy' then r.energy_rank
-            when 'loudness' then r.loudness_rank
-            when 'speechiness' then r.speechiness_rank
-            when 'acousticness' then r.acousticness_rank
-            when 'instrumentalness' then r.instrumentalness_rank
-            when 'liveness' then r.liveness_rank
-            when 'valence' then r.valence_rank
-            when 'tempo' then r.tempo_rank
-        end as y_rank
-    from ranked as r
+            when 'danceability' then m.danceability_rank_sd
+            when 'energy' then m.energy_rank_sd
+            when 'loudness' then m.loudness_rank_sd
+            when 'speechiness' then m.speechiness_rank_sd
+            when 'acousticness' then m.acousticness_rank_sd
+            when 'instrumentalness' then m.instrumentalness_rank_sd
+            when 'liveness' then m.liveness_rank_sd
+            when 'valence' then m.valence_rank_sd
+            when 'tempo' then m.tempo_rank_sd
+        end as sd_y_rank,
+        case p.feature_x || '__' || p.feature_y
+            when 'danceability__energy' then m.pearson_danceability__energy
+            when 'danceability__loudness' then m.pearson_danceability__loudness
+            when 'danceability__speechiness' then m.pearson_danceability__speechiness
+            when 'danceability__acousticness' then m.pearson_danceability__acousticness
+            when 'danceability__instrumentalness' then m.pearson_danceability__instrumentalness
+            when 'danceability__liveness' then m.pearson_danceability__liveness
+            when 'danceability__valence' then m.pearson_danceability__valence
+            when 'danceability__tempo' then m.pearson_danceability__tempo
+            when 'energy__loudness' then m.pearson_energy__loudness
+            when 'energy__speechiness' then m.pearson_energy__speechiness
+            when 'energy__acousticness' then m.pearson_energy__acousticness
+            when 'energy__instrumentalness' then m.pearson_energy__instrumentalness
+            when 'energy__liveness' then m.pearson_energy__liveness
+            when 'energy__valence' then m.pearson_energy__valence
+            when 'energy__tempo' then m.pearson_energy__tempo
+            when 'loudness__speechiness' then m.pearson_loudness__speechiness
+            when 'loudness__acousticness' then m.pearson_loudness__acousticness
+            when 'loudness__instrumentalness' then m.pearson_loudness__instrumentalness
+            when 'loudness__liveness' then m.pearson_loudness__liveness
+            when 'loudness__valence' then m.pearson_loudness__valence
+            when 'loudness__tempo' then m.pearson_loudness__tempo
+            when 'speechiness__acousticness' then m.pearson_speechiness__acousticness
+            when 'speechiness__instrumentalness' then m.pearson_speechiness__instrumentalness
+            when 'speechiness__liveness' then m.pearson_speechiness__liveness
+            when 'speechiness__valence' then m.pearson_speechiness__valence
+            when 'speechiness__tempo' then m.pearson_speechiness__tempo
+            when 'acousticness__instrumentalness' then m.pearson_acousticness__instrumentalness
+            when 'acousticness__liveness' then m.pearson_acousticness__liveness
+            when 'acousticness__valence' then m.pearson_acousticness__valence
+            when 'acousticness__tempo' then m.pearson_acousticness__tempo
+            when 'instrumentalness__liveness' then m.pearson_instrumentalness__liveness
+            when 'instrumentalness__valence' then m.pearson_instrumentalness__valence
+            when 'instrumentalness__tempo' then m.pearson_instrumentalness__tempo
+            when 'liveness__valence' then m.pearson_liveness__valence
+            when 'liveness__tempo' then m.pearson_liveness__tempo
+            when 'valence__tempo' then m.pearson_valence__tempo
+        end as pearson_raw,
+        case p.feature_x || '__' || p.feature_y
+            when 'danceability__energy' then m.spearman_danceability__energy
+            when 'danceability__loudness' then m.spearman_danceability__loudness
+            when 'danceability__speechiness' then m.spearman_danceability__speechiness
+            when 'danceability__acousticness' then m.spearman_danceability__acousticness
+            when 'danceability__instrumentalness' then m.spearman_danceability__instrumentalness
+            when 'danceability__liveness' then m.spearman_danceability__liveness
+            when 'danceability__valence' then m.spearman_danceability__valence
+            when 'danceability__tempo' then m.spearman_danceability__tempo
+            when 'energy__loudness' then m.spearman_energy__loudness
+            when 'energy__speechiness' then m.spearman_energy__speechiness
+            when 'energy__acousticness' then m.spearman_energy__acousticness
+            when 'energy__instrumentalness' then m.spearman_energy__instrumentalness
+            when 'energy__liveness' then m.spearman_energy__liveness
+            when 'energy__valence' then m.spearman_energy__valence
+            when 'energy__tempo' then m.spearman_energy__tempo
+            when 'loudness__speechiness' then m.spearman_loudness__speechiness
+            when 'loudness__acousticness' then m.spearman_loudness__acousticness
+            when 'loudness__instrumentalness' then m.spearman_loudness__instrumentalness
+            when 'loudness__liveness' then m.spearman_loudness__liveness
+            when 'loudness__valence' then m.spearman_loudness__valence
+            when 'loudness__tempo' then m.spearman_loudness__tempo
+            when 'speechiness__acousticness' then m.spearman_speechiness__acousticness
+            when 'speechiness__instrumentalness' then m.spearman_speechiness__instrumentalness
+            when 'speechiness__liveness' then m.spearman_speechiness__liveness
+            when 'speechiness__valence' then m.spearman_speechiness__valence
+            when 'speechiness__tempo' then m.spearman_speechiness__tempo
+            when 'acousticness__instrumentalness' then m.spearman_acousticness__instrumentalness
+            when 'acousticness__liveness' then m.spearman_acousticness__liveness
+            when 'acousticness__valence' then m.spearman_acousticness__valence
+            when 'acousticness__tempo' then m.spearman_acousticness__tempo
+            when 'instrumentalness__liveness' then m.spearman_instrumentalness__liveness
+            when 'instrumentalness__valence' then m.spearman_instrumentalness__valence
+            when 'instrumentalness__tempo' then m.spearman_instrumentalness__tempo
+            when 'liveness__valence' then m.spearman_liveness__valence
+            when 'liveness__tempo' then m.spearman_liveness__tempo
+            when 'valence__tempo' then m.spearman_valence__tempo
+        end as spearman_raw
+    from moments as m
     cross join feature_pairs as p
-),
-
-moments as (
-    select
-        d.user_id,
-        d.feature_x,
-        d.feature_y,
-        cast(count(*) as bigint) as n_feature_plays,
-        stddev_pop(d.x) as sd_x,
-        stddev_pop(d.y) as sd_y,
-        stddev_pop(d.x_rank) as sd_x_rank,
-        stddev_pop(d.y_rank) as sd_y_rank,
-        corr(d.x, d.y) as r_xy,
-        corr(d.x_rank, d.y_rank) as r_rank
-    from paired as d
-    group by d.user_id, d.feature_x, d.feature_y
 ),
 
 coefficients as (
@@ -191,10 +355,10 @@ coefficients as (
         m.feature_y,
         m.n_feature_plays,
         case when m.n_feature_plays >= 3 and m.sd_x > 1e-9 and m.sd_y > 1e-9
-            then greatest(-1.0, least(1.0, m.r_xy)) end as pearson_r,
+            then greatest(-1.0, least(1.0, m.pearson_raw)) end as pearson_r,
         case when m.n_feature_plays >= 3 and m.sd_x_rank > 1e-9 and m.sd_y_rank > 1e-9
-            then greatest(-1.0, least(1.0, m.r_rank)) end as spearman_rho
-    from moments as m
+            then greatest(-1.0, least(1.0, m.spearman_raw)) end as spearman_rho
+    from paired as m
 ),
 
 final as (

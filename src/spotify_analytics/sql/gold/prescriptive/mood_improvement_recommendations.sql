@@ -1,0 +1,423 @@
+-- Tracks that lift this user's mood, per user, from two sources:
+-- (a) history: tracks the user played right after a lower-valence play in the
+--     same session (music plays that were not skipped, with features), whose
+--     valence is at least the user's mean; ranked by how often they lifted
+--     valence, then by the mean lift. Top 10.
+-- (b) catalog: catalog tracks the user never played, in the user's top 3
+--     genres (by plays), with valence above the user's mean, nearest to the
+--     user's mood-lift profile (the mean features of the plays that lifted
+--     valence; the plays above the user's mean valence when none did) by
+--     Euclidean distance over the nine audio features z-scored with the
+--     catalog's mean and std. Top 10. Users without genres get none.
+with listening as (
+    select * from listening_with_features
+),
+
+catalog as (
+    select * from catalog_tracks
+),
+
+params as (
+    select * from run_params
+),
+
+music_plays as (
+    select
+        l.user_id,
+        l.session_id,
+        l.play_id,
+        l.played_at,
+        l.track_id,
+        l.track_key,
+        l.catalog_track_id,
+        l.track_name,
+        l.artist_name,
+        l.genres,
+        (
+            l.valence is not null
+            and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+        ) as has_features,
+        l.danceability,
+        l.energy,
+        l.loudness,
+        l.speechiness,
+        l.acousticness,
+        l.instrumentalness,
+        l.liveness,
+        l.valence,
+        l.tempo
+    from listening as l
+    cross join params as p
+    where coalesce(l.is_music, false)
+        and not coalesce(l.is_skip, false)
+        and l.user_id is not null
+),
+
+feature_plays as (
+    select * from music_plays where has_features
+),
+
+user_mood as (
+    select
+        f.user_id,
+        avg(f.valence) as user_mean_valence,
+        cast(count(*) as bigint) as n_feature_plays
+    from feature_plays as f
+    group by f.user_id
+),
+
+sequenced as (
+    select
+        m.*,
+        lag(m.has_features) over session_order as prev_has_features,
+        lag(m.valence) over session_order as prev_valence
+    from music_plays as m
+    where m.session_id is not null
+    window session_order as (partition by m.user_id, m.session_id order by m.played_at, m.play_id)
+),
+
+lift_plays as (
+    -- a play whose valence is higher than the previous play's in its session
+    select
+        s.*,
+        s.valence - s.prev_valence as lift
+    from sequenced as s
+    where s.has_features and s.prev_has_features and s.valence > s.prev_valence
+),
+
+history_tracks as (
+    select
+        f.user_id,
+        f.track_key,
+        max(f.track_id) as track_id,
+        max(f.track_name) as track_name,
+        max(f.artist_name) as artist_name,
+        avg(f.valence) as valence,
+        avg(f.energy) as energy,
+        avg(f.danceability) as danceability,
+        avg(f.acousticness) as acousticness,
+        avg(f.tempo) as tempo
+    from feature_plays as f
+    group by f.user_id, f.track_key
+),
+
+track_lifts as (
+    select
+        l.user_id,
+        l.track_key,
+        cast(count(*) as bigint) as lift_plays,
+        avg(l.lift) as mean_valence_lift
+    from lift_plays as l
+    group by l.user_id, l.track_key
+),
+
+history_ranked as (
+    select
+        h.*,
+        t.lift_plays,
+        t.mean_valence_lift,
+        u.user_mean_valence,
+        u.n_feature_plays,
+        row_number() over (
+            partition by h.user_id
+            order by t.lift_plays desc, t.mean_valence_lift desc, h.track_key
+        ) as rank
+    from history_tracks as h
+    inner join track_lifts as t
+        on h.user_id = t.user_id and h.track_key = t.track_key
+    inner join user_mood as u
+        on h.user_id = u.user_id
+    where h.valence >= u.user_mean_valence
+),
+
+lift_profile as (
+    select
+        l.user_id,
+        'lift plays' as profile_basis,
+        avg(l.danceability) as danceability,
+        avg(l.energy) as energy,
+        avg(l.loudness) as loudness,
+        avg(l.speechiness) as speechiness,
+        avg(l.acousticness) as acousticness,
+        avg(l.instrumentalness) as instrumentalness,
+        avg(l.liveness) as liveness,
+        avg(l.valence) as valence,
+        avg(l.tempo) as tempo
+    from lift_plays as l
+    group by l.user_id
+),
+
+high_profile as (
+    select
+        f.user_id,
+        'plays above mean valence' as profile_basis,
+        avg(f.danceability) as danceability,
+        avg(f.energy) as energy,
+        avg(f.loudness) as loudness,
+        avg(f.speechiness) as speechiness,
+        avg(f.acousticness) as acousticness,
+        avg(f.instrumentalness) as instrumentalness,
+        avg(f.liveness) as liveness,
+        avg(f.valence) as valence,
+        avg(f.tempo) as tempo
+    from feature_plays as f
+    inner join user_mood as u
+        on f.user_id = u.user_id
+    where f.valence > u.user_mean_valence
+    group by f.user_id
+),
+
+profiles as (
+    select * from lift_profile
+    union all
+    select h.*
+    from high_profile as h
+    where h.user_id not in (select l.user_id from lift_profile as l)
+),
+
+catalog_stats as (
+    select
+        avg(c.danceability) as danceability_mean,
+        avg(c.energy) as energy_mean,
+        avg(c.loudness) as loudness_mean,
+        avg(c.speechiness) as speechiness_mean,
+        avg(c.acousticness) as acousticness_mean,
+        avg(c.instrumentalness) as instrumentalness_mean,
+        avg(c.liveness) as liveness_mean,
+        avg(c.valence) as valence_mean,
+        avg(c.tempo) as tempo_mean,
+        stddev_samp(c.danceability) as danceability_std,
+        stddev_samp(c.energy) as energy_std,
+        stddev_samp(c.loudness) as loudness_std,
+        stddev_samp(c.speechiness) as speechiness_std,
+        stddev_samp(c.acousticness) as acousticness_std,
+        stddev_samp(c.instrumentalness) as instrumentalness_std,
+        stddev_samp(c.liveness) as liveness_std,
+        stddev_samp(c.valence) as valence_std,
+        stddev_samp(c.tempo) as tempo_std
+    from catalog as c
+),
+
+play_genres as (
+    select
+        f.user_id,
+        pg.genre
+    from feature_plays as f
+    cross join unnest(f.genres) as pg (genre)
+),
+
+user_genres as (
+    select
+        g.user_id,
+        g.genre,
+        row_number() over (partition by g.user_id order by count(*) desc, g.genre) as genre_rank
+    from play_genres as g
+    group by g.user_id, g.genre
+),
+
+top_genres as (
+    select
+        g.user_id,
+        g.genre,
+        g.genre_rank,
+        u.user_mean_valence
+    from user_genres as g
+    inner join user_mood as u
+        on g.user_id = u.user_id
+    where g.genre_rank <= 3
+),
+
+catalog_genres as (
+    select
+        c.track_id,
+        c.valence,
+        cg.genre
+    from catalog as c
+    cross join unnest(c.genres) as cg (genre)
+),
+
+heard as (
+    select distinct l.user_id, l.track_id as track_id
+    from listening as l
+    where l.track_id is not null
+    union
+    select distinct l.user_id, l.catalog_track_id as track_id
+    from listening as l
+    where l.catalog_track_id is not null
+),
+
+candidates as (
+    -- unheard catalog tracks in the user's top 3 genres, happier than the user's
+    -- mean (the valence test rides on the genre join: no user x catalog product);
+    -- a track in several of those genres keeps the user's highest-ranked one
+    select
+        g.user_id,
+        cg.track_id,
+        g.genre,
+        row_number() over (
+            partition by g.user_id, cg.track_id order by g.genre_rank
+        ) as genre_pick
+    from top_genres as g
+    inner join catalog_genres as cg
+        on g.genre = cg.genre
+        and cg.valence > g.user_mean_valence
+    left join heard as h
+        on g.user_id = h.user_id and cg.track_id = h.track_id
+    where h.track_id is null
+),
+
+catalog_z as (
+    -- every catalog track in z-scores (catalog mean and std per feature)
+    select
+        c.track_id,
+        c.track_name,
+        c.artist_name,
+        c.popularity,
+        c.valence,
+        c.energy,
+        c.danceability,
+        c.acousticness,
+        c.tempo,
+        case when s.danceability_std > 1e-9 then (c.danceability - s.danceability_mean) / s.danceability_std else 0 end as danceability_z,
+        case when s.energy_std > 1e-9 then (c.energy - s.energy_mean) / s.energy_std else 0 end as energy_z,
+        case when s.loudness_std > 1e-9 then (c.loudness - s.loudness_mean) / s.loudness_std else 0 end as loudness_z,
+        case when s.speechiness_std > 1e-9 then (c.speechiness - s.speechiness_mean) / s.speechiness_std else 0 end as speechiness_z,
+        case when s.acousticness_std > 1e-9 then (c.acousticness - s.acousticness_mean) / s.acousticness_std else 0 end as acousticness_z,
+        case when s.instrumentalness_std > 1e-9 then (c.instrumentalness - s.instrumentalness_mean) / s.instrumentalness_std else 0 end as instrumentalness_z,
+        case when s.liveness_std > 1e-9 then (c.liveness - s.liveness_mean) / s.liveness_std else 0 end as liveness_z,
+        case when s.valence_std > 1e-9 then (c.valence - s.valence_mean) / s.valence_std else 0 end as valence_z,
+        case when s.tempo_std > 1e-9 then (c.tempo - s.tempo_mean) / s.tempo_std else 0 end as tempo_z
+    from catalog as c
+    cross join catalog_stats as s
+    where c.danceability is not null
+        and c.energy is not null
+        and c.loudness is not null
+        and c.speechiness is not null
+        and c.acousticness is not null
+        and c.instrumentalness is not null
+        and c.liveness is not null
+        and c.valence is not null
+        and c.tempo is not null
+),
+
+profiles_z as (
+    select
+        p.user_id,
+        p.profile_basis,
+        case when s.danceability_std > 1e-9 then (p.danceability - s.danceability_mean) / s.danceability_std else 0 end as danceability_z,
+        case when s.energy_std > 1e-9 then (p.energy - s.energy_mean) / s.energy_std else 0 end as energy_z,
+        case when s.loudness_std > 1e-9 then (p.loudness - s.loudness_mean) / s.loudness_std else 0 end as loudness_z,
+        case when s.speechiness_std > 1e-9 then (p.speechiness - s.speechiness_mean) / s.speechiness_std else 0 end as speechiness_z,
+        case when s.acousticness_std > 1e-9 then (p.acousticness - s.acousticness_mean) / s.acousticness_std else 0 end as acousticness_z,
+        case when s.instrumentalness_std > 1e-9 then (p.instrumentalness - s.instrumentalness_mean) / s.instrumentalness_std else 0 end as instrumentalness_z,
+        case when s.liveness_std > 1e-9 then (p.liveness - s.liveness_mean) / s.liveness_std else 0 end as liveness_z,
+        case when s.valence_std > 1e-9 then (p.valence - s.valence_mean) / s.valence_std else 0 end as valence_z,
+        case when s.tempo_std > 1e-9 then (p.tempo - s.tempo_mean) / s.tempo_std else 0 end as tempo_z
+    from profiles as p
+    cross join catalog_stats as s
+),
+
+scored as (
+    select
+        k.user_id,
+        k.genre,
+        c.track_id,
+        c.track_name,
+        c.artist_name,
+        c.popularity,
+        c.valence,
+        c.energy,
+        c.danceability,
+        c.acousticness,
+        c.tempo,
+        u.user_mean_valence,
+        u.n_feature_plays,
+        p.profile_basis,
+        sqrt(
+            power(c.danceability_z - p.danceability_z, 2)
+            + power(c.energy_z - p.energy_z, 2)
+            + power(c.loudness_z - p.loudness_z, 2)
+            + power(c.speechiness_z - p.speechiness_z, 2)
+            + power(c.acousticness_z - p.acousticness_z, 2)
+            + power(c.instrumentalness_z - p.instrumentalness_z, 2)
+            + power(c.liveness_z - p.liveness_z, 2)
+            + power(c.valence_z - p.valence_z, 2)
+            + power(c.tempo_z - p.tempo_z, 2)
+        ) as distance
+    from candidates as k
+    inner join catalog_z as c
+        on k.track_id = c.track_id
+    inner join profiles_z as p
+        on k.user_id = p.user_id
+    inner join user_mood as u
+        on k.user_id = u.user_id
+    where k.genre_pick = 1
+),
+
+catalog_ranked as (
+    select
+        s.*,
+        row_number() over (
+            partition by s.user_id
+            order by s.distance, s.popularity desc, s.track_id
+        ) as rank
+    from scored as s
+),
+
+final as (
+    select
+        h.user_id,
+        'history' as source,
+        h.rank,
+        h.track_id,
+        h.track_key,
+        h.track_name,
+        h.artist_name,
+        cast(null as varchar) as genre,
+        h.valence,
+        h.energy,
+        h.danceability,
+        h.acousticness,
+        h.tempo,
+        h.lift_plays,
+        h.mean_valence_lift,
+        cast(null as double) as distance,
+        h.user_mean_valence,
+        h.n_feature_plays,
+        cast(null as varchar) as profile_basis,
+        'lifted your valence by +'
+        || cast(cast(round(h.mean_valence_lift, 2) as decimal(10, 2)) as varchar)
+        || ' on average the ' || cast(h.lift_plays as varchar)
+        || ' time(s) it followed a lower-valence track in a session' as reason
+    from history_ranked as h
+    where h.rank <= 10
+    union all
+    select
+        c.user_id,
+        'catalog' as source,
+        c.rank,
+        c.track_id,
+        cast(null as varchar) as track_key,
+        c.track_name,
+        c.artist_name,
+        c.genre,
+        c.valence,
+        c.energy,
+        c.danceability,
+        c.acousticness,
+        c.tempo,
+        cast(null as bigint) as lift_plays,
+        cast(null as double) as mean_valence_lift,
+        c.distance,
+        c.user_mean_valence,
+        c.n_feature_plays,
+        c.profile_basis,
+        'unheard ' || c.genre || ' track close to your mood-lift profile (distance '
+        || cast(cast(round(c.distance, 2) as decimal(10, 2)) as varchar) || '), valence '
+        || cast(cast(round(c.valence, 2) as decimal(10, 2)) as varchar) || ' vs your mean '
+        || cast(cast(round(c.user_mean_valence, 2) as decimal(10, 2)) as varchar) as reason
+    from catalog_ranked as c
+    where c.rank <= 10
+)
+
+select * from final
