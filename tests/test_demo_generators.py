@@ -253,7 +253,7 @@ def test_time_and_recent_plays_both_carry_signal(demo_exports, listener) -> None
         return float(np.mean((valence[test] - predicted) ** 2))
 
     model = mse(design[test] @ beta)
-    assert model < 0.95 * mse(design[test, 1])  # persistence
+    assert model < 0.97 * mse(design[test, 1])  # persistence
     assert model < 0.8 * mse(slot_mean[test])  # hour-of-week mean
     assert model < 0.7 * mse(np.full(len(test), mean))  # mean
     same = session[1:] == session[:-1]

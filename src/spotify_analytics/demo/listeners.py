@@ -8,9 +8,9 @@ rules, so DST is handled the way Spotify's own timestamps are.
 Planted patterns (docs/demo.md has the measured sizes):
 
 - **Target mood** per play = user base + hour-of-day offset (calm, low-valence
-  mornings: valence -0.12 / energy -0.15 at 06-09; happier afternoons: valence
-  +0.10 at 12-17) + weekend valence +0.07 + Friday/Saturday evening energy
-  +0.20 (19:00-01:59 local, valence +0.05 too).
+  mornings: valence -0.16 / energy -0.20 at 06-09; happier afternoons: valence
+  +0.13 at 12-17) + weekend valence +0.07 + Friday/Saturday evening energy
+  +0.25 (19:00-01:59 local, valence +0.05 too).
 - **Momentum** inside a session: ``desired = target + 0.5 * (previous - target)
   + N(0, 0.08)``, per valence and energy (the previous non-skipped play of the
   session; the first play is ``target + N(0, 0.12)``).
@@ -44,14 +44,14 @@ FIRST_SD = 0.12
 KERNEL_SD = 0.05
 REPEAT_P = 0.05
 WEEKEND_VALENCE = 0.07
-PARTY_ENERGY, PARTY_VALENCE = 0.20, 0.05
+PARTY_ENERGY, PARTY_VALENCE = 0.25, 0.05
 
 # local hour -> (valence, energy) offset
 HOUR_VALENCE = np.array(
-    [-0.08] * 5 + [-0.10] + [-0.12] * 4 + [-0.05] * 2 + [0.10] * 6 + [0.03] * 4 + [-0.03] * 2
+    [-0.10] * 5 + [-0.13] + [-0.16] * 4 + [-0.06] * 2 + [0.13] * 6 + [0.04] * 4 + [-0.04] * 2
 )
 HOUR_ENERGY = np.array(
-    [-0.10] * 5 + [-0.15] + [-0.15] * 4 + [-0.05] * 2 + [0.05] * 6 + [0.05] * 4 + [-0.05] * 2
+    [-0.13] * 5 + [-0.20] + [-0.20] * 4 + [-0.06] * 2 + [0.06] * 6 + [0.06] * 4 + [-0.06] * 2
 )
 
 
