@@ -152,10 +152,16 @@ counted_records as (
 
 distinct_records as (
     select
-        *,
-        concat(source, ':', source_record_id) as record_key
+        counted_records.*,
+        concat(counted_records.source, ':', counted_records.source_record_id) as record_key,
+        1000 * case
+            when counted_records.ts_precision_s >= 60
+                then params.dedupe_tolerance_minute_precision_s
+            else params.dedupe_tolerance_s
+        end as tolerance_ms
     from counted_records
-    where copy_no = 1
+    cross join params
+    where counted_records.copy_no = 1
 ),
 
 extended_records as (
@@ -184,14 +190,9 @@ api_candidates as (
     inner join api_only_records
         on api_only_records.user_id = extended_records.user_id
         and api_only_records.track_key = extended_records.track_key
-    cross join params
     where
         abs(date_diff('millisecond', extended_records.played_at, api_only_records.played_at))
-        <= 1000 * case
-            when greatest(extended_records.ts_precision_s, api_only_records.ts_precision_s) >= 60
-                then params.dedupe_tolerance_minute_precision_s
-            else params.dedupe_tolerance_s
-        end
+        <= greatest(extended_records.tolerance_ms, api_only_records.tolerance_ms)
 ),
 
 api_ranked as (
@@ -211,35 +212,66 @@ api_pairs as (
 ),
 
 round1_plays as (
-    select record_key as play_key, user_id, track_key, played_at, ts_precision_s, ms_played
+    select
+        record_key as play_key,
+        user_id,
+        track_key,
+        own_track_key,
+        played_at,
+        tolerance_ms,
+        ms_played
     from extended_records
     union all
-    select record_key as play_key, user_id, track_key, played_at, ts_precision_s, ms_played
+    select
+        record_key as play_key,
+        user_id,
+        track_key,
+        own_track_key,
+        played_at,
+        tolerance_ms,
+        ms_played
     from api_only_records
     where record_key not in (select other_key from api_pairs)
 ),
 
--- round 2: account-data records onto the plays of round 1
-account_candidates as (
-    select
-        round1_plays.play_key,
-        account_records.record_key as other_key,
-        abs(date_diff('millisecond', round1_plays.played_at, account_records.played_at))
-            as distance_ms,
-        case when round1_plays.ms_played = account_records.ms_played then 0 else 1 end
-            as ms_differs
+-- round 2: account-data records onto the plays of round 1, by the play's key or by
+-- the names its own record carried (a track's names change between exports)
+account_name_pairs as (
+    select round1_plays.play_key, account_records.record_key as other_key
     from round1_plays
     inner join account_records
         on account_records.user_id = round1_plays.user_id
         and account_records.track_key = round1_plays.track_key
-    cross join params
     where
         abs(date_diff('millisecond', round1_plays.played_at, account_records.played_at))
-        <= 1000 * case
-            when greatest(round1_plays.ts_precision_s, account_records.ts_precision_s) >= 60
-                then params.dedupe_tolerance_minute_precision_s
-            else params.dedupe_tolerance_s
-        end
+        <= greatest(round1_plays.tolerance_ms, account_records.tolerance_ms)
+    union
+    select round1_plays.play_key, account_records.record_key as other_key
+    from round1_plays
+    inner join account_records
+        on account_records.user_id = round1_plays.user_id
+        and account_records.own_track_key = round1_plays.own_track_key
+    where
+        abs(date_diff('millisecond', round1_plays.played_at, account_records.played_at))
+        <= greatest(round1_plays.tolerance_ms, account_records.tolerance_ms)
+),
+
+account_candidates as (
+    select
+        round1_plays.play_key,
+        account_records.record_key as other_key,
+        -- a minute-precision time stands for its whole minute: distance to that interval
+        greatest(
+            date_diff('millisecond', round1_plays.played_at, account_records.played_at),
+            date_diff('millisecond', account_records.played_at, round1_plays.played_at)
+            - 1000 * (account_records.ts_precision_s - 1),
+            0
+        ) as distance_ms,
+        case when round1_plays.ms_played = account_records.ms_played then 0 else 1 end
+            as ms_differs
+    from account_name_pairs
+    inner join round1_plays on round1_plays.play_key = account_name_pairs.play_key
+    inner join account_records on account_records.record_key = account_name_pairs.other_key
 ),
 
 account_ranked as (
