@@ -17,33 +17,52 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .encoding import HourOfWeekEncoding
+from .encoding import HourOfWeekEncoding, HourOfWeekOffset
 from .evaluation import Candidate
 
 BOOSTING = {"max_iter": 40, "learning_rate": 0.1, "max_leaf_nodes": 8, "min_samples_leaf": 40}
 
 
+MOMENTUM = (
+    ("prev_valence", "same_session"),
+    ("prev_energy", "same_session"),
+    ("last_valence", "continuing"),
+    ("last_energy", "continuing"),
+)
+
+
 def _encoding(feature_names: list[str]) -> HourOfWeekEncoding:
+    """Target encoding by hour of week, plus momentum terms for the lagged
+    features present (see encoding.py)."""
+    index = {name: i for i, name in enumerate(feature_names)}
+    momentum = tuple(
+        (index[value], index[flag]) for value, flag in MOMENTUM if value in index and flag in index
+    )
     return HourOfWeekEncoding(
-        hour_column=feature_names.index("hour"),
-        weekday_column=feature_names.index("day_of_week"),
+        hour_column=index["hour"], weekday_column=index["day_of_week"], momentum=momentum
     )
 
 
 def regressors(feature_names: list[str]) -> list[Candidate]:
+    """Mostly the hour-of-week mean plus a learnt correction (HourOfWeekOffset); one
+    candidate shrinks towards the global mean instead, for users without a time pattern."""
+
+    def offset(model: object) -> HourOfWeekOffset:
+        return HourOfWeekOffset(_encoding(feature_names), model)
+
     def ridge(alpha: float) -> Candidate:
-        steps = (_encoding(feature_names), StandardScaler(), Ridge(alpha=alpha))
-        return Candidate(f"ridge_alpha_{alpha:g}", make_pipeline(*steps), {"alpha": alpha})
+        model = offset(make_pipeline(StandardScaler(), Ridge(alpha=alpha)))
+        return Candidate(f"ridge_alpha_{alpha:g}", model, {"alpha": alpha})
 
     boosting = HistGradientBoostingRegressor(**BOOSTING, early_stopping=False, random_state=0)
+    shrunk_to_mean = make_pipeline(
+        _encoding(feature_names), StandardScaler(), Ridge(alpha=100.0)
+    )
     return [
+        Candidate("ridge_alpha_100_no_offset", shrunk_to_mean, {"alpha": 100.0, "offset": None}),
         ridge(1.0),
         ridge(100.0),
-        Candidate(
-            "hist_gradient_boosting",
-            make_pipeline(_encoding(feature_names), boosting),
-            BOOSTING,
-        ),
+        Candidate("hist_gradient_boosting", offset(boosting), BOOSTING),
     ]
 
 

@@ -25,10 +25,11 @@ def context_data(model: str, user_id: str, plays: dict[str, np.ndarray]) -> Task
     kind, target = TASKS[model]
     X, names = context_features(plays)
     valence = plays["valence"].astype(float)
+    energy = plays["energy"].astype(float)
     if kind == "regression":
         y, previous = valence, previous_values(valence)
     else:
-        y = quadrant_array(valence, plays["energy"].astype(float))
+        y = quadrant_array(valence, energy)
         previous = previous_labels(y)
     return TaskData(
         model=model,

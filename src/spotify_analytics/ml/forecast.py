@@ -1,9 +1,11 @@
 """Energy forecasts: the mean energy of the next listened (local date, hour).
 
 A one-step-ahead forecast: each (date, hour) cell in which the user played
-music is predicted from its time (cyclic hour, weekday, weekend) and from the
+music is predicted from its time (cyclic hour, weekday, weekend), from the
 cells before it (the previous cell's mean energy and valence, the gap to it,
-the day's earlier cells). Persistence is the previous cell's mean energy.
+the day's earlier cells) and from the last play before the hour (its energy
+and valence, and whether the hour's listening continues that play's session).
+Persistence is the previous cell's mean energy.
 """
 
 from __future__ import annotations
@@ -29,7 +31,12 @@ def hour_cells(plays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     key = day * 24 + plays["hour_of_day"].astype(np.int64)
     keys, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     counts = np.bincount(inverse)
+    before = np.maximum(first - 1, 0)
+    has_before = first > 0
     cells = {
+        "last_energy": np.where(has_before, plays["energy"][before].astype(float), np.nan),
+        "last_valence": np.where(has_before, plays["valence"][before].astype(float), np.nan),
+        "continuing": has_before & (plays["session_id"][first] == plays["session_id"][before]),
         "date": plays["date"][first],
         "hour_of_day": plays["hour_of_day"][first],
         "day_of_week": plays["day_of_week"][first],
@@ -54,6 +61,9 @@ def cell_features(cells: dict[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
     columns["same_day"] = _shift_equal(cells["date"]).astype(float)
     columns["day_mean_energy"] = _running_mean(energy, cells["date"], previous)
     columns["prev_log_plays"] = np.log1p(_lag(cells["n_plays"].astype(float), 1, fill=0.0))
+    columns["last_energy"] = np.nan_to_num(cells["last_energy"], nan=0.5)
+    columns["last_valence"] = np.nan_to_num(cells["last_valence"], nan=0.5)
+    columns["continuing"] = cells["continuing"].astype(float)
     names = list(columns)
     return np.column_stack([columns[name] for name in names]), names
 

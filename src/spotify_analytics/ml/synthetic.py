@@ -261,3 +261,10 @@ def synthetic_catalog(n_tracks: int = 4000, *, seed: int = 3, duplicate_share: f
     table["track_id"] = np.where(kind == 2, np.char.add(table["track_id"], "r"), table["track_id"])
     genres_col = pa.array([[g] for g in table.pop("genre").tolist()], pa.list_(pa.string()))
     return pa.table({**{k: pa.array(v) for k, v in table.items()}, "genres": genres_col})
+
+
+def write_planted_lake(lake, *, catalog_tracks: int = 3000, **options) -> None:
+    """Write planted ``listening_with_features`` and ``catalog_tracks`` into ``lake``
+    (a :class:`~spotify_analytics.lake.Lake`), as Silver would."""
+    lake.overwrite("silver/listening_with_features", planted_listening(**options))
+    lake.overwrite("silver/catalog_tracks", synthetic_catalog(catalog_tracks))

@@ -1,0 +1,189 @@
+"""Predictive models on a lake with planted patterns, on shuffled labels, and on tiny users."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from spotify_analytics.lake import Lake
+from spotify_analytics.ml import artifacts
+from spotify_analytics.ml.reproduce import reproduce_predictions
+from spotify_analytics.ml.steps import ml_steps
+from spotify_analytics.ml.synthetic import planted_listening, synthetic_catalog
+from spotify_analytics.pipeline import run as run_pipeline
+from spotify_analytics.runner import StepContext
+from spotify_analytics.settings import Settings
+
+PRIMARY = {"mood_predictions": "r2", "mood_classifications": "accuracy", "energy_forecasts": "r2"}
+CONTEXT_STEPS = ("mood_predictions", "mood_classifications", "energy_forecasts")
+NO_LIFT_TOLERANCE = 0.03
+PLANTED = lambda: planted_listening(users=3, days=90, seed=11, phi=0.5)  # noqa: E731  # shuffled labels: a primary-metric lift above +0.03 would be a false claim
+
+
+def _build(root, listening: pa.Table, steps=CONTEXT_STEPS + ("model_performance_metrics",)):
+    lake = Lake.open(root, create=True)
+    lake.overwrite("silver/listening_with_features", listening)
+    lake.overwrite("silver/catalog_tracks", synthetic_catalog(1500))
+    settings = Settings(lake=lake.root)
+    ctx = StepContext(lake, settings)
+    for step in ml_steps():
+        if step.name in steps:
+            for location, table in step.function(ctx).items():
+                lake.overwrite(location, table)
+    return lake, settings
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    return _build(tmp_path_factory.mktemp("planted") / "lake", PLANTED())
+
+
+def _metrics(lake: Lake) -> list[dict]:
+    return lake.read("model_performance_metrics").to_pylist()
+
+
+def test_every_context_model_beats_its_strongest_baseline(planted) -> None:
+    lake, _ = planted
+    rows = [r for r in _metrics(lake) if r["metric"] == PRIMARY.get(r["model"])]
+    assert len(rows) == 9  # 3 users x 3 context models
+    for row in rows:
+        assert row["status"] == "ok"
+        best = max(json.loads(row["baselines"]).values())
+        assert row["baseline_value"] == pytest.approx(best)  # strongest of mean/how/persistence
+        assert row["lift"] > 0, row
+        assert row["value"] > row["baseline_value"]
+    valence = [r for r in rows if r["model"] == "mood_predictions"]
+    assert all(r["beats_baseline"] for r in valence)  # 90% interval of the lift above zero
+
+
+def test_shuffled_labels_claim_no_lift(tmp_path) -> None:
+    lake, _ = _build(tmp_path / "lake", planted_listening(users=2, days=60, seed=5, shuffle=True))
+    rows = [r for r in _metrics(lake) if r["metric"] == PRIMARY.get(r["model"])]
+    assert len(rows) == 6
+    for row in rows:
+        assert row["lift"] <= NO_LIFT_TOLERANCE, row
+        assert row["lift"] >= -0.1, row
+        assert not row["beats_baseline"], row
+
+
+def test_no_play_or_duplicate_of_a_play_is_in_train_and_test(tmp_path) -> None:
+    table = planted_listening(users=1, days=40, seed=3)
+    duplicated = pa.concat_tables([table, table.slice(100, 300)])  # same play_id twice
+    other_id = table.slice(2000, 200).set_column(
+        0, "play_id", pc.binary_join_element_wise(table.slice(2000, 200).column("play_id"), "x", "")
+    )  # the same play (user, track, played_at) under another id
+    lake, _ = _build(
+        tmp_path / "lake", pa.concat_tables([duplicated, other_id]), steps=("mood_predictions",)
+    )
+    predicted = lake.read("mood_predictions")
+    version = predicted.column("model_version")[0].as_py()
+    _, card = artifacts.load_model(lake.root, "mood_predictions", "u0", version)
+    cutoff = np.datetime64(card["cutoff"].rstrip("Z"), "us")
+    plays = table.filter(pc.invert(table.column("is_skip")))
+    times = plays.column("played_at").cast(pa.timestamp("us")).to_numpy()
+    train_ids = set(plays.column("play_id").to_numpy(zero_copy_only=False)[times < cutoff])
+    test_ids = predicted.column("play_id").to_pylist()
+    assert len(test_ids) == len(set(test_ids))  # duplicates collapsed
+    assert not train_ids & set(test_ids)
+    moments = [
+        (k, t)
+        for k, t in zip(
+            predicted.column("track_key").to_pylist(),
+            predicted.column("played_at").to_pylist(),
+            strict=True,
+        )
+    ]
+    assert len(moments) == len(set(moments))
+    assert card["n_train"] + card["n_test"] == plays.num_rows  # every distinct play once
+    assert min(predicted.column("played_at").to_pylist()).replace(tzinfo=None) >= cutoff.astype(
+        object
+    )
+
+
+def test_small_users_get_a_status_row_not_a_number(tmp_path) -> None:
+    table = planted_listening(users=2, days=60, seed=8)
+    small = table.filter(pc.equal(table.column("user_id"), "u1")).slice(0, 80)
+    big = table.filter(pc.equal(table.column("user_id"), "u0"))
+    lake, _ = _build(tmp_path / "lake", pa.concat_tables([big, small]))
+    rows = [r for r in _metrics(lake) if r["user_id"] == "u1"]
+    assert {r["model"] for r in rows} == set(CONTEXT_STEPS)
+    for row in rows:
+        assert row["status"] == "insufficient_data" and row["value"] is None
+        assert row["n_train"] < 200 and "needs >=" in row["note"]
+    assert "u1" not in lake.read("mood_predictions").column("user_id").to_pylist()
+    assert "u0" in lake.read("mood_predictions").column("user_id").to_pylist()
+
+
+@pytest.mark.parametrize("model", CONTEXT_STEPS)
+def test_saved_model_reproduces_the_stored_predictions(planted, model) -> None:
+    lake, settings = planted
+    stored = lake.read(model).filter(pc.equal(lake.read(model).column("user_id"), "u1"))
+    again = reproduce_predictions(lake, settings, model, "u1")
+    column = {
+        "mood_predictions": "predicted_valence",
+        "energy_forecasts": "predicted_energy",
+        "mood_classifications": "predicted_quadrant",
+    }[model]
+    assert again.num_rows == stored.num_rows > 0
+    assert again.column("predicted").to_pylist() == stored.column(column).to_pylist()
+    if model == "mood_classifications":
+        assert again.column("probability").to_pylist() == stored.column("probability").to_pylist()
+
+
+def test_model_cards_and_versions(planted, tmp_path) -> None:
+    lake, _ = planted
+    listed = [m for m in artifacts.list_models(lake.root) if m["model"] == "mood_predictions"]
+    assert {m["user_id"] for m in listed} == {"u0", "u1", "u2"}
+    card = json.loads(
+        (
+            artifacts.model_dir(lake.root, "mood_predictions", "u0", listed[0]["version"])
+            / "card.json"
+        ).read_text()
+    )
+    for key in (
+        "features",
+        "params",
+        "train_from",
+        "train_to",
+        "metrics",
+        "sklearn_version",
+        "data_fingerprint",
+        "cutoff",
+        "cv_scores",
+    ):
+        assert card[key], key
+    # same data -> same version: rebuilding rewrites the version instead of piling up copies
+    again, _ = _build(tmp_path / "again", PLANTED(), steps=("mood_predictions",))
+    assert {m["version"] for m in artifacts.list_models(again.root)} == {
+        m["version"] for m in listed
+    }
+
+
+def test_odd_user_ids_get_safe_unique_folders() -> None:
+    assert artifacts.user_folder("alice") == "alice"
+    odd = [artifacts.user_folder(u) for u in ("../x", "a/b", "a_b", "a b", "")]
+    assert len(set(odd)) == 5 and all("/" not in f and f not in {"", ".", ".."} for f in odd)
+
+
+def test_steps_pass_their_grain_checks_in_the_pipeline(tmp_path) -> None:
+    lake, settings = _build(
+        tmp_path / "lake", planted_listening(users=1, days=30, seed=2), steps=()
+    )
+    for step in (
+        "mood_state_clusters",
+        "listening_anomalies",
+        "sequential_patterns",
+        "behavioral_segments",
+        "audio_to_valence",
+        "mood_predictions",
+        "model_performance_metrics",
+    ):
+        report = run_pipeline(lake, settings, select=step)
+        assert report.built == [step]
+    checks = lake.read("quality_checks").to_pylist()
+    assert not [c for c in checks if c["status"] == "fail"]
+    assert {"mood_state_clusters", "behavioral_segments"} <= {c["table_name"] for c in checks}
