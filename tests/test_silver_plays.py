@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from conftest import EXPORTS
+from spotify_analytics.ingest.exports import import_export
 from spotify_analytics.lake import Lake
 from spotify_analytics.runner import SQL_ROOT, Runner, Step, sql_models
 from spotify_analytics.schemas import LISTENING_HISTORY, STREAMING_HISTORY, USERS
@@ -467,6 +470,102 @@ def test_dedupe_recovers_true_plays_whatever_the_import_order(plays: list[dict],
         assert sum(p["n_source_records"] for p in with_copies) == len(copies) + sum(
             p["n_source_records"] for p in expected
         )
+
+
+# -- the real exports ------------------------------------------------------------------
+
+
+def _extended_music(folder: Path) -> list[dict]:
+    records = [r for f in sorted(folder.glob("*.json")) for r in json.loads(f.read_text())]
+    return [r for r in records if r.get("spotify_track_uri")]
+
+
+@pytest.mark.skipif(not EXPORTS.is_dir(), reason="shared sample exports not present")
+def test_real_exports_every_record_is_a_play_or_a_merged_duplicate(
+    lake: Lake, settings: Settings, tmp_path: Path
+) -> None:
+    account_dir, extended_dir = EXPORTS / "account-data" / "vnegi10", EXPORTS / "extended"
+    extended_dir = next(extended_dir.iterdir())
+    import_export(lake, account_dir, user="vnegi10", timezone="Europe/Amsterdam", settings=settings)
+    import_export(lake, extended_dir, user="khushi", timezone="Asia/Kolkata", settings=settings)
+    # the same listening again as an account-data export (end time to the minute) and
+    # the 50 newest plays as the Web API would report them
+    music = _extended_music(extended_dir)
+    derived = tmp_path / "derived"
+    derived.mkdir()
+    (derived / "StreamingHistory0.json").write_text(
+        json.dumps(
+            [
+                {
+                    "endTime": r["ts"][:16].replace("T", " "),
+                    "trackName": r["master_metadata_track_name"],
+                    "artistName": r["master_metadata_album_artist_name"],
+                    "msPlayed": r["ms_played"],
+                }
+                for r in music
+            ]
+        )
+    )
+    import_export(lake, derived, user="khushi", timezone=None, settings=settings)
+    newest = sorted(music, key=lambda r: r["ts"])[-50:]
+    load(
+        lake,
+        apis=[
+            api(
+                "khushi",
+                datetime.fromisoformat(r["ts"].replace("Z", "+00:00")) + timedelta(seconds=2),
+                track=r["master_metadata_track_name"],
+                artist=r["master_metadata_album_artist_name"],
+                track_id=r["spotify_track_uri"].rsplit(":", 1)[1],
+            )
+            for r in newest
+        ],
+        zones={"khushi": "Asia/Kolkata"},
+    )
+    plays = build_plays(lake)
+
+    con = lake.connect()
+    raw = dict(
+        con.execute(
+            "select user_id, count(*) filter (where record_format = 'extended') from "
+            "streaming_history_bronze group by all"
+        ).fetchall()
+    )
+    figures = {
+        user: con.execute(
+            "select count(*), count(*) filter (where is_music), sum(n_source_records)::bigint,"
+            " min(played_at)::varchar, max(played_at)::varchar,"
+            " count(distinct track_key) filter (where is_music),"
+            " count(*) filter (where n_source_records = 3)"
+            " from plays where user_id = ?",
+            [user],
+        ).fetchone()
+        for user in ("vnegi10", "khushi")
+    }
+    con.close()
+    # account data alone: every record is its own play (no podcasts in this export)
+    assert figures["vnegi10"] == (
+        11_931,
+        11_931,
+        11_931,
+        "2020-08-11 12:47:00+00",
+        "2021-10-25 23:55:00+00",
+        4_150,
+        0,
+    )
+    # extended alone had 8,592 records (8,581 music); the derived account export and
+    # the API records all merge into those plays: 8,581 + 8,581 + 50 + 11 records
+    assert raw["khushi"] == 8_592
+    assert figures["khushi"] == (
+        8_592,
+        8_581,
+        17_223,
+        "2023-07-03 15:57:11+00",
+        "2026-06-02 18:32:09+00",
+        2_133,
+        50,
+    )
+    assert {p["source"] for p in plays if p["user_id"] == "khushi"} == {"extended_export"}
 
 
 # -- portability ------------------------------------------------------------------
