@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from rich import box
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..demo import DemoSummary, build_demo
 from .app import JsonOption, LakeOption, app, err, handle_errors, out, print_json, settings_for
@@ -48,20 +46,14 @@ def render(summary: DemoSummary) -> None:
         highlight=False,
     )
     out.print(f"inputs (ordinary files, re-importable): {escape(str(summary.inputs))}")
-    table = Table(title="demo users (DEMO DATA)", title_justify="left", box=box.SIMPLE_HEAD)
-    for column in ("user", "time zone", "plays", "tracks", "from", "to", "top genre"):
-        table.add_column(column)
+    out.print("[bold]demo users[/] (DEMO DATA):")
     for user in summary.users:
-        table.add_row(
-            user.user_id,
-            user.timezone,
-            f"{user.plays:,}",
-            f"{user.distinct_tracks:,}",
-            str(user.first_date),
-            str(user.last_date),
-            user.top_genre or "-",
+        out.print(
+            f"  {user.user_id:<10} {user.timezone:<17} {user.plays:>6,} plays "
+            f"{user.distinct_tracks:>6,} tracks  {user.first_date} .. {user.last_date}  "
+            f"top genre {user.top_genre or '-'}",
+            highlight=False,
         )
-    out.print(table)
     out.print("[bold]try next:[/]")
     for command in summary.next_commands():
         out.print(f"  {escape(command)}", highlight=False, soft_wrap=True)
