@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import SpotifyAnalyticsError
 from ..settings import Settings, load_settings
@@ -53,7 +54,7 @@ def handle_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except SpotifyAnalyticsError as error:
-            err.print(f"[bold red]error:[/] {error}", highlight=False, markup=True)
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]; every table is at its last committed version")
