@@ -180,6 +180,8 @@ def test_steps_pass_their_grain_checks_in_the_pipeline(tmp_path) -> None:
         "behavioral_segments",
         "audio_to_valence",
         "mood_predictions",
+        "mood_classifications",
+        "energy_forecasts",
         "model_performance_metrics",
     ):
         report = run_pipeline(lake, settings, select=step)
