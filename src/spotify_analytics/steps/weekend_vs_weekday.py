@@ -30,8 +30,27 @@ FEATURES = (
 ALPHA = 0.05
 
 _VALUES = ", ".join(f"('{name}')" for name in FEATURES)
-_CASE = " ".join(f"when '{name}' then f.{name}" for name in FEATURES)
+_STATS = {
+    "n": "cast(count(f.{feature}) filter (where {group}) as bigint)",
+    "mean": "avg(f.{feature}) filter (where {group})",
+    "std": "stddev_samp(f.{feature}) filter (where {group})",
+}
+_GROUPS = {"weekend": "f.is_weekend", "weekday": "not f.is_weekend"}
+_AGGREGATES = ",\n        ".join(
+    template.format(feature=feature, group=condition) + f" as {feature}_{group}_{stat}"
+    for feature in FEATURES
+    for group, condition in _GROUPS.items()
+    for stat, template in _STATS.items()
+)
+_PICKS = ",\n        ".join(
+    "case x.feature "
+    + " ".join(f"when '{feature}' then w.{feature}_{group}_{stat}" for feature in FEATURES)
+    + f" end as {group}_{stat}"
+    for group in _GROUPS
+    for stat in _STATS
+)
 
+# one pass over the plays (wide aggregates per user), then one row per feature
 GROUP_STATS_SQL = f"""
 with listening as (
     select * from listening_with_features
@@ -53,28 +72,25 @@ feature_plays as (
         and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
 ),
 
+wide as (
+    select
+        f.user_id,
+        {_AGGREGATES}
+    from feature_plays as f
+    group by f.user_id
+),
+
 features as (
     select * from (values {_VALUES}) as features (feature)
 ),
 
-long_values as (
-    select f.user_id, f.is_weekend, x.feature, case x.feature {_CASE} end as value
-    from feature_plays as f
-    cross join features as x
-),
-
 final as (
     select
-        v.user_id,
-        v.feature,
-        cast(count(v.value) filter (where v.is_weekend) as bigint) as weekend_n,
-        avg(v.value) filter (where v.is_weekend) as weekend_mean,
-        stddev_samp(v.value) filter (where v.is_weekend) as weekend_std,
-        cast(count(v.value) filter (where not v.is_weekend) as bigint) as weekday_n,
-        avg(v.value) filter (where not v.is_weekend) as weekday_mean,
-        stddev_samp(v.value) filter (where not v.is_weekend) as weekday_std
-    from long_values as v
-    group by v.user_id, v.feature
+        w.user_id,
+        x.feature,
+        {_PICKS}
+    from wide as w
+    cross join features as x
 )
 
 select * from final order by user_id, feature

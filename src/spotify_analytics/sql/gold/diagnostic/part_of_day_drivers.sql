@@ -2,8 +2,8 @@
 -- standardized difference z = (mean in this part of day - the user's overall
 -- mean) / the user's overall sample std, over the user's music plays that were
 -- not skipped and have features. The top driver is the feature with the
--- largest |z| (ties: feature name), second driver the next; NULL when no
--- feature differs (|z| = 0) or the user's std is 0.
+-- largest |z| (|z| rounded to 9 decimals; ties: feature name), second driver
+-- the next; NULL when no feature differs (|z| = 0) or the user's std is 0.
 with listening as (
     select * from listening_with_features
 ),
@@ -37,108 +37,101 @@ music_plays as (
         and l.part_of_day is not null
 ),
 
-features as (
-    select * from (values ('danceability'), ('energy'), ('loudness'), ('speechiness'), ('acousticness'), ('instrumentalness'), ('liveness'), ('valence'), ('tempo')) as features (feature)
-),
-
-long_values as (
-    select
-        f.user_id,
-        f.part_of_day,
-        x.feature,
-        case x.feature
-            when 'danceability' then f.danceability
-            when 'energy' then f.energy
-            when 'loudness' then f.loudness
-            when 'speechiness' then f.speechiness
-            when 'acousticness' then f.acousticness
-            when 'instrumentalness' then f.instrumentalness
-            when 'liveness' then f.liveness
-            when 'valence' then f.valence
-            when 'tempo' then f.tempo
-        end as value
-    from music_plays as f
-    cross join features as x
-    where f.has_features
-),
-
 user_stats as (
     select
-        v.user_id,
-        v.feature,
-        avg(v.value) as user_mean,
-        stddev_samp(v.value) as user_std
-    from long_values as v
-    group by v.user_id, v.feature
+        m.user_id,
+        avg(m.danceability) as danceability_mean,
+        stddev_samp(m.danceability) as danceability_std,
+        avg(m.energy) as energy_mean,
+        stddev_samp(m.energy) as energy_std,
+        avg(m.loudness) as loudness_mean,
+        stddev_samp(m.loudness) as loudness_std,
+        avg(m.speechiness) as speechiness_mean,
+        stddev_samp(m.speechiness) as speechiness_std,
+        avg(m.acousticness) as acousticness_mean,
+        stddev_samp(m.acousticness) as acousticness_std,
+        avg(m.instrumentalness) as instrumentalness_mean,
+        stddev_samp(m.instrumentalness) as instrumentalness_std,
+        avg(m.liveness) as liveness_mean,
+        stddev_samp(m.liveness) as liveness_std,
+        avg(m.valence) as valence_mean,
+        stddev_samp(m.valence) as valence_std,
+        avg(m.tempo) as tempo_mean,
+        stddev_samp(m.tempo) as tempo_std
+    from music_plays as m
+    where m.has_features
+    group by m.user_id
 ),
 
 part_stats as (
     select
-        v.user_id,
-        v.part_of_day,
-        v.feature,
-        avg(v.value) as pod_mean
-    from long_values as v
-    group by v.user_id, v.part_of_day, v.feature
-),
-
-scored as (
-    select
-        s.user_id,
-        s.part_of_day,
-        s.feature,
-        s.pod_mean,
-        case when u.user_std > 1e-9 then (s.pod_mean - u.user_mean) / u.user_std end as z_score
-    from part_stats as s
-    inner join user_stats as u
-        on s.user_id = u.user_id and s.feature = u.feature
-),
-
-ranked as (
-    select
-        s.*,
-        row_number() over (
-            partition by s.user_id, s.part_of_day
-            order by round(abs(s.z_score), 9) desc, s.feature
-        ) as driver_rank
-    from scored as s
-    where abs(s.z_score) > 1e-9
-),
-
-part_plays as (
-    select
         m.user_id,
         m.part_of_day,
         cast(count(*) as bigint) as plays,
-        cast(count(*) filter (where m.has_features) as bigint) as n_feature_plays
+        cast(count(*) filter (where m.has_features) as bigint) as n_feature_plays,
+        avg(case when m.has_features then m.danceability end) as mean_danceability,
+        avg(case when m.has_features then m.energy end) as mean_energy,
+        avg(case when m.has_features then m.loudness end) as mean_loudness,
+        avg(case when m.has_features then m.speechiness end) as mean_speechiness,
+        avg(case when m.has_features then m.acousticness end) as mean_acousticness,
+        avg(case when m.has_features then m.instrumentalness end) as mean_instrumentalness,
+        avg(case when m.has_features then m.liveness end) as mean_liveness,
+        avg(case when m.has_features then m.valence end) as mean_valence,
+        avg(case when m.has_features then m.tempo end) as mean_tempo
     from music_plays as m
     group by m.user_id, m.part_of_day
 ),
 
-part_means as (
+part_z as (
     select
-        s.user_id,
-        s.part_of_day,
-        max(case when s.feature = 'danceability' then s.pod_mean end) as mean_danceability,
-        max(case when s.feature = 'energy' then s.pod_mean end) as mean_energy,
-        max(case when s.feature = 'loudness' then s.pod_mean end) as mean_loudness,
-        max(case when s.feature = 'speechiness' then s.pod_mean end) as mean_speechiness,
-        max(case when s.feature = 'acousticness' then s.pod_mean end) as mean_acousticness,
-        max(case when s.feature = 'instrumentalness' then s.pod_mean end) as mean_instrumentalness,
-        max(case when s.feature = 'liveness' then s.pod_mean end) as mean_liveness,
-        max(case when s.feature = 'valence' then s.pod_mean end) as mean_valence,
-        max(case when s.feature = 'tempo' then s.pod_mean end) as mean_tempo,
-        max(case when s.feature = 'danceability' then s.z_score end) as danceability_z,
-        max(case when s.feature = 'energy' then s.z_score end) as energy_z,
-        max(case when s.feature = 'loudness' then s.z_score end) as loudness_z,
-        max(case when s.feature = 'speechiness' then s.z_score end) as speechiness_z,
-        max(case when s.feature = 'acousticness' then s.z_score end) as acousticness_z,
-        max(case when s.feature = 'instrumentalness' then s.z_score end) as instrumentalness_z,
-        max(case when s.feature = 'liveness' then s.z_score end) as liveness_z,
-        max(case when s.feature = 'valence' then s.z_score end) as valence_z,
-        max(case when s.feature = 'tempo' then s.z_score end) as tempo_z
-    from scored as s
-    group by s.user_id, s.part_of_day
+        s.*,
+        case when u.danceability_std > 1e-9 then (s.mean_danceability - u.danceability_mean) / u.danceability_std end as danceability_z,
+        case when u.energy_std > 1e-9 then (s.mean_energy - u.energy_mean) / u.energy_std end as energy_z,
+        case when u.loudness_std > 1e-9 then (s.mean_loudness - u.loudness_mean) / u.loudness_std end as loudness_z,
+        case when u.speechiness_std > 1e-9 then (s.mean_speechiness - u.speechiness_mean) / u.speechiness_std end as speechiness_z,
+        case when u.acousticness_std > 1e-9 then (s.mean_acousticness - u.acousticness_mean) / u.acousticness_std end as acousticness_z,
+        case when u.instrumentalness_std > 1e-9 then (s.mean_instrumentalness - u.instrumentalness_mean) / u.instrumentalness_std end as instrumentalness_z,
+        case when u.liveness_std > 1e-9 then (s.mean_liveness - u.liveness_mean) / u.liveness_std end as liveness_z,
+        case when u.valence_std > 1e-9 then (s.mean_valence - u.valence_mean) / u.valence_std end as valence_z,
+        case when u.tempo_std > 1e-9 then (s.mean_tempo - u.tempo_mean) / u.tempo_std end as tempo_z
+    from part_stats as s
+    left join user_stats as u
+        on s.user_id = u.user_id
+),
+
+features as (
+    select * from (values ('danceability'), ('energy'), ('loudness'), ('speechiness'), ('acousticness'), ('instrumentalness'), ('liveness'), ('valence'), ('tempo')) as features (feature)
+),
+
+long_z as (
+    select
+        z.user_id,
+        z.part_of_day,
+        x.feature,
+        case x.feature
+            when 'danceability' then z.danceability_z
+            when 'energy' then z.energy_z
+            when 'loudness' then z.loudness_z
+            when 'speechiness' then z.speechiness_z
+            when 'acousticness' then z.acousticness_z
+            when 'instrumentalness' then z.instrumentalness_z
+            when 'liveness' then z.liveness_z
+            when 'valence' then z.valence_z
+            when 'tempo' then z.tempo_z
+        end as z_score
+    from part_z as z
+    cross join features as x
+),
+
+ranked as (
+    select
+        l.*,
+        row_number() over (
+            partition by l.user_id, l.part_of_day
+            order by round(abs(l.z_score), 9) desc, l.feature
+        ) as driver_rank
+    from long_z as l
+    where round(abs(l.z_score), 9) > 0
 ),
 
 drivers as (
@@ -156,10 +149,10 @@ drivers as (
 
 final as (
     select
-        p.user_id,
-        p.part_of_day,
-        p.plays,
-        p.n_feature_plays,
+        z.user_id,
+        z.part_of_day,
+        z.plays,
+        z.n_feature_plays,
         d.top_driver,
         d.top_driver_z,
         case
@@ -168,29 +161,27 @@ final as (
         end as top_driver_direction,
         d.second_driver,
         d.second_driver_z,
-        m.mean_danceability,
-        m.mean_energy,
-        m.mean_loudness,
-        m.mean_speechiness,
-        m.mean_acousticness,
-        m.mean_instrumentalness,
-        m.mean_liveness,
-        m.mean_valence,
-        m.mean_tempo,
-        m.danceability_z,
-        m.energy_z,
-        m.loudness_z,
-        m.speechiness_z,
-        m.acousticness_z,
-        m.instrumentalness_z,
-        m.liveness_z,
-        m.valence_z,
-        m.tempo_z
-    from part_plays as p
-    left join part_means as m
-        on p.user_id = m.user_id and p.part_of_day = m.part_of_day
+        z.mean_danceability,
+        z.mean_energy,
+        z.mean_loudness,
+        z.mean_speechiness,
+        z.mean_acousticness,
+        z.mean_instrumentalness,
+        z.mean_liveness,
+        z.mean_valence,
+        z.mean_tempo,
+        z.danceability_z,
+        z.energy_z,
+        z.loudness_z,
+        z.speechiness_z,
+        z.acousticness_z,
+        z.instrumentalness_z,
+        z.liveness_z,
+        z.valence_z,
+        z.tempo_z
+    from part_z as z
     left join drivers as d
-        on p.user_id = d.user_id and p.part_of_day = d.part_of_day
+        on z.user_id = d.user_id and z.part_of_day = d.part_of_day
 )
 
 select * from final
