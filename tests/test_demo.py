@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,22 @@ def test_demo_builds_every_layer_from_its_own_input_files(demo_lake) -> None:
     assert any(location.startswith("gold/") for location in tables.values())
     assert any("status" in command for command in summary["next_commands"])
     assert any("default.plays" in command for command in summary["next_commands"])
+
+
+def test_suggested_next_commands_run(demo_lake) -> None:
+    root, summary = demo_lake
+    runnable = [c for c in summary["next_commands"] if not c.startswith("spotify-analytics import")]
+    assert len(runnable) >= 4
+    for command in runnable:
+        args = shlex.split(command.split("   #")[0])[1:]
+        result = CliRunner().invoke(app, args, input=".quit\n")
+        assert result.exit_code == 0, (command, result.output)
+    hours = CliRunner().invoke(app, shlex.split(summary["next_commands"][1])[1:] + ["-f", "json"])
+    valence = {row["hour_of_day"]: row["valence"] for row in json.loads(hours.stdout)}
+    assert len(valence) >= 18
+    afternoon = [valence[hour] for hour in range(12, 18)]
+    morning = [valence[hour] for hour in range(6, 10)]
+    assert min(afternoon) > max(morning) + 0.1  # the planted hour-of-day curve
 
 
 def test_demo_users_and_stored_fields(con) -> None:

@@ -31,9 +31,14 @@ def demo(lake: LakeOption = None, as_json: JsonOption = False) -> None:
 
         summary = build_demo(settings.lake, settings, progress=show)
     if as_json:
-        print_json(summary.to_dict())
+        print_json(summary.to_dict(command_names()))
         return
     render(summary)
+
+
+def command_names() -> set[str]:
+    """The names of the commands this CLI has (so the summary suggests only those)."""
+    return {info.name or info.callback.__name__ for info in app.registered_commands}
 
 
 def render(summary: DemoSummary) -> None:
@@ -55,5 +60,5 @@ def render(summary: DemoSummary) -> None:
             highlight=False,
         )
     out.print("[bold]try next:[/]")
-    for command in summary.next_commands():
+    for command in summary.next_commands(command_names()):
         out.print(f"  {escape(command)}", highlight=False, soft_wrap=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -92,8 +92,9 @@ class DemoSummary:
     users: list[DemoUser] = field(default_factory=list)
     label: str = LABEL
 
-    def next_commands(self) -> list[str]:
-        """Commands worth trying next, with this lake's ``--lake``."""
+    def next_commands(self, available: Collection[str] = ()) -> list[str]:
+        """Commands worth trying next, with this lake's ``--lake``; ``models``, ``check``
+        and ``dashboard`` only when they are among the ``available`` command names."""
         lake = f" --lake {self.lake}"
         commands = [
             f'spotify-analytics sql "select user_id, count(*) as plays from default.plays '
@@ -105,18 +106,22 @@ class DemoSummary:
             f"spotify-analytics sql{lake}   # interactive SQL shell",
             f"spotify-analytics status{lake}",
         ]
-        if importlib.util.find_spec("spotify_analytics.dashboard") is not None:
-            commands.append(f"spotify-analytics dashboard{lake}")
+        optional = {
+            "models": f"spotify-analytics models{lake}   # model quality against baselines",
+            "check": f"spotify-analytics check{lake}   # data-quality checks",
+            "dashboard": f"spotify-analytics dashboard{lake}   # in the browser",
+        }
+        commands += [command for name, command in optional.items() if name in available]
         commands.append(
             "spotify-analytics import ~/Downloads/my_spotify_data.zip --user me "
             "--tz Europe/Berlin --lake my-lake   # your own export, in a lake of its own"
         )
         return commands
 
-    def to_dict(self) -> dict:
+    def to_dict(self, available: Collection[str] = ()) -> dict:
         data = asdict(self)
         data["lake"], data["inputs"] = str(self.lake), str(self.inputs)
-        data["next_commands"] = self.next_commands()
+        data["next_commands"] = self.next_commands(available)
         return data
 
 
