@@ -76,72 +76,52 @@ class Listener:
     weekend_hours: np.ndarray = field(repr=False)
 
 
+def _genres(text: str) -> dict[str, float]:
+    """``"techno:5 house:4"`` -> ``{"techno": 5.0, "house": 4.0}`` (relative pool shares)."""
+    return {name: float(share) for name, share in (item.split(":") for item in text.split())}
+
+
 LISTENERS: tuple[Listener, ...] = (
     Listener(
-        "demo-alex",
-        "Europe/Berlin",
-        "DE",
-        ("android", "windows"),
-        {
-            "techno": 5,
-            "house": 4,
-            "electronic": 4,
-            "indie": 3,
-            "alt-rock": 3,
-            "deep-house": 2,
-            "ambient": 2,
-            "chill": 2,
-            "synth-pop": 1,
-        },
-        0.48,
-        0.62,
-        (0.95, 1.2),
-        _hours("1 0 0 0 0 0 2 6 6 3 2 2 4 3 2 3 3 5 6 6 6 5 4 2"),
-        _hours("3 2 1 0 0 0 0 1 2 4 6 6 5 5 5 5 5 5 5 6 7 7 6 5"),
+        user_id="demo-alex",
+        timezone="Europe/Berlin",
+        country="DE",
+        platforms=("android", "windows"),
+        genres=_genres(
+            "techno:5 house:4 electronic:4 indie:3 alt-rock:3 deep-house:2 ambient:2 chill:2 "
+            "synth-pop:1"
+        ),
+        base_valence=0.48,
+        base_energy=0.62,
+        sessions_per_day=(0.95, 1.2),
+        weekday_hours=_hours("1 0 0 0 0 0 2 6 6 3 2 2 4 3 2 3 3 5 6 6 6 5 4 2"),
+        weekend_hours=_hours("3 2 1 0 0 0 0 1 2 4 6 6 5 5 5 5 5 5 5 6 7 7 6 5"),
     ),
     Listener(
-        "demo-sam",
-        "America/New_York",
-        "US",
-        ("ios", "osx"),
-        {
-            "hip-hop": 5,
-            "r-n-b": 4,
-            "soul": 3,
-            "pop": 3,
-            "jazz": 2,
-            "rock": 2,
-            "acoustic": 2,
-            "funk": 1,
-            "sad": 1,
-        },
-        0.55,
-        0.58,
-        (0.9, 1.15),
-        _hours("1 0 0 0 0 1 3 6 5 3 2 2 4 3 2 2 3 5 5 6 6 6 4 2"),
-        _hours("2 1 0 0 0 0 0 1 2 4 5 6 6 5 5 5 5 5 5 6 6 6 5 4"),
+        user_id="demo-sam",
+        timezone="America/New_York",
+        country="US",
+        platforms=("ios", "osx"),
+        genres=_genres("hip-hop:5 r-n-b:4 soul:3 pop:3 jazz:2 rock:2 acoustic:2 funk:1 sad:1"),
+        base_valence=0.55,
+        base_energy=0.58,
+        sessions_per_day=(0.9, 1.15),
+        weekday_hours=_hours("1 0 0 0 0 1 3 6 5 3 2 2 4 3 2 2 3 5 5 6 6 6 4 2"),
+        weekend_hours=_hours("2 1 0 0 0 0 0 1 2 4 5 6 6 5 5 5 5 5 5 6 6 6 5 4"),
     ),
     Listener(
-        "demo-kim",
-        "Asia/Tokyo",
-        "JP",
-        ("android", "windows"),
-        {
-            "j-pop": 5,
-            "j-rock": 3,
-            "anime": 3,
-            "k-pop": 3,
-            "piano": 2,
-            "classical": 2,
-            "j-idol": 1,
-            "study": 1,
-            "happy": 1,
-        },
-        0.45,
-        0.50,
-        (1.0, 1.2),
-        _hours("3 2 1 0 0 0 1 4 5 3 2 2 4 3 2 3 4 5 5 6 7 7 6 5"),
-        _hours("4 3 2 1 0 0 0 0 1 2 4 5 5 5 5 5 5 5 6 6 7 7 6 5"),
+        user_id="demo-kim",
+        timezone="Asia/Tokyo",
+        country="JP",
+        platforms=("android", "windows"),
+        genres=_genres(
+            "j-pop:5 j-rock:3 anime:3 k-pop:3 piano:2 classical:2 j-idol:1 study:1 happy:1"
+        ),
+        base_valence=0.45,
+        base_energy=0.50,
+        sessions_per_day=(1.0, 1.2),
+        weekday_hours=_hours("3 2 1 0 0 0 1 4 5 3 2 2 4 3 2 3 4 5 5 6 7 7 6 5"),
+        weekend_hours=_hours("4 3 2 1 0 0 0 0 1 2 4 5 5 5 5 5 5 5 6 6 7 7 6 5"),
     ),
 )
 
