@@ -15,7 +15,15 @@ import sqlglot
 from scipy import stats
 
 from spotify_analytics.lake import Lake
-from spotify_analytics.runner import SQL_ROOT, Runner, Step, python_step, sql_models
+from spotify_analytics.pipeline import pipeline_steps
+from spotify_analytics.runner import (
+    SQL_ROOT,
+    Runner,
+    Step,
+    build_dag,
+    python_step,
+    sql_models,
+)
 from spotify_analytics.settings import Settings
 from spotify_analytics.steps import weekend_vs_weekday
 
@@ -390,6 +398,31 @@ def test_part_of_day_drivers(lake: Lake, settings: Settings) -> None:
     tie = result[("tie", "morning")]  # energy and valence differ equally: name order
     assert (tie["top_driver"], tie["second_driver"]) == ("energy", "valence")
     assert result[("flat", "morning")]["top_driver"] is None
+
+
+# -- wiring ---------------------------------------------------------------------------
+
+OUR_TABLES = {
+    "mood_time_correlations": "gold/diagnostic",
+    "feature_correlations": "gold/diagnostic",
+    "weekend_vs_weekday": "gold/diagnostic",
+    "mood_shift_patterns": "gold/diagnostic",
+    "part_of_day_drivers": "gold/diagnostic",
+    "mood_improvement_recommendations": "gold/prescriptive",
+    "optimal_listening_times": "gold/prescriptive",
+    "personalized_playlist_suggestions": "gold/prescriptive",
+    "mood_intervention_triggers": "gold/prescriptive",
+}
+
+
+def test_pipeline_builds_our_tables_from_silver() -> None:
+    steps = {step.name: step for step in pipeline_steps()}
+    graph = build_dag(list(steps.values()))
+    for name, family in OUR_TABLES.items():
+        assert steps[name].outputs == (f"{family}/{name}",)
+        assert steps[name].grain_file(steps[name].outputs[0]).is_file()
+        assert steps[name].inputs <= {"listening_with_features", "catalog_tracks", "run_params"}
+        assert graph[name] <= {"listening_with_features", "catalog_tracks"}
 
 
 # -- transpilation ---------------------------------------------------------------------

@@ -1,14 +1,16 @@
 -- Tracks that lift this user's mood, per user, from two sources:
 -- (a) history: tracks the user played right after a lower-valence play in the
---     same session (music plays that were not skipped, with features), whose
---     valence is at least the user's mean; ranked by how often they lifted
---     valence, then by the mean lift. Top 10.
+--     same session (music plays that were not skipped, with features), ending
+--     above the user's mean valence ("lift plays"), and whose mean valence is
+--     at least the user's mean; ranked by how often they lifted valence, then
+--     by the mean lift, then track_key. Top 10.
 -- (b) catalog: catalog tracks the user never played, in the user's top 3
 --     genres (by plays), with valence above the user's mean, nearest to the
---     user's mood-lift profile (the mean features of the plays that lifted
---     valence; the plays above the user's mean valence when none did) by
+--     user's mood-lift profile (the mean features of the lift plays; of the
+--     plays above the user's mean valence when there are none) by
 --     Euclidean distance over the nine audio features z-scored with the
---     catalog's mean and std. Top 10. Users without genres get none.
+--     catalog's mean and std (ties: popularity, then track_id). Top 10.
+--     Users without genres get none.
 with listening as (
     select * from listening_with_features
 ),
@@ -78,11 +80,17 @@ sequenced as (
 
 lift_plays as (
     -- a play whose valence is higher than the previous play's in its session
+    -- and above the user's mean: the mood went up, and into the better half
     select
         s.*,
         s.valence - s.prev_valence as lift
     from sequenced as s
-    where s.has_features and s.prev_has_features and s.valence > s.prev_valence
+    inner join user_mood as u
+        on s.user_id = u.user_id
+    where s.has_features
+        and s.prev_has_features
+        and s.valence > s.prev_valence
+        and s.valence > u.user_mean_valence
 ),
 
 history_tracks as (
