@@ -55,9 +55,7 @@ def regressors(feature_names: list[str]) -> list[Candidate]:
         return Candidate(f"ridge_alpha_{alpha:g}", model, {"alpha": alpha})
 
     boosting = HistGradientBoostingRegressor(**BOOSTING, early_stopping=False, random_state=0)
-    shrunk_to_mean = make_pipeline(
-        _encoding(feature_names), StandardScaler(), Ridge(alpha=100.0)
-    )
+    shrunk_to_mean = make_pipeline(_encoding(feature_names), StandardScaler(), Ridge(alpha=100.0))
     return [
         Candidate("ridge_alpha_100_no_offset", shrunk_to_mean, {"alpha": 100.0, "offset": None}),
         ridge(1.0),

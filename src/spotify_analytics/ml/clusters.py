@@ -55,7 +55,7 @@ def _fit(method: str, k: int, X: np.ndarray, seed: int):
         model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(X)
         return model, model.labels_
     model = GaussianMixture(
-        n_components=k, covariance_type="diag", random_state=seed, reg_covar=1e-4
+        n_components=k, covariance_type="diag", random_state=seed, reg_covar=1e-4, n_init=2
     ).fit(X)
     return model, model.predict(X)
 

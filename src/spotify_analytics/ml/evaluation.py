@@ -64,8 +64,9 @@ def temporal_split(
     train = times < cutoff
     test = times >= cutoff
     if train.sum() > max_train:
-        keep_from = np.sort(times[train])[-max_train]
-        train &= times >= keep_from
+        rows = np.flatnonzero(train)
+        dropped = rows[np.argsort(times[rows], kind="stable")[:-max_train]]
+        train[dropped] = False
     description = (
         f"temporal per user: train played_at < {np.datetime_as_string(cutoff, unit='s')}"
         f" (most recent {max_train:,} rows at most), test at or after"

@@ -1,0 +1,106 @@
+"""audio_to_valence: grouped split on the catalog, scoring on users' real-feature tracks."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from spotify_analytics.lake import Lake
+from spotify_analytics.ml import catalog
+from spotify_analytics.ml.artifacts import read_manifest
+from spotify_analytics.ml.plays import to_arrays
+from spotify_analytics.ml.runs import one_thread
+from spotify_analytics.ml.synthetic import planted_listening, synthetic_catalog
+from spotify_analytics.runner import StepContext
+from spotify_analytics.settings import Settings
+from spotify_analytics.steps.audio_to_valence import audio_to_valence
+
+
+def _lake(tmp_path, listening: pa.Table, tracks: pa.Table) -> tuple[Lake, StepContext]:
+    lake = Lake.open(tmp_path / "lake", create=True)
+    lake.overwrite("silver/listening_with_features", listening)
+    lake.overwrite("silver/catalog_tracks", tracks)
+    return lake, StepContext(lake, Settings(lake=lake.root))
+
+
+def test_repeated_tracks_never_straddle_the_split(tmp_path) -> None:
+    tracks = synthetic_catalog(3000, duplicate_share=0.3)
+    ids = tracks.column("track_id").to_pylist()
+    assert len(ids) > len(set(ids))  # the same track_id under several genres
+    _, ctx = _lake(tmp_path, planted_listening(users=1, days=5), tracks)
+    with one_thread():
+        model = catalog.fit_catalog_model(ctx.sql(catalog.catalog_query()), ctx.lake.root)
+    held = model.holdout
+    held_groups = set(catalog.group_keys(held["artist_name"], held["track_name"]))
+    assert not held_groups & model.train_groups
+    assert not set(held["track_id"]) & model.train_ids
+    # re-releases: a new id with the same artist and title sits with its original
+    reissued = [i for i in ids if i.endswith("r")]
+    assert reissued
+    for track_id in reissued:
+        assert (track_id in model.train_ids) == (track_id[:-1] in model.train_ids)
+
+
+def test_catalog_model_beats_mean_and_genre_baselines(tmp_path) -> None:
+    lake, ctx = _lake(tmp_path, planted_listening(users=2, days=20), synthetic_catalog(3000))
+    table = audio_to_valence(ctx)["gold/predictive/audio_to_valence"]
+    lake.overwrite("gold/predictive/audio_to_valence", table)
+    rows = {(r["user_id"], r["metric"]): r for r in read_manifest(lake.root, "audio_to_valence")}
+    r2 = rows[(catalog.CATALOG_USER, "r2")]
+    assert r2["status"] == "ok" and r2["value"] > 0.5 and r2["beats_baseline"]
+    assert set(json.loads(r2["baselines"])) == {"mean", "genre_mean"}
+    assert rows[("u0", "r2")]["status"] == "ok"
+    assert min(table.column("predicted_valence").to_pylist()) >= 0
+    assert max(table.column("predicted_valence").to_pylist()) <= 1
+
+
+def test_users_are_scored_only_on_real_features_the_model_did_not_see(tmp_path) -> None:
+    listening = planted_listening(users=1, days=30, seed=9)
+    tracks = synthetic_catalog(2000)
+    # make one of the user's tracks a catalog track the model trains on
+    first = tracks.slice(0, 1).to_pylist()[0]
+    user_track = listening.column("track_key")[0].as_py()
+    lake, ctx = _lake(tmp_path, listening, tracks)
+    with one_thread():
+        model = catalog.fit_catalog_model(ctx.sql(catalog.catalog_query()), lake.root)
+    user_tracks = ctx.sql(catalog.user_tracks_query())
+    arrays = to_arrays(user_tracks)
+    assert set(arrays["feature_source"]) <= set(catalog.REAL_SOURCES)  # artist_profile excluded
+    patched = user_tracks.set_column(
+        user_tracks.schema.get_field_index("catalog_track_id"),
+        "catalog_track_id",
+        pc.if_else(
+            pc.equal(user_tracks.column("track_key"), user_track),
+            pa.scalar(
+                first["track_id"]
+                if first["track_id"] in model.train_ids
+                else next(iter(model.train_ids))
+            ),
+            user_tracks.column("catalog_track_id"),
+        ),
+    )
+    scored, metrics = catalog.score_users(model, patched)
+    keys = set(np.concatenate([rows["track_key"] for rows in scored]).tolist())
+    assert user_track not in keys and len(keys) == patched.num_rows - 1
+    assert metrics[0]["n_test"] == len(keys)
+
+
+def test_too_small_catalog_says_so(tmp_path) -> None:
+    lake, ctx = _lake(tmp_path, planted_listening(users=1, days=5), synthetic_catalog(100))
+    table = audio_to_valence(ctx)["gold/predictive/audio_to_valence"]
+    assert table.num_rows == 0
+    rows = read_manifest(lake.root, "audio_to_valence")
+    assert {r["status"] for r in rows} == {"insufficient_data"}
+    assert all("needs >=" in r["note"] for r in rows)
+
+
+@pytest.mark.parametrize("share", [0.2])
+def test_held_out_share_is_stable(share: float) -> None:
+    groups = np.array([f"artist {i}|title {i}" for i in range(5000)], dtype=object)
+    held = catalog.held_out(groups, share)
+    assert abs(held.mean() - share) < 0.02
+    assert np.array_equal(held, catalog.held_out(groups[::-1], share)[::-1])
