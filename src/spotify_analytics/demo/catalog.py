@@ -18,6 +18,7 @@ the same bytes.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -50,9 +51,10 @@ class Catalog:
     def num_rows(self) -> int:
         return len(self.columns["track_id"])
 
-    def rows(self) -> list[tuple]:
-        """The rows as tuples of plain Python values, ready for :func:`write_catalog_csv`."""
-        return list(zip(*(self.columns[name].tolist() for name in COLUMNS), strict=True))
+    def rows(self) -> Iterator[tuple]:
+        """The rows as tuples of plain Python values, ready for :func:`write_catalog_csv`
+        (made one at a time)."""
+        return zip(*(self.columns[name].tolist() for name in COLUMNS), strict=True)
 
     def tracks(self) -> dict[str, np.ndarray]:
         """One entry per distinct track (its first row), every column."""
