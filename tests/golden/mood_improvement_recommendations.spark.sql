@@ -1,14 +1,16 @@
 /* Tracks that lift this user's mood, per user, from two sources: */
 /* (a) history: tracks the user played right after a lower-valence play in the */
-/*     same session (music plays that were not skipped, with features), whose */
-/*     valence is at least the user's mean; ranked by how often they lifted */
-/*     valence, then by the mean lift. Top 10. */
+/*     same session (music plays that were not skipped, with features), ending */
+/*     above the user's mean valence ("lift plays"), and whose mean valence is */
+/*     at least the user's mean; ranked by how often they lifted valence, then */
+/*     by the mean lift, then track_key. Top 10. */
 /* (b) catalog: catalog tracks the user never played, in the user's top 3 */
 /*     genres (by plays), with valence above the user's mean, nearest to the */
-/*     user's mood-lift profile (the mean features of the plays that lifted */
-/*     valence; the plays above the user's mean valence when none did) by */
+/*     user's mood-lift profile (the mean features of the lift plays; of the */
+/*     plays above the user's mean valence when there are none) by */
 /*     Euclidean distance over the nine audio features z-scored with the */
-/*     catalog's mean and std. Top 10. Users without genres get none. */
+/*     catalog's mean and std (ties: popularity, then track_id). Top 10. */
+/*     Users without genres get none. */
 WITH listening AS (
   SELECT
     *
@@ -82,12 +84,18 @@ WITH listening AS (
   )
 ), lift_plays AS (
   /* a play whose valence is higher than the previous play's in its session */
+  /* and above the user's mean: the mood went up, and into the better half */
   SELECT
     s.*,
     s.valence - s.prev_valence AS lift
   FROM sequenced AS s
+  INNER JOIN user_mood AS u
+    ON s.user_id = u.user_id
   WHERE
-    s.has_features AND s.prev_has_features AND s.valence > s.prev_valence
+    s.has_features
+    AND s.prev_has_features
+    AND s.valence > s.prev_valence
+    AND s.valence > u.user_mean_valence
 ), history_tracks AS (
   SELECT
     f.user_id,
@@ -219,9 +227,21 @@ WITH listening AS (
   GROUP BY
     g.user_id,
     g.genre
+), top_genres AS (
+  SELECT
+    g.user_id,
+    g.genre,
+    g.genre_rank,
+    u.user_mean_valence
+  FROM user_genres AS g
+  INNER JOIN user_mood AS u
+    ON g.user_id = u.user_id
+  WHERE
+    g.genre_rank <= 3
 ), catalog_genres AS (
   SELECT
     c.track_id,
+    c.valence,
     cg.genre
   FROM catalog AS c
   LATERAL VIEW
@@ -241,27 +261,185 @@ WITH listening AS (
   WHERE
     NOT l.catalog_track_id IS NULL
 ), candidates AS (
-  /* unheard catalog tracks in the user's top 3 genres, happier than the user's mean */
+  /* unheard catalog tracks in the user's top 3 genres, happier than the user's */
+  /* mean (the valence test rides on the genre join: no user x catalog product); */
+  /* a track in several of those genres keeps the user's highest-ranked one */
   SELECT
     g.user_id,
     cg.track_id,
-    MIN(g.genre_rank) AS genre_rank
-  FROM user_genres AS g
+    g.genre,
+    ROW_NUMBER() OVER (PARTITION BY g.user_id, cg.track_id ORDER BY g.genre_rank NULLS LAST) AS genre_pick
+  FROM top_genres AS g
   INNER JOIN catalog_genres AS cg
-    ON g.genre = cg.genre
+    ON g.genre = cg.genre AND cg.valence > g.user_mean_valence
+  LEFT JOIN heard AS h
+    ON g.user_id = h.user_id AND cg.track_id = h.track_id
   WHERE
-    g.genre_rank <= 3
-  GROUP BY
-    g.user_id,
-    cg.track_id
-), scored AS (
+    h.track_id IS NULL
+), catalog_z AS (
+  /* every catalog track in z-scores (catalog mean and std per feature) */
   SELECT
-    k.user_id,
     c.track_id,
     c.track_name,
     c.artist_name,
     c.popularity,
-    g.genre,
+    c.valence,
+    c.energy,
+    c.danceability,
+    c.acousticness,
+    c.tempo,
+    CASE
+      WHEN s.danceability_std > 1e-9
+      THEN (
+        c.danceability - s.danceability_mean
+      ) / s.danceability_std
+      ELSE 0
+    END AS danceability_z,
+    CASE
+      WHEN s.energy_std > 1e-9
+      THEN (
+        c.energy - s.energy_mean
+      ) / s.energy_std
+      ELSE 0
+    END AS energy_z,
+    CASE
+      WHEN s.loudness_std > 1e-9
+      THEN (
+        c.loudness - s.loudness_mean
+      ) / s.loudness_std
+      ELSE 0
+    END AS loudness_z,
+    CASE
+      WHEN s.speechiness_std > 1e-9
+      THEN (
+        c.speechiness - s.speechiness_mean
+      ) / s.speechiness_std
+      ELSE 0
+    END AS speechiness_z,
+    CASE
+      WHEN s.acousticness_std > 1e-9
+      THEN (
+        c.acousticness - s.acousticness_mean
+      ) / s.acousticness_std
+      ELSE 0
+    END AS acousticness_z,
+    CASE
+      WHEN s.instrumentalness_std > 1e-9
+      THEN (
+        c.instrumentalness - s.instrumentalness_mean
+      ) / s.instrumentalness_std
+      ELSE 0
+    END AS instrumentalness_z,
+    CASE
+      WHEN s.liveness_std > 1e-9
+      THEN (
+        c.liveness - s.liveness_mean
+      ) / s.liveness_std
+      ELSE 0
+    END AS liveness_z,
+    CASE
+      WHEN s.valence_std > 1e-9
+      THEN (
+        c.valence - s.valence_mean
+      ) / s.valence_std
+      ELSE 0
+    END AS valence_z,
+    CASE
+      WHEN s.tempo_std > 1e-9
+      THEN (
+        c.tempo - s.tempo_mean
+      ) / s.tempo_std
+      ELSE 0
+    END AS tempo_z
+  FROM catalog AS c
+  CROSS JOIN catalog_stats AS s
+  WHERE
+    NOT c.danceability IS NULL
+    AND NOT c.energy IS NULL
+    AND NOT c.loudness IS NULL
+    AND NOT c.speechiness IS NULL
+    AND NOT c.acousticness IS NULL
+    AND NOT c.instrumentalness IS NULL
+    AND NOT c.liveness IS NULL
+    AND NOT c.valence IS NULL
+    AND NOT c.tempo IS NULL
+), profiles_z AS (
+  SELECT
+    p.user_id,
+    p.profile_basis,
+    CASE
+      WHEN s.danceability_std > 1e-9
+      THEN (
+        p.danceability - s.danceability_mean
+      ) / s.danceability_std
+      ELSE 0
+    END AS danceability_z,
+    CASE
+      WHEN s.energy_std > 1e-9
+      THEN (
+        p.energy - s.energy_mean
+      ) / s.energy_std
+      ELSE 0
+    END AS energy_z,
+    CASE
+      WHEN s.loudness_std > 1e-9
+      THEN (
+        p.loudness - s.loudness_mean
+      ) / s.loudness_std
+      ELSE 0
+    END AS loudness_z,
+    CASE
+      WHEN s.speechiness_std > 1e-9
+      THEN (
+        p.speechiness - s.speechiness_mean
+      ) / s.speechiness_std
+      ELSE 0
+    END AS speechiness_z,
+    CASE
+      WHEN s.acousticness_std > 1e-9
+      THEN (
+        p.acousticness - s.acousticness_mean
+      ) / s.acousticness_std
+      ELSE 0
+    END AS acousticness_z,
+    CASE
+      WHEN s.instrumentalness_std > 1e-9
+      THEN (
+        p.instrumentalness - s.instrumentalness_mean
+      ) / s.instrumentalness_std
+      ELSE 0
+    END AS instrumentalness_z,
+    CASE
+      WHEN s.liveness_std > 1e-9
+      THEN (
+        p.liveness - s.liveness_mean
+      ) / s.liveness_std
+      ELSE 0
+    END AS liveness_z,
+    CASE
+      WHEN s.valence_std > 1e-9
+      THEN (
+        p.valence - s.valence_mean
+      ) / s.valence_std
+      ELSE 0
+    END AS valence_z,
+    CASE
+      WHEN s.tempo_std > 1e-9
+      THEN (
+        p.tempo - s.tempo_mean
+      ) / s.tempo_std
+      ELSE 0
+    END AS tempo_z
+  FROM profiles AS p
+  CROSS JOIN catalog_stats AS s
+), scored AS (
+  SELECT
+    k.user_id,
+    k.genre,
+    c.track_id,
+    c.track_name,
+    c.artist_name,
+    c.popularity,
     c.valence,
     c.energy,
     c.danceability,
@@ -271,109 +449,17 @@ WITH listening AS (
     u.n_feature_plays,
     p.profile_basis,
     SQRT(
-      POWER(
-        CASE
-          WHEN s.danceability_std > 1e-9
-          THEN (
-            c.danceability - p.danceability
-          ) / s.danceability_std
-          ELSE 0
-        END,
-        2
-      ) + POWER(
-        CASE
-          WHEN s.energy_std > 1e-9
-          THEN (
-            c.energy - p.energy
-          ) / s.energy_std
-          ELSE 0
-        END,
-        2
-      ) + POWER(
-        CASE
-          WHEN s.loudness_std > 1e-9
-          THEN (
-            c.loudness - p.loudness
-          ) / s.loudness_std
-          ELSE 0
-        END,
-        2
-      ) + POWER(
-        CASE
-          WHEN s.speechiness_std > 1e-9
-          THEN (
-            c.speechiness - p.speechiness
-          ) / s.speechiness_std
-          ELSE 0
-        END,
-        2
-      ) + POWER(
-        CASE
-          WHEN s.acousticness_std > 1e-9
-          THEN (
-            c.acousticness - p.acousticness
-          ) / s.acousticness_std
-          ELSE 0
-        END,
-        2
-      ) + POWER(
-        CASE
-          WHEN s.instrumentalness_std > 1e-9
-          THEN (
-            c.instrumentalness - p.instrumentalness
-          ) / s.instrumentalness_std
-          ELSE 0
-        END,
-        2
-      ) + POWER(
-        CASE
-          WHEN s.liveness_std > 1e-9
-          THEN (
-            c.liveness - p.liveness
-          ) / s.liveness_std
-          ELSE 0
-        END,
-        2
-      ) + POWER(
-        CASE
-          WHEN s.valence_std > 1e-9
-          THEN (
-            c.valence - p.valence
-          ) / s.valence_std
-          ELSE 0
-        END,
-        2
-      ) + POWER(
-        CASE WHEN s.tempo_std > 1e-9 THEN (
-          c.tempo - p.tempo
-        ) / s.tempo_std ELSE 0 END,
-        2
-      )
+      POWER(c.danceability_z - p.danceability_z, 2) + POWER(c.energy_z - p.energy_z, 2) + POWER(c.loudness_z - p.loudness_z, 2) + POWER(c.speechiness_z - p.speechiness_z, 2) + POWER(c.acousticness_z - p.acousticness_z, 2) + POWER(c.instrumentalness_z - p.instrumentalness_z, 2) + POWER(c.liveness_z - p.liveness_z, 2) + POWER(c.valence_z - p.valence_z, 2) + POWER(c.tempo_z - p.tempo_z, 2)
     ) AS distance
   FROM candidates AS k
-  INNER JOIN catalog AS c
+  INNER JOIN catalog_z AS c
     ON k.track_id = c.track_id
-  INNER JOIN user_genres AS g
-    ON k.user_id = g.user_id AND k.genre_rank = g.genre_rank
+  INNER JOIN profiles_z AS p
+    ON k.user_id = p.user_id
   INNER JOIN user_mood AS u
     ON k.user_id = u.user_id
-  INNER JOIN profiles AS p
-    ON k.user_id = p.user_id
-  CROSS JOIN catalog_stats AS s
-  LEFT JOIN heard AS h
-    ON k.user_id = h.user_id AND k.track_id = h.track_id
   WHERE
-    h.track_id IS NULL
-    AND c.valence > u.user_mean_valence
-    AND NOT c.danceability IS NULL
-    AND NOT c.energy IS NULL
-    AND NOT c.loudness IS NULL
-    AND NOT c.speechiness IS NULL
-    AND NOT c.acousticness IS NULL
-    AND NOT c.instrumentalness IS NULL
-    AND NOT c.liveness IS NULL
-    AND NOT c.valence IS NULL
-    AND NOT c.tempo IS NULL
+    k.genre_pick = 1
 ), catalog_ranked AS (
   SELECT
     s.*,

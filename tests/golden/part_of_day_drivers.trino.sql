@@ -2,8 +2,8 @@
 /* standardized difference z = (mean in this part of day - the user's overall */
 /* mean) / the user's overall sample std, over the user's music plays that were */
 /* not skipped and have features. The top driver is the feature with the */
-/* largest |z| (ties: feature name), second driver the next; NULL when no */
-/* feature differs (|z| = 0) or the user's std is 0. */
+/* largest |z| (|z| rounded to 9 decimals; ties: feature name), second driver */
+/* the next; NULL when no feature differs (|z| = 0) or the user's std is 0. */
 WITH listening AS (
   SELECT
     *
@@ -38,6 +38,112 @@ WITH listening AS (
     AND NOT COALESCE(l.is_skip, FALSE)
     AND NOT l.user_id IS NULL
     AND NOT l.part_of_day IS NULL
+), user_stats AS (
+  SELECT
+    m.user_id,
+    AVG(m.danceability) AS danceability_mean,
+    STDDEV_SAMP(m.danceability) AS danceability_std,
+    AVG(m.energy) AS energy_mean,
+    STDDEV_SAMP(m.energy) AS energy_std,
+    AVG(m.loudness) AS loudness_mean,
+    STDDEV_SAMP(m.loudness) AS loudness_std,
+    AVG(m.speechiness) AS speechiness_mean,
+    STDDEV_SAMP(m.speechiness) AS speechiness_std,
+    AVG(m.acousticness) AS acousticness_mean,
+    STDDEV_SAMP(m.acousticness) AS acousticness_std,
+    AVG(m.instrumentalness) AS instrumentalness_mean,
+    STDDEV_SAMP(m.instrumentalness) AS instrumentalness_std,
+    AVG(m.liveness) AS liveness_mean,
+    STDDEV_SAMP(m.liveness) AS liveness_std,
+    AVG(m.valence) AS valence_mean,
+    STDDEV_SAMP(m.valence) AS valence_std,
+    AVG(m.tempo) AS tempo_mean,
+    STDDEV_SAMP(m.tempo) AS tempo_std
+  FROM music_plays AS m
+  WHERE
+    m.has_features
+  GROUP BY
+    m.user_id
+), part_stats AS (
+  SELECT
+    m.user_id,
+    m.part_of_day,
+    CAST(COUNT(*) AS BIGINT) AS plays,
+    CAST(COUNT(*) FILTER(WHERE
+      m.has_features) AS BIGINT) AS n_feature_plays,
+    AVG(CASE WHEN m.has_features THEN m.danceability END) AS mean_danceability,
+    AVG(CASE WHEN m.has_features THEN m.energy END) AS mean_energy,
+    AVG(CASE WHEN m.has_features THEN m.loudness END) AS mean_loudness,
+    AVG(CASE WHEN m.has_features THEN m.speechiness END) AS mean_speechiness,
+    AVG(CASE WHEN m.has_features THEN m.acousticness END) AS mean_acousticness,
+    AVG(CASE WHEN m.has_features THEN m.instrumentalness END) AS mean_instrumentalness,
+    AVG(CASE WHEN m.has_features THEN m.liveness END) AS mean_liveness,
+    AVG(CASE WHEN m.has_features THEN m.valence END) AS mean_valence,
+    AVG(CASE WHEN m.has_features THEN m.tempo END) AS mean_tempo
+  FROM music_plays AS m
+  GROUP BY
+    m.user_id,
+    m.part_of_day
+), part_z AS (
+  SELECT
+    s.*,
+    CASE
+      WHEN u.danceability_std > 1e-9
+      THEN CAST((
+        s.mean_danceability - u.danceability_mean
+      ) AS DOUBLE) / u.danceability_std
+    END AS danceability_z,
+    CASE
+      WHEN u.energy_std > 1e-9
+      THEN CAST((
+        s.mean_energy - u.energy_mean
+      ) AS DOUBLE) / u.energy_std
+    END AS energy_z,
+    CASE
+      WHEN u.loudness_std > 1e-9
+      THEN CAST((
+        s.mean_loudness - u.loudness_mean
+      ) AS DOUBLE) / u.loudness_std
+    END AS loudness_z,
+    CASE
+      WHEN u.speechiness_std > 1e-9
+      THEN CAST((
+        s.mean_speechiness - u.speechiness_mean
+      ) AS DOUBLE) / u.speechiness_std
+    END AS speechiness_z,
+    CASE
+      WHEN u.acousticness_std > 1e-9
+      THEN CAST((
+        s.mean_acousticness - u.acousticness_mean
+      ) AS DOUBLE) / u.acousticness_std
+    END AS acousticness_z,
+    CASE
+      WHEN u.instrumentalness_std > 1e-9
+      THEN CAST((
+        s.mean_instrumentalness - u.instrumentalness_mean
+      ) AS DOUBLE) / u.instrumentalness_std
+    END AS instrumentalness_z,
+    CASE
+      WHEN u.liveness_std > 1e-9
+      THEN CAST((
+        s.mean_liveness - u.liveness_mean
+      ) AS DOUBLE) / u.liveness_std
+    END AS liveness_z,
+    CASE
+      WHEN u.valence_std > 1e-9
+      THEN CAST((
+        s.mean_valence - u.valence_mean
+      ) AS DOUBLE) / u.valence_std
+    END AS valence_z,
+    CASE
+      WHEN u.tempo_std > 1e-9
+      THEN CAST((
+        s.mean_tempo - u.tempo_mean
+      ) AS DOUBLE) / u.tempo_std
+    END AS tempo_z
+  FROM part_stats AS s
+  LEFT JOIN user_stats AS u
+    ON s.user_id = u.user_id
 ), features AS (
   SELECT
     *
@@ -51,118 +157,43 @@ WITH listening AS (
     ('liveness'),
     ('valence'),
     ('tempo')) AS features(feature)
-), long_values AS (
+), long_z AS (
   SELECT
-    f.user_id,
-    f.part_of_day,
+    z.user_id,
+    z.part_of_day,
     x.feature,
     CASE x.feature
       WHEN 'danceability'
-      THEN f.danceability
+      THEN z.danceability_z
       WHEN 'energy'
-      THEN f.energy
+      THEN z.energy_z
       WHEN 'loudness'
-      THEN f.loudness
+      THEN z.loudness_z
       WHEN 'speechiness'
-      THEN f.speechiness
+      THEN z.speechiness_z
       WHEN 'acousticness'
-      THEN f.acousticness
+      THEN z.acousticness_z
       WHEN 'instrumentalness'
-      THEN f.instrumentalness
+      THEN z.instrumentalness_z
       WHEN 'liveness'
-      THEN f.liveness
+      THEN z.liveness_z
       WHEN 'valence'
-      THEN f.valence
+      THEN z.valence_z
       WHEN 'tempo'
-      THEN f.tempo
-    END AS value
-  FROM music_plays AS f
-  CROSS JOIN features AS x
-  WHERE
-    f.has_features
-), user_stats AS (
-  SELECT
-    v.user_id,
-    v.feature,
-    AVG(v.value) AS user_mean,
-    STDDEV_SAMP(v.value) AS user_std
-  FROM long_values AS v
-  GROUP BY
-    v.user_id,
-    v.feature
-), part_stats AS (
-  SELECT
-    v.user_id,
-    v.part_of_day,
-    v.feature,
-    AVG(v.value) AS pod_mean
-  FROM long_values AS v
-  GROUP BY
-    v.user_id,
-    v.part_of_day,
-    v.feature
-), scored AS (
-  SELECT
-    s.user_id,
-    s.part_of_day,
-    s.feature,
-    s.pod_mean,
-    CASE
-      WHEN u.user_std > 1e-9
-      THEN CAST((
-        s.pod_mean - u.user_mean
-      ) AS DOUBLE) / u.user_std
+      THEN z.tempo_z
     END AS z_score
-  FROM part_stats AS s
-  INNER JOIN user_stats AS u
-    ON s.user_id = u.user_id AND s.feature = u.feature
+  FROM part_z AS z
+  CROSS JOIN features AS x
 ), ranked AS (
   SELECT
-    s.*,
+    l.*,
     ROW_NUMBER() OVER (
-      PARTITION BY s.user_id, s.part_of_day
-      ORDER BY ROUND(ABS(s.z_score), 9) DESC, s.feature
+      PARTITION BY l.user_id, l.part_of_day
+      ORDER BY ROUND(ABS(l.z_score), 9) DESC, l.feature
     ) AS driver_rank
-  FROM scored AS s
+  FROM long_z AS l
   WHERE
-    ABS(s.z_score) > 1e-9
-), part_plays AS (
-  SELECT
-    m.user_id,
-    m.part_of_day,
-    CAST(COUNT(*) AS BIGINT) AS plays,
-    CAST(COUNT(*) FILTER(WHERE
-      m.has_features) AS BIGINT) AS n_feature_plays
-  FROM music_plays AS m
-  GROUP BY
-    m.user_id,
-    m.part_of_day
-), part_means AS (
-  SELECT
-    s.user_id,
-    s.part_of_day,
-    MAX(CASE WHEN s.feature = 'danceability' THEN s.pod_mean END) AS mean_danceability,
-    MAX(CASE WHEN s.feature = 'energy' THEN s.pod_mean END) AS mean_energy,
-    MAX(CASE WHEN s.feature = 'loudness' THEN s.pod_mean END) AS mean_loudness,
-    MAX(CASE WHEN s.feature = 'speechiness' THEN s.pod_mean END) AS mean_speechiness,
-    MAX(CASE WHEN s.feature = 'acousticness' THEN s.pod_mean END) AS mean_acousticness,
-    MAX(CASE WHEN s.feature = 'instrumentalness' THEN s.pod_mean END) AS mean_instrumentalness,
-    MAX(CASE WHEN s.feature = 'liveness' THEN s.pod_mean END) AS mean_liveness,
-    MAX(CASE WHEN s.feature = 'valence' THEN s.pod_mean END) AS mean_valence,
-    MAX(CASE WHEN s.feature = 'tempo' THEN s.pod_mean END) AS mean_tempo,
-    MAX(CASE WHEN s.feature = 'danceability' THEN s.z_score END) AS danceability_z,
-    MAX(CASE WHEN s.feature = 'energy' THEN s.z_score END) AS energy_z,
-    MAX(CASE WHEN s.feature = 'loudness' THEN s.z_score END) AS loudness_z,
-    MAX(CASE WHEN s.feature = 'speechiness' THEN s.z_score END) AS speechiness_z,
-    MAX(CASE WHEN s.feature = 'acousticness' THEN s.z_score END) AS acousticness_z,
-    MAX(CASE WHEN s.feature = 'instrumentalness' THEN s.z_score END) AS instrumentalness_z,
-    MAX(CASE WHEN s.feature = 'liveness' THEN s.z_score END) AS liveness_z,
-    MAX(CASE WHEN s.feature = 'valence' THEN s.z_score END) AS valence_z,
-    MAX(CASE WHEN s.feature = 'tempo' THEN s.z_score END) AS tempo_z
-  FROM scored AS s
-  GROUP BY
-    s.user_id,
-    s.part_of_day
+    ROUND(ABS(l.z_score), 9) > 0
 ), drivers AS (
   SELECT
     r.user_id,
@@ -179,38 +210,36 @@ WITH listening AS (
     r.part_of_day
 ), final AS (
   SELECT
-    p.user_id,
-    p.part_of_day,
-    p.plays,
-    p.n_feature_plays,
+    z.user_id,
+    z.part_of_day,
+    z.plays,
+    z.n_feature_plays,
     d.top_driver,
     d.top_driver_z,
     CASE WHEN d.top_driver_z > 0 THEN 'higher' WHEN d.top_driver_z < 0 THEN 'lower' END AS top_driver_direction,
     d.second_driver,
     d.second_driver_z,
-    m.mean_danceability,
-    m.mean_energy,
-    m.mean_loudness,
-    m.mean_speechiness,
-    m.mean_acousticness,
-    m.mean_instrumentalness,
-    m.mean_liveness,
-    m.mean_valence,
-    m.mean_tempo,
-    m.danceability_z,
-    m.energy_z,
-    m.loudness_z,
-    m.speechiness_z,
-    m.acousticness_z,
-    m.instrumentalness_z,
-    m.liveness_z,
-    m.valence_z,
-    m.tempo_z
-  FROM part_plays AS p
-  LEFT JOIN part_means AS m
-    ON p.user_id = m.user_id AND p.part_of_day = m.part_of_day
+    z.mean_danceability,
+    z.mean_energy,
+    z.mean_loudness,
+    z.mean_speechiness,
+    z.mean_acousticness,
+    z.mean_instrumentalness,
+    z.mean_liveness,
+    z.mean_valence,
+    z.mean_tempo,
+    z.danceability_z,
+    z.energy_z,
+    z.loudness_z,
+    z.speechiness_z,
+    z.acousticness_z,
+    z.instrumentalness_z,
+    z.liveness_z,
+    z.valence_z,
+    z.tempo_z
+  FROM part_z AS z
   LEFT JOIN drivers AS d
-    ON p.user_id = d.user_id AND p.part_of_day = d.part_of_day
+    ON z.user_id = d.user_id AND z.part_of_day = d.part_of_day
 )
 SELECT
   *

@@ -157,15 +157,21 @@ WITH streaming_history AS (
   FROM keyed_records
 ), distinct_records AS (
   SELECT
-    *,
+    counted_records.*,
     CONCAT(
-      COALESCE(CAST(source AS VARCHAR), ''),
+      COALESCE(CAST(counted_records.source AS VARCHAR), ''),
       COALESCE(CAST(':' AS VARCHAR), ''),
-      COALESCE(CAST(source_record_id AS VARCHAR), '')
-    ) AS record_key
+      COALESCE(CAST(counted_records.source_record_id AS VARCHAR), '')
+    ) AS record_key,
+    1000 * CASE
+      WHEN counted_records.ts_precision_s >= 60
+      THEN params.dedupe_tolerance_minute_precision_s
+      ELSE params.dedupe_tolerance_s
+    END AS tolerance_ms
   FROM counted_records
+  CROSS JOIN params
   WHERE
-    copy_no = 1
+    counted_records.copy_no = 1
 ), extended_records AS (
   SELECT
     *
@@ -200,7 +206,6 @@ WITH streaming_history AS (
   INNER JOIN api_only_records
     ON api_only_records.user_id = extended_records.user_id
     AND api_only_records.track_key = extended_records.track_key
-  CROSS JOIN params
   WHERE
     ABS(
       DATE_DIFF(
@@ -208,11 +213,7 @@ WITH streaming_history AS (
         DATE_TRUNC('MILLISECOND', extended_records.played_at),
         DATE_TRUNC('MILLISECOND', api_only_records.played_at)
       )
-    ) <= 1000 * CASE
-      WHEN GREATEST(extended_records.ts_precision_s, api_only_records.ts_precision_s) >= 60
-      THEN params.dedupe_tolerance_minute_precision_s
-      ELSE params.dedupe_tolerance_s
-    END
+    ) <= GREATEST(extended_records.tolerance_ms, api_only_records.tolerance_ms)
 ), api_ranked AS (
   SELECT
     *,
@@ -231,8 +232,9 @@ WITH streaming_history AS (
     record_key AS play_key,
     user_id,
     track_key,
+    own_track_key,
     played_at,
-    ts_precision_s,
+    tolerance_ms,
     ms_played
   FROM extended_records
   UNION ALL
@@ -240,8 +242,9 @@ WITH streaming_history AS (
     record_key AS play_key,
     user_id,
     track_key,
+    own_track_key,
     played_at,
-    ts_precision_s,
+    tolerance_ms,
     ms_played
   FROM api_only_records
   WHERE
@@ -250,23 +253,14 @@ WITH streaming_history AS (
         other_key
       FROM api_pairs
     )
-), account_candidates /* round 2: account-data records onto the plays of round 1 */ AS (
+), account_name_pairs /* round 2: account-data records onto the plays of round 1, by the play's key or by */ /* the names its own record carried (a track's names change between exports) */ AS (
   SELECT
     round1_plays.play_key,
-    account_records.record_key AS other_key,
-    ABS(
-      DATE_DIFF(
-        'MILLISECOND',
-        DATE_TRUNC('MILLISECOND', round1_plays.played_at),
-        DATE_TRUNC('MILLISECOND', account_records.played_at)
-      )
-    ) AS distance_ms,
-    CASE WHEN round1_plays.ms_played = account_records.ms_played THEN 0 ELSE 1 END AS ms_differs
+    account_records.record_key AS other_key
   FROM round1_plays
   INNER JOIN account_records
     ON account_records.user_id = round1_plays.user_id
     AND account_records.track_key = round1_plays.track_key
-  CROSS JOIN params
   WHERE
     ABS(
       DATE_DIFF(
@@ -274,11 +268,48 @@ WITH streaming_history AS (
         DATE_TRUNC('MILLISECOND', round1_plays.played_at),
         DATE_TRUNC('MILLISECOND', account_records.played_at)
       )
-    ) <= 1000 * CASE
-      WHEN GREATEST(round1_plays.ts_precision_s, account_records.ts_precision_s) >= 60
-      THEN params.dedupe_tolerance_minute_precision_s
-      ELSE params.dedupe_tolerance_s
-    END
+    ) <= GREATEST(round1_plays.tolerance_ms, account_records.tolerance_ms)
+  UNION
+  SELECT
+    round1_plays.play_key,
+    account_records.record_key AS other_key
+  FROM round1_plays
+  INNER JOIN account_records
+    ON account_records.user_id = round1_plays.user_id
+    AND account_records.own_track_key = round1_plays.own_track_key
+  WHERE
+    ABS(
+      DATE_DIFF(
+        'MILLISECOND',
+        DATE_TRUNC('MILLISECOND', round1_plays.played_at),
+        DATE_TRUNC('MILLISECOND', account_records.played_at)
+      )
+    ) <= GREATEST(round1_plays.tolerance_ms, account_records.tolerance_ms)
+), account_candidates AS (
+  SELECT
+    round1_plays.play_key,
+    account_records.record_key AS other_key,
+    GREATEST(
+      DATE_DIFF(
+        'MILLISECOND',
+        DATE_TRUNC('MILLISECOND', round1_plays.played_at),
+        DATE_TRUNC('MILLISECOND', account_records.played_at)
+      ),
+      DATE_DIFF(
+        'MILLISECOND',
+        DATE_TRUNC('MILLISECOND', account_records.played_at),
+        DATE_TRUNC('MILLISECOND', round1_plays.played_at)
+      ) - 1000 * (
+        account_records.ts_precision_s - 1
+      ),
+      0
+    ) AS distance_ms, /* a minute-precision time stands for its whole minute: distance to that interval */
+    CASE WHEN round1_plays.ms_played = account_records.ms_played THEN 0 ELSE 1 END AS ms_differs
+  FROM account_name_pairs
+  INNER JOIN round1_plays
+    ON round1_plays.play_key = account_name_pairs.play_key
+  INNER JOIN account_records
+    ON account_records.record_key = account_name_pairs.other_key
 ), account_ranked AS (
   SELECT
     *,

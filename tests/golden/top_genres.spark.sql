@@ -5,18 +5,22 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
-), genre_plays AS (
+), exploded AS (
   SELECT
     l.user_id,
-    g.genre,
+    EXPLODE(l.genres) AS genre,
     l.track_key,
     l.ms_played,
     l.is_skip
   FROM listening AS l
-  LATERAL VIEW
-  EXPLODE(l.genres) g AS genre
   WHERE
-    l.is_music AND NOT g.genre IS NULL
+    l.is_music
+), genre_plays AS (
+  SELECT
+    *
+  FROM exploded AS e
+  WHERE
+    NOT e.genre IS NULL
 ), plays_with_genres AS (
   SELECT
     l.user_id,

@@ -5,17 +5,30 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
-), genre_plays AS (
+), exploded AS (
   SELECT
     l.user_id,
-    g.genre,
+    IF(_u.pos = _u_2.pos_2, _u_2.genre) AS genre,
     l.track_key,
     l.ms_played,
     l.is_skip
   FROM listening AS l
-  CROSS JOIN UNNEST(l.genres) AS g(genre)
+  CROSS JOIN UNNEST(SEQUENCE(1, GREATEST(CARDINALITY(l.genres)))) AS _u(pos)
+  CROSS JOIN UNNEST(l.genres) WITH ORDINALITY AS _u_2(genre, pos_2)
   WHERE
-    l.is_music AND NOT g.genre IS NULL
+    l.is_music
+    AND (
+      _u.pos = _u_2.pos_2
+      OR (
+        _u.pos > CARDINALITY(l.genres) AND _u_2.pos_2 = CARDINALITY(l.genres)
+      )
+    )
+), genre_plays AS (
+  SELECT
+    *
+  FROM exploded AS e
+  WHERE
+    NOT e.genre IS NULL
 ), plays_with_genres AS (
   SELECT
     l.user_id,

@@ -80,21 +80,26 @@ WITH listening AS (
     f.user_id,
     f.year,
     f.artist_name
-), genre_counts AS (
+), genre_plays AS (
   SELECT
     f.user_id,
     f.year,
+    EXPLODE(f.genres) AS genre,
+    f.ms_played
+  FROM flagged AS f
+), genre_counts AS (
+  SELECT
+    g.user_id,
+    g.year,
     g.genre AS label,
     COUNT(*) AS plays,
-    SUM(f.ms_played) AS ms_played
-  FROM flagged AS f
-  LATERAL VIEW
-  EXPLODE(f.genres) g AS genre
+    SUM(g.ms_played) AS ms_played
+  FROM genre_plays AS g
   WHERE
     NOT g.genre IS NULL
   GROUP BY
-    f.user_id,
-    f.year,
+    g.user_id,
+    g.year,
     g.genre
 ), ranked_items AS (
   SELECT

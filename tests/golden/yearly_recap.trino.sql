@@ -80,20 +80,33 @@ WITH listening AS (
     f.user_id,
     f.year,
     f.artist_name
-), genre_counts AS (
+), genre_plays AS (
   SELECT
     f.user_id,
     f.year,
+    IF(_u.pos = _u_2.pos_2, _u_2.genre) AS genre,
+    f.ms_played
+  FROM flagged AS f
+  CROSS JOIN UNNEST(SEQUENCE(1, GREATEST(CARDINALITY(f.genres)))) AS _u(pos)
+  CROSS JOIN UNNEST(f.genres) WITH ORDINALITY AS _u_2(genre, pos_2)
+  WHERE
+    _u.pos = _u_2.pos_2
+    OR (
+      _u.pos > CARDINALITY(f.genres) AND _u_2.pos_2 = CARDINALITY(f.genres)
+    )
+), genre_counts AS (
+  SELECT
+    g.user_id,
+    g.year,
     g.genre AS label,
     COUNT(*) AS plays,
-    SUM(f.ms_played) AS ms_played
-  FROM flagged AS f
-  CROSS JOIN UNNEST(f.genres) AS g(genre)
+    SUM(g.ms_played) AS ms_played
+  FROM genre_plays AS g
   WHERE
     NOT g.genre IS NULL
   GROUP BY
-    f.user_id,
-    f.year,
+    g.user_id,
+    g.year,
     g.genre
 ), ranked_items AS (
   SELECT

@@ -5,16 +5,20 @@ with listening as (
     select * from listening_with_features
 ),
 
-genre_plays as (
+exploded as (
     select
         l.user_id,
-        g.genre,
+        unnest(l.genres) as genre,
         l.track_key,
         l.ms_played,
         l.is_skip
     from listening as l
-    cross join unnest(l.genres) as g (genre)
-    where l.is_music and g.genre is not null
+    where l.is_music
+),
+
+genre_plays as (
+    select * from exploded as e
+    where e.genre is not null
 ),
 
 plays_with_genres as (

@@ -71,17 +71,25 @@ artist_counts as (
     group by f.user_id, f.year, f.artist_name
 ),
 
-genre_counts as (
+genre_plays as (
     select
         f.user_id,
         f.year,
+        unnest(f.genres) as genre,
+        f.ms_played
+    from flagged as f
+),
+
+genre_counts as (
+    select
+        g.user_id,
+        g.year,
         g.genre as label,
         count(*) as plays,
-        sum(f.ms_played) as ms_played
-    from flagged as f
-    cross join unnest(f.genres) as g (genre)
+        sum(g.ms_played) as ms_played
+    from genre_plays as g
     where g.genre is not null
-    group by f.user_id, f.year, g.genre
+    group by g.user_id, g.year, g.genre
 ),
 
 ranked_items as (
