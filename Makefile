@@ -34,3 +34,6 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+bench-run: setup
+	$(BIN)/python benchmarks/bench_run.py
