@@ -131,3 +131,32 @@ def test_context_features_use_only_earlier_plays() -> None:
     assert np.array_equal(X[: k + 1], X2[: k + 1])
     assert not np.array_equal(X[k + 1 :], X2[k + 1 :])
     assert "prev_valence" in names and "valence" not in names
+
+
+def test_users_stream_across_batch_boundaries() -> None:
+    table = planted_listening(users=3, days=3, seed=6)
+    whole = {u: a["play_id"].tolist() for u, a in per_user(table)}
+    streamed = {u: a["play_id"].tolist() for u, a in per_user(table.to_batches(max_chunksize=7))}
+    assert streamed == whole and len(whole) == 3
+
+
+def test_many_users_reuse_the_choice_of_the_tuned_sample(tmp_path) -> None:
+    from spotify_analytics.ml.context import fit_context_model, prediction_table
+    from spotify_analytics.ml.runs import fit_users, one_thread
+    from spotify_analytics.ml.training import Protocol
+
+    protocol = Protocol(tune_sample_users=1)
+    users = list(per_user(planted_listening(users=3, days=40, seed=2)))
+    calls = []
+
+    def fit(user_id, arrays, only):
+        calls.append(only)
+        return fit_context_model("mood_predictions", user_id, arrays, tmp_path, protocol, only)
+
+    with one_thread():
+        table, rows = fit_users(
+            users, fit, lambda r: prediction_table("mood_predictions", r), protocol
+        )
+    assert calls[0] is None and calls[1] == calls[2] is not None  # tuned once, then reused
+    assert {r["user_id"] for r in rows} == {"u0", "u1", "u2"}
+    assert set(table.column("user_id").to_pylist()) == {"u0", "u1", "u2"}

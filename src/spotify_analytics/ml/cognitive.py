@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from ..runner import StepContext
 from . import anomalies, clusters, segments, sequences
-from .plays import load_plays, per_user
+from .plays import user_plays
 from .runs import one_thread
 
 
@@ -66,7 +66,7 @@ SELECTION_SCHEMA = pa.schema(
 def mood_state_tables(ctx: StepContext, seed: int = 0) -> tuple[pa.Table, pa.Table]:
     cluster_rows, selection_rows = [], []
     with one_thread():
-        for user_id, arrays in per_user(load_plays(ctx)):
+        for user_id, arrays in user_plays(ctx):
             keys, X = clusters.distinct_tracks(arrays)
             for method, criterion in clusters.CRITERIA.items():
                 common = {
@@ -143,7 +143,7 @@ ANOMALY_SCHEMA = pa.schema(
 
 def anomaly_table(ctx: StepContext) -> pa.Table:
     chunks = []
-    for user_id, arrays in per_user(load_plays(ctx)):
+    for user_id, arrays in user_plays(ctx):
         found = anomalies.find_anomalies(arrays)
         found["user_id"] = np.full(found["play_id"].size, user_id, dtype=object)
         found["hour_of_day"] = found["hour_of_day"].astype(np.int32)
@@ -169,7 +169,7 @@ SEQUENCE_SCHEMA = pa.schema(
 
 def sequence_table(ctx: StepContext) -> pa.Table:
     chunks = []
-    for user_id, arrays in per_user(load_plays(ctx)):
+    for user_id, arrays in user_plays(ctx):
         found = sequences.transitions(arrays)
         if found:
             found["user_id"] = np.full(found["lift"].size, user_id, dtype=object)
@@ -205,7 +205,7 @@ def segment_table(ctx: StepContext) -> pa.Table:
         f"{name}: {column} >= {threshold}" for name, column, threshold in segments.RULES
     )
     rows = []
-    for user_id, arrays in per_user(load_plays(ctx)):
+    for user_id, arrays in user_plays(ctx):
         rows += [
             {"user_id": user_id, **row, "rules": f"first match of {rules}; else balanced"}
             for row in segments.user_segments(arrays)

@@ -52,12 +52,13 @@ def fit_context_model(
     arrays: dict[str, np.ndarray],
     lake_root: Path,
     protocol: Protocol,
+    only: str | None = None,
 ) -> tuple[TaskResult, dict[str, np.ndarray]]:
     plays = mood_plays(arrays)
     data = context_data(model, user_id, plays)
     make = regressors if data.kind == "regression" else classifiers
     candidates = make(data.feature_names)
-    return run_task(data, candidates, lake_root, protocol), plays
+    return run_task(data, candidates, lake_root, protocol, only), plays
 
 
 def prediction_table(model: str, results: list[tuple[str, TaskResult, dict]]) -> pa.Table:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -43,7 +43,7 @@ PLAYS_SQL = """
 with source as (
     select {columns}
     from listening_with_features
-    where is_music and user_id is not null and played_at is not null
+    where is_music and user_id is not null and played_at is not null{where}
 ),
 features_allowed as (
     select * replace (
@@ -68,16 +68,54 @@ order by user_id, played_at, play_id
 """
 
 
-def plays_query(allow_synthetic: bool) -> str:
+MOOD_COLUMNS = (
+    "user_id",
+    "play_id",
+    "played_at",
+    "date",
+    "hour_of_day",
+    "day_of_week",
+    "session_id",
+    "session_play_no",
+    "track_key",
+    "is_skip",
+    "feature_source",
+    "valence",
+    "energy",
+)
+BATCH_ROWS = 262_144
+
+
+def plays_query(
+    allow_synthetic: bool, columns: tuple[str, ...] = PLAY_COLUMNS, user_id: str | None = None
+) -> str:
     """Music plays, one row per play (duplicates of a play dropped), in time order.
     Synthetic features count as missing unless ``allow_synthetic``."""
     guard = "true" if allow_synthetic else "coalesce(feature_source, '') <> 'synthetic'"
-    guards = ",\n        ".join(f"case when {guard} then {name} end as {name}" for name in FEATURES)
-    return PLAYS_SQL.format(columns=", ".join(PLAY_COLUMNS), feature_guards=guards)
+    guards = ",\n        ".join(
+        f"case when {guard} then {name} end as {name}" for name in FEATURES if name in columns
+    )
+    where = ""
+    if user_id is not None:
+        where = " and user_id = '" + user_id.replace("'", "''") + "'"
+    return PLAYS_SQL.format(columns=", ".join(columns), feature_guards=guards, where=where)
 
 
-def load_plays(ctx: StepContext) -> pa.Table:
-    return ctx.sql(plays_query(ctx.settings.allow_synthetic))
+def load_plays(ctx: StepContext, columns: tuple[str, ...] = PLAY_COLUMNS) -> pa.Table:
+    return ctx.sql(plays_query(ctx.settings.allow_synthetic, columns))
+
+
+def user_plays(
+    ctx: StepContext, columns: tuple[str, ...] = PLAY_COLUMNS
+) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """``(user_id, arrays)`` per user, streamed from DuckDB in record batches, so
+    memory holds one batch and one user at a time, however many plays there are."""
+    con = ctx.lake.connect(only={"listening_with_features"})
+    try:
+        query = plays_query(ctx.settings.allow_synthetic, columns)
+        yield from per_user(con.execute(query).to_arrow_reader(BATCH_ROWS))
+    finally:
+        con.close()
 
 
 def to_arrays(table: pa.Table) -> dict[str, np.ndarray]:
@@ -91,16 +129,30 @@ def to_arrays(table: pa.Table) -> dict[str, np.ndarray]:
     return arrays
 
 
-def per_user(table: pa.Table) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
-    """``(user_id, arrays)`` for each user of a table sorted by user_id."""
-    if table.num_rows == 0:
-        return
-    arrays = to_arrays(table)
-    users = arrays["user_id"]
-    starts = np.flatnonzero(np.concatenate([[True], users[1:] != users[:-1]]))
-    ends = np.append(starts[1:], users.size)
-    for start, end in zip(starts, ends, strict=True):
-        yield str(users[start]), {name: values[start:end] for name, values in arrays.items()}
+def per_user(
+    source: pa.Table | pa.RecordBatchReader | Iterable[pa.RecordBatch],
+) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """``(user_id, arrays)`` for each user of rows sorted by user_id (a table or a
+    stream of record batches; a user may span several batches)."""
+    batches = source.to_batches() if isinstance(source, pa.Table) else source
+    pending: list[pa.RecordBatch] = []
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        users = batch.column("user_id").to_numpy(zero_copy_only=False)
+        starts = np.flatnonzero(np.concatenate([[True], users[1:] != users[:-1]]))
+        for start, end in zip(starts, np.append(starts[1:], users.size), strict=True):
+            if pending and pending[-1].column("user_id")[0].as_py() != users[start]:
+                yield _user_arrays(pending)
+                pending = []
+            pending.append(batch.slice(start, end - start))
+    if pending:
+        yield _user_arrays(pending)
+
+
+def _user_arrays(chunks: list[pa.RecordBatch]) -> tuple[str, dict[str, np.ndarray]]:
+    arrays = to_arrays(pa.Table.from_batches(chunks).combine_chunks())
+    return str(arrays["user_id"][0]), arrays
 
 
 def select(arrays: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:

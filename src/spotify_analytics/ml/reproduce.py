@@ -13,7 +13,7 @@ from . import artifacts, catalog
 from .context import TASKS, context_data
 from .forecast import MODEL as ENERGY
 from .forecast import forecast_data, hour_cells
-from .plays import load_plays, mood_plays, per_user, select, to_arrays
+from .plays import PLAY_COLUMNS, mood_plays, per_user, plays_query, select, to_arrays
 from .training import predict
 
 
@@ -39,7 +39,8 @@ def reproduce_predictions(lake: Lake, settings: Settings, model: str, user_id: s
     ctx = StepContext(lake, settings)
     if model == catalog.MODEL:
         return _reproduce_catalog(ctx, estimator, user_id)
-    arrays = next((a for u, a in per_user(load_plays(ctx)) if u == user_id), None)
+    query = plays_query(settings.allow_synthetic, PLAY_COLUMNS, user_id)
+    arrays = next((a for _, a in per_user(ctx.sql(query))), None)
     if arrays is None:
         raise LakeError(f"{lake.root}: no plays for user {user_id!r}")
     cutoff = np.datetime64(card["cutoff"].rstrip("Z"), "us")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 import pyarrow as pa
@@ -12,10 +13,10 @@ from threadpoolctl import threadpool_limits
 from ..runner import StepContext
 from . import artifacts, catalog
 from .context import fit_context_model, prediction_table
+from .forecast import CELL_PROTOCOL, fit_energy_forecast, forecast_table
 from .forecast import MODEL as ENERGY
-from .forecast import fit_energy_forecast, forecast_table
-from .plays import load_plays, per_user
-from .training import Protocol
+from .plays import MOOD_COLUMNS, user_plays
+from .training import Protocol, TaskResult
 
 PREDICTIVE_MODELS = (
     "mood_classifications",
@@ -33,28 +34,57 @@ def one_thread() -> Iterator[None]:
         yield
 
 
+def fit_users(
+    users: Iterable[tuple[str, dict]],
+    fit: Callable[[str, dict, str | None], tuple[TaskResult, dict]],
+    tabulate: Callable[[list[tuple[str, TaskResult, dict]]], pa.Table],
+    protocol: Protocol,
+) -> tuple[pa.Table, list[dict]]:
+    """Fit every user; returns the predictions table and the metric rows.
+
+    The first ``protocol.tune_sample_users`` users (by user_id) are tuned by
+    cross-validation each; every later user gets the candidate those users chose
+    most often, fitted without its own cross-validation, so cost per user stays
+    one fit per model however many users there are.
+    """
+    tables, rows, wins = [], [], Counter()
+    for number, (user_id, arrays) in enumerate(users):
+        only = wins.most_common(1)[0][0] if number >= protocol.tune_sample_users and wins else None
+        result, kept = fit(user_id, arrays, only)
+        if only is None and result.candidate:
+            wins[result.candidate] += 1
+        rows += result.metric_rows
+        if result.status == "ok":
+            tables.append(tabulate([(user_id, result, kept)]))
+    empty = tabulate([])
+    return (pa.concat_tables(tables) if tables else empty), rows
+
+
 def run_context_model(ctx: StepContext, model: str, protocol: Protocol | None = None) -> pa.Table:
     """Train ``mood_predictions`` or ``mood_classifications`` for every user."""
     protocol = protocol or Protocol()
-    results, rows = [], []
+
+    def fit(user_id: str, arrays: dict, only: str | None):
+        return fit_context_model(model, user_id, arrays, ctx.lake.root, protocol, only)
+
     with one_thread():
-        for user_id, arrays in per_user(load_plays(ctx)):
-            result, plays = fit_context_model(model, user_id, arrays, ctx.lake.root, protocol)
-            results.append((user_id, result, plays))
-            rows += result.metric_rows
+        table, rows = fit_users(
+            user_plays(ctx, MOOD_COLUMNS), fit, lambda r: prediction_table(model, r), protocol
+        )
     artifacts.write_manifest(ctx.lake.root, model, rows)
-    return prediction_table(model, results)
+    return table
 
 
-def run_energy_forecasts(ctx: StepContext) -> pa.Table:
-    results, rows = [], []
+def run_energy_forecasts(ctx: StepContext, protocol: Protocol | None = None) -> pa.Table:
+    protocol = protocol or CELL_PROTOCOL
+
+    def fit(user_id: str, arrays: dict, only: str | None):
+        return fit_energy_forecast(user_id, arrays, ctx.lake.root, protocol, only)
+
     with one_thread():
-        for user_id, arrays in per_user(load_plays(ctx)):
-            result, cells = fit_energy_forecast(user_id, arrays, ctx.lake.root)
-            results.append((user_id, result, cells))
-            rows += result.metric_rows
+        table, rows = fit_users(user_plays(ctx, MOOD_COLUMNS), fit, forecast_table, protocol)
     artifacts.write_manifest(ctx.lake.root, ENERGY, rows)
-    return forecast_table(results)
+    return table
 
 
 def run_audio_to_valence(ctx: StepContext) -> pa.Table:

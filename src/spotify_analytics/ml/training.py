@@ -27,10 +27,11 @@ class Protocol:
     """Split and size rules; the defaults are the documented protocol."""
 
     test_fraction: float = 0.2
-    max_train: int = 20_000
+    max_train: int = 5_000  # most recent training rows per user
     min_train: int = 200
     min_test: int = 50
     cv_splits: int = 3
+    tune_sample_users: int = 25  # beyond this many users, later users reuse the sample's choice
 
 
 @dataclass
@@ -59,6 +60,7 @@ class TaskResult:
     baselines: dict[str, np.ndarray] = field(default_factory=dict)
     version: str | None = None
     metric_rows: list[dict] = field(default_factory=list)
+    candidate: str | None = None
 
 
 def predict(estimator: object, X: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -72,9 +74,16 @@ def predict(estimator: object, X: np.ndarray, kind: str) -> tuple[np.ndarray, np
 
 
 def run_task(
-    data: TaskData, candidates: list[Candidate], lake_root: Path, protocol: Protocol
+    data: TaskData,
+    candidates: list[Candidate],
+    lake_root: Path,
+    protocol: Protocol,
+    only: str | None = None,
 ) -> TaskResult:
-    """Split in time, tune, fit, score against baselines, save; or report too little data."""
+    """Split in time, tune, fit, score against baselines, save; or report too little data.
+
+    ``only`` names a candidate chosen elsewhere (on a sample of users): it is
+    fitted without per-user cross-validation."""
     split = temporal_split(
         data.times, test_fraction=protocol.test_fraction, max_train=protocol.max_train
     )
@@ -88,7 +97,13 @@ def run_task(
         )
     metrics = REGRESSION_METRICS if data.kind == "regression" else CLASSIFICATION_METRICS
     X_train, y_train = data.X[split.train], data.y[split.train]
-    best, cv_scores = tune(candidates, X_train, y_train, metrics[0], n_splits=protocol.cv_splits)
+    chosen = [c for c in candidates if c.name == only]
+    if chosen:
+        best, cv_scores = chosen[0], {}
+    else:
+        best, cv_scores = tune(
+            candidates, X_train, y_train, metrics[0], n_splits=protocol.cv_splits
+        )
     estimator = clone(best.estimator).fit(X_train, y_train)
     prediction, probability = predict(estimator, data.X[split.test], data.kind)
     make_baselines = regression_baselines if data.kind == "regression" else classification_baselines
@@ -102,8 +117,15 @@ def run_task(
     )
     rows = [_metric_row(data, split, row, params, version, estimator) for row in scored]
     card = _card(data, split, params, version, estimator, cv_scores, rows, protocol)
+    if chosen:
+        card["cv"] = (
+            f"not tuned for this user: {only} was chosen most often by"
+            f" cross-validation over the first {protocol.tune_sample_users} users"
+        )
     artifacts.save_model(lake_root, card, estimator)
-    return TaskResult("ok", split.test, prediction, probability, baselines, version, rows)
+    return TaskResult(
+        "ok", split.test, prediction, probability, baselines, version, rows, best.name
+    )
 
 
 def _range(times: np.ndarray) -> tuple[str | None, str | None]:
