@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pytest
 
 from spotify_analytics.lake import Lake
 from spotify_analytics.ml import catalog
 from spotify_analytics.ml.artifacts import read_manifest
+from spotify_analytics.ml.plays import query as run_query
 from spotify_analytics.ml.plays import to_arrays
 from spotify_analytics.ml.runs import one_thread
 from spotify_analytics.ml.synthetic import planted_listening, synthetic_catalog
@@ -35,7 +35,7 @@ def test_repeated_tracks_never_straddle_the_split(tmp_path) -> None:
     with one_thread():
         model = catalog.fit_catalog_model(ctx.sql(catalog.catalog_query()), ctx.lake.root)
     held = model.holdout
-    held_groups = set(catalog.group_keys(held["artist_name"], held["track_name"]))
+    held_groups = set(held["group_key"])
     assert not held_groups & model.train_groups
     assert not set(held["track_id"]) & model.train_ids
     # re-releases: a new id with the same artist and title sits with its original
@@ -98,9 +98,13 @@ def test_too_small_catalog_says_so(tmp_path) -> None:
     assert all("needs >=" in r["note"] for r in rows)
 
 
-@pytest.mark.parametrize("share", [0.2])
-def test_held_out_share_is_stable(share: float) -> None:
-    groups = np.array([f"artist {i}|title {i}" for i in range(5000)], dtype=object)
-    held = catalog.held_out(groups, share)
-    assert abs(held.mean() - share) < 0.02
-    assert np.array_equal(held, catalog.held_out(groups[::-1], share)[::-1])
+def test_held_out_share_is_stable_and_whole_groups(tmp_path) -> None:
+    _, ctx = _lake(tmp_path, planted_listening(users=1, days=5), synthetic_catalog(6000))
+    arrays = to_arrays(run_query(ctx, catalog.catalog_query(), "catalog_tracks"))
+    assert abs(arrays["held_out"].mean() - catalog.HELD_OUT_SHARE) < 0.02
+    flags: dict[str, set] = {}
+    for key, flag in zip(arrays["group_key"], arrays["held_out"], strict=True):
+        flags.setdefault(key, set()).add(bool(flag))
+    assert all(len(v) == 1 for v in flags.values())
+    again = to_arrays(run_query(ctx, catalog.catalog_query(), "catalog_tracks"))
+    assert np.array_equal(arrays["held_out"], again["held_out"])

@@ -12,7 +12,6 @@ Baselines: the training mean and the mean of the track's genres.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,13 +51,26 @@ with catalog as (
     from catalog_tracks
     where track_id is not null and valence is not null
 ),
-final as (
+deduped as (
     select *
     from catalog
     qualify row_number() over (partition by track_id order by track_name, artist_name) = 1
+),
+grouped as (
+    select *, {group_key} as group_key
+    from deduped
+),
+final as (
+    select
+        *,
+        md5_number_lower(group_key) % 1000 < {held_out_per_mille} as held_out,
+        md5_number_lower('cap|' || group_key) as cap_order
+    from grouped
 )
 select * from final order by track_id
 """
+GROUP_KEY = "lower(trim(coalesce(artist_name, ''))) || '|' || lower(trim(coalesce(track_name, '')))"
+HELD_OUT_SHARE = 0.2
 
 USER_TRACKS_SQL = """
 with plays as (
@@ -69,7 +81,7 @@ with plays as (
         and track_key is not null
 ),
 final as (
-    select * exclude (played_at)
+    select * exclude (played_at), {group_key} as group_key
     from plays
     qualify row_number() over (partition by user_id, track_key order by played_at, track_id) = 1
 )
@@ -78,31 +90,18 @@ select * from final where {complete} order by user_id, track_key
 
 
 def catalog_query() -> str:
-    return CATALOG_SQL.format(inputs=", ".join(INPUTS))
+    return CATALOG_SQL.format(
+        inputs=", ".join(INPUTS),
+        group_key=GROUP_KEY,
+        held_out_per_mille=round(HELD_OUT_SHARE * 1000),
+    )
 
 
 def user_tracks_query() -> str:
     sources = ", ".join(f"'{s}'" for s in REAL_SOURCES)
     complete = " and ".join(f"{name} is not null" for name in INPUTS)
-    return USER_TRACKS_SQL.format(inputs=", ".join(INPUTS), sources=sources, complete=complete)
-
-
-def group_keys(artist: np.ndarray, title: np.ndarray) -> np.ndarray:
-    return np.array(
-        [
-            f"{str(a).casefold().strip()}|{str(t).casefold().strip()}"
-            for a, t in zip(artist, title, strict=True)
-        ],
-        dtype=object,
-    )
-
-
-def held_out(groups: np.ndarray, share: float = 0.2) -> np.ndarray:
-    """True for groups whose stable hash falls in the lowest ``share``."""
-    cut = int(share * 2**32)
-    return np.array(
-        [int.from_bytes(hashlib.sha1(g.encode()).digest()[:4], "big") < cut for g in groups],
-        dtype=bool,
+    return USER_TRACKS_SQL.format(
+        inputs=", ".join(INPUTS), sources=sources, complete=complete, group_key=GROUP_KEY
     )
 
 
@@ -134,10 +133,10 @@ def fit_catalog_model(catalog: pa.Table, lake_root: Path) -> CatalogModel:
     X, complete = _features(arrays)
     arrays = {k: v[complete] for k, v in arrays.items()}
     X = X[complete]
-    groups = group_keys(arrays["artist_name"], arrays["track_name"])
-    test = held_out(groups)
-    train_idx = _cap(np.flatnonzero(~test), groups, MAX_TRAIN)
-    test_idx = _cap(np.flatnonzero(test), groups, MAX_TEST)
+    groups = arrays["group_key"]
+    test = arrays["held_out"].astype(bool)
+    train_idx = _cap(np.flatnonzero(~test), arrays["cap_order"], MAX_TRAIN)
+    test_idx = _cap(np.flatnonzero(test), arrays["cap_order"], MAX_TEST)
     if train_idx.size < MIN_TRAIN or test_idx.size < MIN_TEST:
         return CatalogModel(
             "insufficient_data",
@@ -180,12 +179,11 @@ def fit_catalog_model(catalog: pa.Table, lake_root: Path) -> CatalogModel:
     return model
 
 
-def _cap(index: np.ndarray, groups: np.ndarray, limit: int) -> np.ndarray:
-    """At most ``limit`` rows, chosen by a stable hash of the group (deterministic)."""
+def _cap(index: np.ndarray, order: np.ndarray, limit: int) -> np.ndarray:
+    """At most ``limit`` rows: those first by a stable hash of their group."""
     if index.size <= limit:
         return index
-    order = np.argsort([hashlib.sha1(("cap" + g).encode()).hexdigest() for g in groups[index]])
-    return np.sort(index[order[:limit]])
+    return np.sort(index[np.argsort(order[index], kind="stable")[:limit]])
 
 
 def _genre_means(genres: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -275,7 +273,7 @@ def score_users(model: CatalogModel, user_tracks: pa.Table) -> tuple[list[dict],
     """Per user: scored rows of the tracks the model never saw, and metric rows."""
     scored, metrics = [], []
     for user_id, arrays in per_user(user_tracks):
-        groups = group_keys(arrays["artist_name"], arrays["track_name"])
+        groups = arrays["group_key"]
         unseen = np.array(
             [
                 g not in model.train_groups

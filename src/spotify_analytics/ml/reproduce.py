@@ -14,6 +14,7 @@ from .context import TASKS, context_data
 from .forecast import MODEL as ENERGY
 from .forecast import forecast_data, hour_cells
 from .plays import PLAY_COLUMNS, mood_plays, per_user, plays_query, select, to_arrays
+from .plays import query as run_query
 from .training import predict
 
 
@@ -39,8 +40,8 @@ def reproduce_predictions(lake: Lake, settings: Settings, model: str, user_id: s
     ctx = StepContext(lake, settings)
     if model == catalog.MODEL:
         return _reproduce_catalog(ctx, estimator, user_id)
-    query = plays_query(settings.allow_synthetic, PLAY_COLUMNS, user_id)
-    arrays = next((a for _, a in per_user(ctx.sql(query))), None)
+    sql = plays_query(settings.allow_synthetic, PLAY_COLUMNS, user_id)
+    arrays = next((a for _, a in per_user(run_query(ctx, sql, "listening_with_features"))), None)
     if arrays is None:
         raise LakeError(f"{lake.root}: no plays for user {user_id!r}")
     cutoff = np.datetime64(card["cutoff"].rstrip("Z"), "us")
@@ -65,13 +66,15 @@ def reproduce_predictions(lake: Lake, settings: Settings, model: str, user_id: s
 
 def _reproduce_catalog(ctx: StepContext, estimator: object, user_id: str) -> pa.Table:
     quoted = "'" + user_id.replace("'", "''") + "'"
-    stored = ctx.sql(f"select track_key from audio_to_valence where user_id = {quoted}")
+    stored = run_query(
+        ctx, f"select track_key from audio_to_valence where user_id = {quoted}", "audio_to_valence"
+    )
     if user_id == catalog.CATALOG_USER:
-        tracks = ctx.sql(catalog.catalog_query())
+        tracks = run_query(ctx, catalog.catalog_query(), "catalog_tracks")
         arrays = to_arrays(tracks)
         arrays["track_key"] = arrays["track_id"]
     else:
-        tracks = ctx.sql(catalog.user_tracks_query())
+        tracks = run_query(ctx, catalog.user_tracks_query(), "listening_with_features")
         arrays = next((a for u, a in per_user(tracks) if u == user_id), {})
     wanted = set(stored.column("track_key").to_pylist())
     rows = select(arrays, np.array([k in wanted for k in arrays.get("track_key", [])], bool))

@@ -15,7 +15,7 @@ from . import artifacts, catalog
 from .context import fit_context_model, prediction_table
 from .forecast import CELL_PROTOCOL, fit_energy_forecast, forecast_table
 from .forecast import MODEL as ENERGY
-from .plays import MOOD_COLUMNS, user_plays
+from .plays import MOOD_COLUMNS, query, user_plays
 from .training import Protocol, TaskResult
 
 PREDICTIVE_MODELS = (
@@ -89,13 +89,17 @@ def run_energy_forecasts(ctx: StepContext, protocol: Protocol | None = None) -> 
 
 def run_audio_to_valence(ctx: StepContext) -> pa.Table:
     with one_thread():
-        model = catalog.fit_catalog_model(ctx.sql(catalog.catalog_query()), ctx.lake.root)
+        model = catalog.fit_catalog_model(
+            query(ctx, catalog.catalog_query(), "catalog_tracks"), ctx.lake.root
+        )
         if model.status != "ok":
             artifacts.write_manifest(
                 ctx.lake.root, catalog.MODEL, catalog.catalog_status_rows(model)
             )
             return catalog.valence_table(model, [])
-        user_rows, metric_rows = catalog.score_users(model, ctx.sql(catalog.user_tracks_query()))
+        user_rows, metric_rows = catalog.score_users(
+            model, query(ctx, catalog.user_tracks_query(), "listening_with_features")
+        )
     artifacts.write_manifest(ctx.lake.root, catalog.MODEL, model.metric_rows + metric_rows)
     return catalog.valence_table(model, user_rows)
 

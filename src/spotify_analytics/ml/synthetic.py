@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.spatial import cKDTree
 
-from .quadrants import quadrant_array
+from .quadrants import QUADRANTS
 
 FAMILIES = {
     # name: (valence, energy, danceability, acousticness, instrumentalness,
@@ -161,8 +161,9 @@ def _to_table(rng, plays: dict, track: np.ndarray, pool: dict, skip_rate: float)
     hour = ((ended - START) // np.timedelta64(1, "h")) % 24
     dow = _iso_weekday(ended)
     features = {name: pool[name][track] for name in pool if name != "family"}
-    family_names = np.array(list(FAMILIES))[pool["family"][track]]
-    genre = np.array([row[9] for row in FAMILIES.values()])[pool["family"][track]]
+    family = pa.array(pool["family"][track])
+    family_names = pa.array(list(FAMILIES)).take(family)
+    genre = pa.array([row[9] for row in FAMILIES.values()]).take(family)
     real = rng.random(n) >= 0.1
     columns = {
         "play_id": pc.binary_join_element_wise("p", number, ""),
@@ -173,7 +174,7 @@ def _to_table(rng, plays: dict, track: np.ndarray, pool: dict, skip_rate: float)
         "hour_of_day": pa.array(hour.astype(np.int32)),
         "day_of_week": pa.array(dow.astype(np.int32)),
         "is_weekend": pa.array(dow >= 6),
-        "part_of_day": pa.array(_part_of_day(hour)),
+        "part_of_day": _part_of_day(hour),
         "session_id": pc.binary_join_element_wise(user_id, session_no, "-s"),
         "session_play_no": pa.array((position + 1).astype(np.int32)),
         "track_key": pc.binary_join_element_wise("artist ", track_text, "|title ", track_text, ""),
@@ -184,14 +185,14 @@ def _to_table(rng, plays: dict, track: np.ndarray, pool: dict, skip_rate: float)
         "is_skip": pa.array(is_skip),
         "is_music": pa.array(np.ones(n, dtype=bool)),
         **{name: pa.array(values) for name, values in features.items()},
-        "feature_source": pa.array(np.where(real, "catalog_id", "artist_profile")),
-        "catalog_track_id": pa.array(
-            np.where(real, np.char.add("syn", track.astype(str)), None), pa.string()
+        "feature_source": _pick(real, "catalog_id", "artist_profile"),
+        "catalog_track_id": pc.if_else(
+            pa.array(real), pc.binary_join_element_wise("syn", track_text, ""), None
         ),
-        "feature_confidence": pa.array(np.where(real, "high", "low")),
-        "genres": pa.array([[g] for g in genre.tolist()], pa.list_(pa.string())),
-        "mood_quadrant": pa.array(quadrant_array(features["valence"], features["energy"])),
-        "planted_family": pa.array(family_names),
+        "feature_confidence": _pick(real, "high", "low"),
+        "genres": pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), genre),
+        "mood_quadrant": _quadrants(features["valence"], features["energy"]),
+        "planted_family": family_names,
     }
     return pa.table(columns)
 
@@ -206,11 +207,23 @@ def _gap_sessions(user: np.ndarray, ended: np.ndarray) -> tuple[np.ndarray, np.n
     return session, position
 
 
-def _part_of_day(hour: np.ndarray) -> np.ndarray:
-    labels = np.array(
-        ["night"] * 6 + ["morning"] * 6 + ["afternoon"] * 6 + ["evening"] * 5 + ["night"]
+def _part_of_day(hour: np.ndarray) -> pa.Array:
+    labels = ["night"] * 6 + ["morning"] * 6 + ["afternoon"] * 6 + ["evening"] * 5 + ["night"]
+    return pa.array(labels).take(pa.array(hour.astype(np.int8)))
+
+
+def _pick(condition: np.ndarray, yes: str, no: str) -> pa.Array:
+    return pa.array([no, yes]).take(pa.array(condition.astype(np.int8)))
+
+
+def _quadrants(valence: np.ndarray, energy: np.ndarray) -> pa.Array:
+    """The quadrant rule as indices into QUADRANTS (fast for millions of rows)."""
+    high_v, low_v = valence >= 0.6, valence < 0.4
+    high_e, low_e = energy >= 0.6, energy < 0.4
+    index = np.select(
+        [high_v & high_e, high_v & low_e, low_v & high_e, low_v & low_e], [0, 1, 2, 3], 4
     )
-    return labels[hour]
+    return pa.array(list(QUADRANTS)).take(pa.array(index.astype(np.int8)))
 
 
 def synthetic_catalog(n_tracks: int = 4000, *, seed: int = 3, duplicate_share: float = 0.2):
