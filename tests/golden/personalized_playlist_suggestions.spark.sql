@@ -101,10 +101,8 @@ WITH listening AS (
 ), play_genres AS (
   SELECT
     f.user_id,
-    pg.genre
+    EXPLODE(f.genres) AS genre
   FROM feature_plays AS f
-  LATERAL VIEW
-  EXPLODE(f.genres) pg AS genre
 ), user_genres AS (
   SELECT
     g.user_id,
@@ -142,24 +140,17 @@ WITH listening AS (
   SELECT
     c.playlist,
     c.track_id,
-    cg.genre
+    EXPLODE(c.genres) AS genre
   FROM catalog_banded AS c
-  LATERAL VIEW
-  EXPLODE(c.genres) cg AS genre
 ), heard AS (
+  /* catalog tracks the user has played (catalog_track_id is the catalog track */
+  /* linked by id, else by name; a played id outside the catalog never matches) */
   SELECT DISTINCT
     l.user_id,
-    l.track_id AS track_id
+    COALESCE(l.catalog_track_id, l.track_id) AS track_id
   FROM listening AS l
   WHERE
-    NOT l.track_id IS NULL
-  UNION
-  SELECT DISTINCT
-    l.user_id,
-    l.catalog_track_id AS track_id
-  FROM listening AS l
-  WHERE
-    NOT l.catalog_track_id IS NULL
+    NOT COALESCE(l.catalog_track_id, l.track_id) IS NULL
 ), catalog_candidates AS (
   SELECT
     g.user_id,

@@ -98,9 +98,15 @@ WITH listening AS (
 ), play_genres AS (
   SELECT
     f.user_id,
-    pg.genre
+    IF(_u.pos = _u_2.pos_2, _u_2.genre) AS genre
   FROM feature_plays AS f
-  CROSS JOIN UNNEST(f.genres) AS pg(genre)
+  CROSS JOIN UNNEST(SEQUENCE(1, GREATEST(CARDINALITY(f.genres)))) AS _u(pos)
+  CROSS JOIN UNNEST(f.genres) WITH ORDINALITY AS _u_2(genre, pos_2)
+  WHERE
+    _u.pos = _u_2.pos_2
+    OR (
+      _u.pos > CARDINALITY(f.genres) AND _u_2.pos_2 = CARDINALITY(f.genres)
+    )
 ), user_genres AS (
   SELECT
     g.user_id,
@@ -138,23 +144,24 @@ WITH listening AS (
   SELECT
     c.playlist,
     c.track_id,
-    cg.genre
+    IF(_u.pos = _u_2.pos_2, _u_2.genre) AS genre
   FROM catalog_banded AS c
-  CROSS JOIN UNNEST(c.genres) AS cg(genre)
+  CROSS JOIN UNNEST(SEQUENCE(1, GREATEST(CARDINALITY(c.genres)))) AS _u(pos)
+  CROSS JOIN UNNEST(c.genres) WITH ORDINALITY AS _u_2(genre, pos_2)
+  WHERE
+    _u.pos = _u_2.pos_2
+    OR (
+      _u.pos > CARDINALITY(c.genres) AND _u_2.pos_2 = CARDINALITY(c.genres)
+    )
 ), heard AS (
+  /* catalog tracks the user has played (catalog_track_id is the catalog track */
+  /* linked by id, else by name; a played id outside the catalog never matches) */
   SELECT DISTINCT
     l.user_id,
-    l.track_id AS track_id
+    COALESCE(l.catalog_track_id, l.track_id) AS track_id
   FROM listening AS l
   WHERE
-    NOT l.track_id IS NULL
-  UNION
-  SELECT DISTINCT
-    l.user_id,
-    l.catalog_track_id AS track_id
-  FROM listening AS l
-  WHERE
-    NOT l.catalog_track_id IS NULL
+    NOT COALESCE(l.catalog_track_id, l.track_id) IS NULL
 ), catalog_candidates AS (
   SELECT
     g.user_id,

@@ -115,9 +115,8 @@ history_picks as (
 play_genres as (
     select
         f.user_id,
-        pg.genre
+        unnest(f.genres) as genre
     from feature_plays as f
-    cross join unnest(f.genres) as pg (genre)
 ),
 
 user_genres as (
@@ -159,19 +158,18 @@ catalog_genres as (
     select
         c.playlist,
         c.track_id,
-        cg.genre
+        unnest(c.genres) as genre
     from catalog_banded as c
-    cross join unnest(c.genres) as cg (genre)
 ),
 
 heard as (
-    select distinct l.user_id, l.track_id as track_id
+    -- catalog tracks the user has played (catalog_track_id is the catalog track
+    -- linked by id, else by name; a played id outside the catalog never matches)
+    select distinct
+        l.user_id,
+        coalesce(l.catalog_track_id, l.track_id) as track_id
     from listening as l
-    where l.track_id is not null
-    union
-    select distinct l.user_id, l.catalog_track_id as track_id
-    from listening as l
-    where l.catalog_track_id is not null
+    where coalesce(l.catalog_track_id, l.track_id) is not null
 ),
 
 catalog_candidates as (
