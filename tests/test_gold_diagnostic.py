@@ -261,8 +261,10 @@ def test_feature_correlations_pearson_spearman_with_ties(lake: Lake, settings: S
     rows.append(play(at=at(0, 9), track="x", features=None))
     rows.append(play(at=at(0, 10), track="y", valence=None, energy=0.9))  # incomplete row
     rows.append(play(user="single", at=at(0, 8), valence=0.3))
+    rows.append(play(user="nofeatures", at=at(0, 8), features=None))
     write_listening(lake, rows)
     result = by(build(lake, settings, "feature_correlations"), "user_id", "feature_x", "feature_y")
+    assert {key[0] for key in result} == {"u1", "single"}
     assert len([key for key in result if key[0] == "u1"]) == 36
     pair = result[("u1", "energy", "valence")]
     assert pair["n_feature_plays"] == 5
@@ -337,6 +339,8 @@ def test_mood_shift_patterns_classes_and_sessions(lake: Lake, settings: Settings
         # another session starting with a very different mood: never paired with s1
         play(at=at(0, 12, 0), track="g", valence=0.95, energy=0.95, session_id="s2"),
         play(user="single", at=at(0, 9), valence=0.3),
+        play(user="nofeatures", at=at(0, 9), features=None, session_id="n"),
+        play(user="nofeatures", at=at(0, 9, 5), features=None, session_id="n"),
     ]
     write_listening(lake, rows)
     result = by(build(lake, settings, "mood_shift_patterns"), "user_id", "shift_type")
@@ -379,6 +383,7 @@ def test_part_of_day_drivers(lake: Lake, settings: Settings) -> None:
         play(user="tie", at=at(0, 8), track="x", valence=0.2, energy=0.2),
         play(user="tie", at=at(0, 20), track="y", valence=0.8, energy=0.8),
         play(user="flat", at=at(0, 8), track="z"),
+        play(user="nofeatures", at=at(0, 23), track="n", features=None),
     ]
     write_listening(lake, rows)
     result = by(build(lake, settings, "part_of_day_drivers"), "user_id", "part_of_day")
@@ -398,6 +403,8 @@ def test_part_of_day_drivers(lake: Lake, settings: Settings) -> None:
     tie = result[("tie", "morning")]  # energy and valence differ equally: name order
     assert (tie["top_driver"], tie["second_driver"]) == ("energy", "valence")
     assert result[("flat", "morning")]["top_driver"] is None
+    nothing = result[("nofeatures", "night")]
+    assert (nothing["plays"], nothing["n_feature_plays"], nothing["mean_valence"]) == (1, 0, None)
 
 
 # -- wiring ---------------------------------------------------------------------------

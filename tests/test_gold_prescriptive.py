@@ -196,6 +196,7 @@ def test_playlist_bands_history_then_catalog(lake: Lake, settings: Settings) -> 
             play(at=at(3, 8), track="calm", genres=["edm"], **calm),
             play(at=at(4, 8), track="edge", genres=["edm"], **{**boost, "tempo": 114.9}),
             play(at=at(5, 8), track="skipped", is_skip=True, **boost),
+            play(user="nofeatures", at=at(0, 8), track="b1", features=None),
         ],
     )
     write_catalog(
@@ -204,11 +205,14 @@ def test_playlist_bands_history_then_catalog(lake: Lake, settings: Settings) -> 
             track("b1", ["edm"], popularity=99, **boost),  # heard: never suggested
             track("cat_hi", ["edm"], popularity=80, **boost),
             track("cat_lo", ["edm"], popularity=20, **boost),
+            track("cat_lo2", ["edm"], popularity=20, **boost),  # tie: track_id decides
             track("rock", ["rock"], popularity=100, **boost),  # not the user's genre
             track("lift", ["edm"], popularity=5, valence=0.7, energy=0.5),  # band bounds inclusive
         ],
     )
-    rows = by(build(lake, settings, "personalized_playlist_suggestions"), "playlist", "rank")
+    built = build(lake, settings, "personalized_playlist_suggestions")
+    assert {row["user_id"] for row in built} == {"u1"}  # nofeatures gets nothing
+    rows = by(built, "playlist", "rank")
     boost_list = [(rows[("energy_boost", r)]["source"], rows[("energy_boost", r)]["track_name"])
                   for r in range(1, 5)]  # fmt: skip
     assert boost_list == [
@@ -217,7 +221,8 @@ def test_playlist_bands_history_then_catalog(lake: Lake, settings: Settings) -> 
         ("catalog", "Song cat_hi"),
         ("catalog", "Song cat_lo"),
     ]
-    assert ("energy_boost", 5) not in rows
+    assert rows[("energy_boost", 5)]["track_id"] == "cat_lo2"
+    assert ("energy_boost", 6) not in rows
     assert rows[("energy_boost", 1)]["user_plays"] == 2
     assert rows[("relaxation", 1)]["track_name"] == "Song calm"
     assert rows[("mood_lift", 1)]["track_id"] == "lift"
