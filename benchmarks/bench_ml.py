@@ -39,7 +39,8 @@ def child(code: str, *args: str) -> tuple[dict, float]:
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"child failed: {code[:60]}...")
-    return json.loads(output or b"{}"), usage.ru_maxrss / 1024
+    lines = output.decode().strip().splitlines()  # the child's JSON is its last line
+    return json.loads(lines[-1] if lines else "{}"), usage.ru_maxrss / 1024
 
 
 BUILD_DEMO = """
@@ -48,6 +49,7 @@ from pathlib import Path
 from spotify_analytics.demo import build_demo
 from spotify_analytics.settings import Settings
 build_demo(Path(sys.argv[1]), Settings(lake=Path(sys.argv[1])))
+print("{}")
 """
 
 BUILD_SCALE = """
@@ -133,13 +135,15 @@ def main() -> None:
             f"  {step['rows']:>10,} rows"
         )
     print(
-        f"ML steps {report['ml_steps_s']:.2f} s (process wall {report['ml_wall_s']:.2f} s,"
+        f"ML steps {report['ml_steps_s']:.2f} s wall, {report['ml_cpu_s']:.2f} s CPU"
+        f" (process wall {report['ml_wall_s']:.2f} s,"
         f" imports included), peak RSS {report['peak_rss_mb']:,} MB,"
         f" load average {report['load_avg_1m']} on {report['cpus']} CPUs"
     )
     if args.workload == "demo":
-        verdict = "within" if report["ml_steps_s"] < DEMO_BUDGET_S else "OVER"
-        print(f"{verdict} the {DEMO_BUDGET_S:.0f} s budget for the demo lake")
+        for label, key in (("wall", "ml_steps_s"), ("CPU", "ml_cpu_s")):
+            verdict = "within" if report[key] < DEMO_BUDGET_S else "OVER"
+            print(f"{label}: {verdict} the {DEMO_BUDGET_S:.0f} s budget for the demo lake")
     OUT.mkdir(exist_ok=True)
     (OUT / f"bench_ml_{args.workload}.json").write_text(json.dumps(report, indent=1) + "\n")
 
