@@ -65,44 +65,77 @@ def _iso_seconds(end_ms: np.ndarray) -> list[str]:
 def extended_records(listening: Listening, tracks: dict[str, np.ndarray]) -> list[dict]:
     """The plays as extended-history records, field for field as Spotify writes them."""
     listener = listening.listener
-    ts = _iso_seconds(listening.end_ms)
-    offline_ts = ((listening.end_ms - listening.ms_played) // 1000).tolist()
-    platforms = np.array(listener.platforms)[listening.platform].tolist()
-    records = []
-    for i, row in enumerate(listening.track.tolist()):
-        record = {
-            "ts": ts[i],
-            "platform": platforms[i],
-            "ms_played": int(listening.ms_played[i]),
+    rows = listening.track.tolist()
+    music = _music_fields(tracks, np.maximum(listening.track, 0))
+    columns = zip(
+        rows,
+        _iso_seconds(listening.end_ms),
+        np.array(listener.platforms)[listening.platform].tolist(),
+        listening.ms_played.tolist(),
+        listening.reason_start.tolist(),
+        listening.reason_end.tolist(),
+        listening.shuffle.tolist(),
+        listening.skipped.tolist(),
+        listening.offline.tolist(),
+        ((listening.end_ms - listening.ms_played) // 1000).tolist(),
+        music,
+        strict=True,
+    )
+    return [
+        {
+            "ts": ts,
+            "platform": platform,
+            "ms_played": ms_played,
             "conn_country": listener.country,
             "ip_addr": None,
-            **(_track_fields(tracks, row) if row >= 0 else _episode_fields(listener.user_id, row)),
+            **(fields if row >= 0 else _episode_fields(listener.user_id, row)),
             "audiobook_title": None,
             "audiobook_uri": None,
             "audiobook_chapter_uri": None,
             "audiobook_chapter_title": None,
-            "reason_start": str(listening.reason_start[i]),
-            "reason_end": str(listening.reason_end[i]),
-            "shuffle": bool(listening.shuffle[i]),
-            "skipped": bool(listening.skipped[i]),
-            "offline": bool(listening.offline[i]),
-            "offline_timestamp": offline_ts[i],
+            "reason_start": reason_start,
+            "reason_end": reason_end,
+            "shuffle": shuffle,
+            "skipped": skipped,
+            "offline": offline,
+            "offline_timestamp": offline_timestamp,
             "incognito_mode": False,
         }
-        records.append(record)
-    return records
+        for (
+            row,
+            ts,
+            platform,
+            ms_played,
+            reason_start,
+            reason_end,
+            shuffle,
+            skipped,
+            offline,
+            offline_timestamp,
+            fields,
+        ) in columns
+    ]
 
 
-def _track_fields(tracks: dict[str, np.ndarray], row: int) -> dict:
-    return {
-        "master_metadata_track_name": tracks["track_name"][row],
-        "master_metadata_album_artist_name": tracks["artists"][row].split(";")[0],
-        "master_metadata_album_album_name": tracks["album_name"][row],
-        "spotify_track_uri": f"spotify:track:{tracks['track_id'][row]}",
-        "episode_name": None,
-        "episode_show_name": None,
-        "spotify_episode_uri": None,
-    }
+def _music_fields(tracks: dict[str, np.ndarray], rows: np.ndarray) -> list[dict]:
+    return [
+        {
+            "master_metadata_track_name": name,
+            "master_metadata_album_artist_name": artists.split(";")[0],
+            "master_metadata_album_album_name": album,
+            "spotify_track_uri": f"spotify:track:{track_id}",
+            "episode_name": None,
+            "episode_show_name": None,
+            "spotify_episode_uri": None,
+        }
+        for name, artists, album, track_id in zip(
+            tracks["track_name"][rows].tolist(),
+            tracks["artists"][rows].tolist(),
+            tracks["album_name"][rows].tolist(),
+            tracks["track_id"][rows].tolist(),
+            strict=True,
+        )
+    ]
 
 
 def _episode_fields(user_id: str, row: int) -> dict:

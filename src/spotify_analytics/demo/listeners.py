@@ -337,12 +337,14 @@ def _walk(rng, listener, sessions, tracks, pool, log_weight) -> _Plays:
 
 
 def _draw(rng, want_v, want_e, pool_v, pool_e, log_weight) -> np.ndarray:
-    """For each wanted (valence, energy): a pool index drawn with a Gaussian kernel
-    times the favourite weight (Gumbel-max sampling)."""
+    """For each wanted (valence, energy): a pool index drawn with probability proportional
+    to a Gaussian kernel times the favourite weight (inverse-CDF sampling per row)."""
     d2 = (pool_v[None, :] - want_v[:, None]) ** 2 + (pool_e[None, :] - want_e[:, None]) ** 2
     score = log_weight[None, :] - d2 / (2 * KERNEL_SD**2)
-    score += rng.gumbel(size=score.shape)
-    return score.argmax(axis=1)
+    score -= score.max(axis=1, keepdims=True)
+    cumulative = np.cumsum(np.exp(score), axis=1)
+    threshold = rng.random(len(want_v)) * cumulative[:, -1]
+    return np.minimum((cumulative < threshold[:, None]).sum(axis=1), len(pool_v) - 1)
 
 
 def _ms_played(rng, duration: np.ndarray, skip: np.ndarray, last: np.ndarray) -> np.ndarray:
