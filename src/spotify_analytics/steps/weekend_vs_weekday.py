@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import stats
 
 from ..runner import StepContext
 
@@ -154,6 +153,8 @@ def welch(
         v1, v2 = s1**2 / n1, s2**2 / n2
     ok = (n1 >= 2) & (n2 >= 2) & np.isfinite(v1 + v2) & (v1 + v2 > 1e-18)
     if ok.any():
+        from scipy import stats  # imported here: scipy.stats costs ~0.5 s at start-up
+
         result = stats.ttest_ind_from_stats(
             m1[ok], s1[ok], n1[ok], m2[ok], s2[ok], n2[ok], equal_var=False
         )
