@@ -195,3 +195,8 @@ def test_steps_run_in_the_pipeline(planted) -> None:
         "pass",
         "warn",
     }
+
+
+def test_changing_shared_model_code_makes_the_steps_stale() -> None:
+    for step in ml_steps():
+        assert "def temporal_split" in step.code  # the ml package is part of each fingerprint

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from ..runner import Step, python_step
 from ..steps import (
     audio_to_valence,
@@ -29,12 +32,25 @@ MODULES = (
 
 
 def ml_steps() -> list[Step]:
-    """One step per module; each module's function is named after it."""
+    """One step per module; each module's function is named after it.
+
+    A step's code fingerprint covers the whole ``ml`` package as well as its own
+    module, so changing shared model code rebuilds the ML tables."""
+    shared = ml_source()
     return [
-        python_step(
-            getattr(module, module.__name__.rsplit(".", 1)[-1]),
-            inputs=module.INPUTS,
-            outputs=module.OUTPUTS,
+        replace(step, code=step.code + shared)
+        for step in (
+            python_step(
+                getattr(module, module.__name__.rsplit(".", 1)[-1]),
+                inputs=module.INPUTS,
+                outputs=module.OUTPUTS,
+            )
+            for module in MODULES
         )
-        for module in MODULES
     ]
+
+
+def ml_source() -> str:
+    """The source of every module of this package, in a stable order."""
+    folder = Path(__file__).resolve().parent
+    return "".join(path.read_text() for path in sorted(folder.glob("*.py")))
