@@ -9,9 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pytest
 import sqlglot
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from spotify_analytics.lake import Lake
@@ -321,6 +325,31 @@ def test_weekend_vs_weekday_welch(lake: Lake, settings: Settings) -> None:
     alone = result[("weekday_only", "valence")]
     assert (alone["weekend_n"], alone["weekend_mean"], alone["difference"]) == (0, None, None)
     assert not any(key[0] == "nofeatures" for key in result)
+
+
+FEATURE_VALUES = st.floats(0, 1).map(lambda x: round(x, 3))  # features carry 3 decimals
+
+
+@hypothesis_settings(max_examples=30, deadline=None)
+@given(
+    st.lists(FEATURE_VALUES, min_size=2, max_size=30),
+    st.lists(FEATURE_VALUES, min_size=2, max_size=30),
+)
+def test_welch_matches_scipy_on_raw_samples(weekend: list[float], weekday: list[float]) -> None:
+    def group(values: list[float]) -> list[np.ndarray]:
+        return [
+            np.array([float(x)]) for x in (len(values), np.mean(values), np.std(values, ddof=1))
+        ]
+
+    t, df, p = weekend_vs_weekday.welch(*group(weekend), *group(weekday))
+    spread = np.var(weekend, ddof=1) / len(weekend) + np.var(weekday, ddof=1) / len(weekday)
+    if spread <= 1e-18:
+        assert np.isnan(t[0]) and np.isnan(p[0])
+        return
+    expected = stats.ttest_ind(weekend, weekday, equal_var=False)
+    assert t[0] == pytest.approx(expected.statistic, rel=1e-6, abs=1e-9)
+    assert p[0] == pytest.approx(expected.pvalue, rel=1e-6, abs=1e-12)
+    assert df[0] == pytest.approx(expected.df, rel=1e-6)
 
 
 # -- mood_shift_patterns ----------------------------------------------------------------
