@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from conftest import EXPORTS
@@ -67,6 +69,23 @@ def test_catalog_has_the_kaggle_layout(tmp_path: Path) -> None:
     assert any("," in row[4] for row in body) and any('"' in row[4] for row in body)
     assert any(";" in row[2] for row in body)
     assert 0.18 < 1 - len({row[1] for row in body}) / len(body) < 0.25
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_per_genre=st.integers(2, 40), seed=st.integers(0, 2**32 - 1))
+def test_any_catalog_keeps_the_block_and_duplicate_structure(n_per_genre: int, seed: int) -> None:
+    catalog = generate_catalog(n_per_genre=n_per_genre, seed=seed)
+    c = catalog.columns
+    n = 114 * n_per_genre
+    assert catalog.num_rows == n and c["row_index"].tolist() == list(range(n))
+    assert c["track_genre"].tolist() == [genre for genre in GENRES for _ in range(n_per_genre)]
+    ids, genres = c["track_id"].tolist(), c["track_genre"].tolist()
+    assert len(set(zip(ids, genres, strict=True))) == n
+    distinct = len(set(ids))
+    assert distinct == int(catalog.original.sum()) == n - round(n * 24_259 / 114_000)
+    tracks = catalog.tracks()
+    by_id = dict(zip(tracks["track_id"].tolist(), tracks["valence"].tolist(), strict=True))
+    assert all(by_id[t] == v for t, v in zip(ids, c["valence"].tolist(), strict=True))
 
 
 def test_small_catalog_loads_through_the_real_parser(tmp_path: Path) -> None:
