@@ -129,7 +129,7 @@ def demo_users(lake: Lake, timezones: dict[str, str]) -> list[DemoUser]:
     """Per-user plays, dates and top genre from Silver (genre left out if unavailable)."""
     if not lake.exists("plays"):
         return []
-    con = lake.connect()
+    con = lake.connect(only={"plays", "track_features"})
     try:
         rows = con.execute(USERS_SQL).to_arrow_table().to_pylist()
         try:
