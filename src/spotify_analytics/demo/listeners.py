@@ -43,6 +43,7 @@ STEP_SD = 0.08
 FIRST_SD = 0.12
 KERNEL_SD = 0.05
 REPEAT_P = 0.05
+SKIP_BASE, SKIP_SLOPE, SKIP_FREE, SKIP_MAX = 0.06, 1.1, 0.12, 0.7
 WEEKEND_VALENCE = 0.07
 PARTY_ENERGY, PARTY_VALENCE = 0.25, 0.05
 
@@ -287,53 +288,61 @@ class _Plays:
 
 def _walk(rng, listener, sessions, tracks, pool, log_weight) -> _Plays:
     """Play every session step by step (vectorised across sessions)."""
-    n_sessions, longest = len(sessions.length), int(sessions.length.max())
-    pool_v = tracks["valence"][pool]
-    pool_e = tracks["energy"][pool]
+    n_sessions = len(sessions.length)
+    pool_v, pool_e = tracks["valence"][pool], tracks["energy"][pool]
     duration = tracks["duration_ms"][pool]
-    state_v = np.zeros(n_sessions)
-    state_e = np.zeros(n_sessions)
+    state_v, state_e = np.zeros(n_sessions), np.zeros(n_sessions)
     elapsed_ms = np.zeros(n_sessions)
     previous = np.full(n_sessions, -1)
     previous_skip = np.zeros(n_sessions, dtype=bool)
     out: dict[str, list[np.ndarray]] = {
         k: [] for k in ("session", "offset", "ms", "pick", "skip", "start")
     }
-    for k in range(longest):
+    for k in range(int(sessions.length.max())):
         live = np.flatnonzero(sessions.length > k)
         local = sessions.start_local_s[live] + elapsed_ms[live] / 1000
         target_v, target_e = target_mood(listener, local.astype(np.int64))
-        if k == 0:
-            want_v = target_v + rng.normal(0, FIRST_SD, len(live))
-            want_e = target_e + rng.normal(0, FIRST_SD, len(live))
-        else:
-            want_v = target_v + MOMENTUM * (state_v[live] - target_v)
-            want_v += rng.normal(0, STEP_SD, len(live))
-            want_e = target_e + MOMENTUM * (state_e[live] - target_e)
-            want_e += rng.normal(0, STEP_SD, len(live))
+        want_v = _wanted(rng, k, target_v, state_v[live])
+        want_e = _wanted(rng, k, target_e, state_e[live])
         pick = _draw(rng, want_v, want_e, pool_v, pool_e, log_weight)
         repeat = (k > 0) & (rng.random(len(live)) < REPEAT_P)
         pick = np.where(repeat, previous[live], pick)
-        distance = np.hypot(pool_v[pick] - target_v, pool_e[pick] - target_e)
-        p_skip = np.minimum(0.7, 0.06 + 1.1 * np.maximum(0.0, distance - 0.12))
-        skip = rng.random(len(live)) < p_skip
-        last = sessions.length[live] == k + 1
-        ms = _ms_played(rng, duration[pick], skip, last)
+        skip = _skips(rng, np.hypot(pool_v[pick] - target_v, pool_e[pick] - target_e))
+        ms = _ms_played(rng, duration[pick], skip, sessions.length[live] == k + 1)
         kept = live[~skip]
         state_v[kept], state_e[kept] = pool_v[pick[~skip]], pool_e[pick[~skip]]
-        gap_ms = rng.uniform(0, 2500, len(live))
-        gap_ms += np.where(rng.random(len(live)) < 0.03, rng.uniform(120e3, 1200e3, len(live)), 0.0)
-        out["session"].append(live)
-        out["offset"].append(elapsed_ms[live].copy())
-        out["ms"].append(ms)
-        out["pick"].append(pick)
-        out["skip"].append(skip)
         code = np.where(repeat, 2, np.where(previous_skip[live], 1, 0))
-        out["start"].append(code if k > 0 else np.full(len(live), -1))
-        elapsed_ms[live] += ms + gap_ms
-        previous[live] = pick
-        previous_skip[live] = skip
+        for name, values in (
+            ("session", live),
+            ("offset", elapsed_ms[live].copy()),
+            ("ms", ms),
+            ("pick", pick),
+            ("skip", skip),
+            ("start", code if k > 0 else np.full(len(live), -1)),
+        ):
+            out[name].append(values)
+        elapsed_ms[live] += ms + _gaps_ms(rng, len(live))
+        previous[live], previous_skip[live] = pick, skip
     return _assemble(rng, sessions, pool, duration, out)
+
+
+def _wanted(rng, step: int, target: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """The mood a session wants next: AR(1) momentum pulled towards the target."""
+    if step == 0:
+        return target + rng.normal(0, FIRST_SD, len(target))
+    return target + MOMENTUM * (previous - target) + rng.normal(0, STEP_SD, len(target))
+
+
+def _skips(rng, distance: np.ndarray) -> np.ndarray:
+    """Skip draws: likelier the further a track is from the time-of-day target."""
+    p_skip = np.minimum(SKIP_MAX, SKIP_BASE + SKIP_SLOPE * np.maximum(0.0, distance - SKIP_FREE))
+    return rng.random(len(distance)) < p_skip
+
+
+def _gaps_ms(rng, n: int) -> np.ndarray:
+    """Between tracks: 0-2.5 s, and 3% of the time a 2-20 minute pause."""
+    gap = rng.uniform(0, 2500, n)
+    return gap + np.where(rng.random(n) < 0.03, rng.uniform(120e3, 1200e3, n), 0.0)
 
 
 def _draw(rng, want_v, want_e, pool_v, pool_e, log_weight) -> np.ndarray:
