@@ -160,3 +160,25 @@ def test_many_users_reuse_the_choice_of_the_tuned_sample(tmp_path) -> None:
     assert calls[0] is None and calls[1] == calls[2] is not None  # tuned once, then reused
     assert {r["user_id"] for r in rows} == {"u0", "u1", "u2"}
     assert set(table.column("user_id").to_pylist()) == {"u0", "u1", "u2"}
+
+
+def test_users_are_read_in_bounded_chunks(lake, settings, monkeypatch) -> None:
+    from spotify_analytics.ml import plays
+    from spotify_analytics.runner import StepContext
+
+    table = planted_listening(users=5, days=4, seed=12)
+    lake.overwrite("silver/listening_with_features", table)
+    monkeypatch.setattr(plays, "CHUNK_ROWS", 150)  # several users per chunk, some alone
+    streamed = {u: a["play_id"].size for u, a in plays.user_plays(StepContext(lake, settings))}
+    whole = {u: a["play_id"].size for u, a in per_user(table)}
+    assert streamed == whole and list(streamed) == sorted(streamed)
+    assert list(plays._user_chunks([("a", 100), ("b", 100), ("c", 300), ("d", 1)], 150)) == [
+        ("a", "a"),
+        ("b", "b"),
+        ("c", "c"),
+        ("d", "d"),
+    ]
+    assert list(plays._user_chunks([("a", 50), ("b", 50), ("c", 60)], 150)) == [
+        ("a", "b"),
+        ("c", "c"),
+    ]

@@ -87,7 +87,10 @@ BATCH_ROWS = 262_144
 
 
 def plays_query(
-    allow_synthetic: bool, columns: tuple[str, ...] = PLAY_COLUMNS, user_id: str | None = None
+    allow_synthetic: bool,
+    columns: tuple[str, ...] = PLAY_COLUMNS,
+    user_id: str | None = None,
+    users: tuple[str, str] | None = None,
 ) -> str:
     """Music plays, one row per play (duplicates of a play dropped), in time order.
     Synthetic features count as missing unless ``allow_synthetic``."""
@@ -97,7 +100,9 @@ def plays_query(
     )
     where = ""
     if user_id is not None:
-        where = " and user_id = '" + user_id.replace("'", "''") + "'"
+        where = f" and user_id = {_quote(user_id)}"
+    if users is not None:
+        where = f" and user_id between {_quote(users[0])} and {_quote(users[1])}"
     return PLAYS_SQL.format(columns=", ".join(columns), feature_guards=guards, where=where)
 
 
@@ -119,14 +124,45 @@ def load_plays(ctx: StepContext, columns: tuple[str, ...] = PLAY_COLUMNS) -> pa.
 def user_plays(
     ctx: StepContext, columns: tuple[str, ...] = PLAY_COLUMNS
 ) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
-    """``(user_id, arrays)`` per user, streamed from DuckDB in record batches, so
-    memory holds one batch and one user at a time, however many plays there are."""
+    """``(user_id, arrays)`` per user, in user order. Users are read in chunks of
+    about ``CHUNK_ROWS`` plays (one query each, streamed in record batches), so
+    memory stays bounded however many plays and users there are."""
     con = ctx.lake.connect(only={"listening_with_features"})
     try:
-        query = plays_query(ctx.settings.allow_synthetic, columns)
-        yield from per_user(con.execute(query).to_arrow_reader(BATCH_ROWS))
+        counts = con.execute(USER_COUNTS_SQL).fetchall()
+        for first, last in _user_chunks(counts, CHUNK_ROWS):
+            query = plays_query(ctx.settings.allow_synthetic, columns, users=(first, last))
+            yield from per_user(con.execute(query).to_arrow_reader(BATCH_ROWS))
     finally:
         con.close()
+
+
+USER_COUNTS_SQL = """
+select user_id, count(*) as n
+from listening_with_features
+where is_music and user_id is not null
+group by user_id
+order by user_id
+"""
+CHUNK_ROWS = 1_000_000
+
+
+def _user_chunks(counts: list[tuple[str, int]], limit: int) -> Iterator[tuple[str, str]]:
+    """(first, last) user ids of consecutive users whose plays add up to about ``limit``."""
+    first, previous, total = None, None, 0
+    for user_id, n in counts:
+        if first is not None and total + n > limit:
+            yield first, previous
+            first, total = None, 0
+        first = user_id if first is None else first
+        total += n
+        previous = user_id
+    if first is not None:
+        yield first, previous
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def to_arrays(table: pa.Table) -> dict[str, np.ndarray]:
