@@ -52,41 +52,54 @@ STEP_LINE = re.compile(r"built (\S+)\s+([\d,]+) rows\s+([\d.]+)s")
 # -- measuring ------------------------------------------------------------------
 
 
-def measure(args: list[str]) -> dict:
-    """Run a command in a helper process that reports its wall time and peak RSS."""
+def measure(args: list[str], log: Path, timeout_s: float | None = None) -> dict:
+    """Run a command in a helper process that reports its wall time and peak RSS.
+    The command's stderr (per-step timings) streams to ``log`` as it runs."""
     helper = (
         "import json, resource, subprocess, sys, time\n"
         "t = time.perf_counter()\n"
-        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "timeout = float(sys.argv[2]) if sys.argv[2] != 'none' else None\n"
+        "with open(sys.argv[1], 'w') as log:\n"
+        "    try:\n"
+        "        code = subprocess.run(sys.argv[3:], stderr=log, stdout=subprocess.DEVNULL,"
+        " timeout=timeout).returncode\n"
+        "    except subprocess.TimeoutExpired:\n"
+        "        code = 'timeout'\n"
         "s = time.perf_counter() - t\n"
         "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024\n"
-        "print(json.dumps({'seconds': s, 'peak_rss': rss, 'code': p.returncode,"
-        " 'stderr': p.stderr, 'stdout': p.stdout}))\n"
+        "print(json.dumps({'seconds': s, 'peak_rss': rss, 'code': code}))\n"
     )
+    limit = "none" if timeout_s is None else str(timeout_s)
     done = subprocess.run(
-        [sys.executable, "-c", helper, *args], capture_output=True, text=True, check=True
+        [sys.executable, "-c", helper, str(log), limit, *args],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     result = json.loads(done.stdout)
-    if result["code"] != 0:
-        sys.stderr.write(result["stderr"])
+    stderr = log.read_text()
+    if result["code"] not in (0, "timeout"):
+        sys.stderr.write(stderr)
         raise SystemExit(f"{' '.join(args)} exited {result['code']}")
     result["steps"] = [
         (name, int(rows.replace(",", "")), float(seconds))
-        for name, rows, seconds in STEP_LINE.findall(result["stderr"])
+        for name, rows, seconds in STEP_LINE.findall(stderr)
     ]
     return result
 
 
 def report(label: str, result: dict, target_s: float, target_rss: float | None = None) -> dict:
-    ok = result["seconds"] < target_s and (target_rss is None or result["peak_rss"] < target_rss)
+    ok = result["code"] == 0 and result["seconds"] < target_s
+    ok = ok and (target_rss is None or result["peak_rss"] < target_rss)
+    if result["code"] == "timeout":
+        label += " (stopped at the time limit)"
     rss_gb = result["peak_rss"] / 2**30
     print(
         f"{label:<44} {result['seconds']:8.2f} s  peak RSS {rss_gb:5.2f} GB  "
         f"target < {target_s:g} s{f', < {target_rss / 2**30:g} GB' if target_rss else ''}  "
         f"{'OK' if ok else 'MISSED'}"
     )
-    slowest = sorted(result["steps"], key=lambda step: -step[2])[:8]
-    for name, rows, seconds in slowest:
+    for name, rows, seconds in sorted(result["steps"], key=lambda step: -step[2]):
         print(f"    {name:<40} {rows:>12,} rows {seconds:8.2f} s")
     return {
         "label": label,
@@ -233,40 +246,37 @@ def add_new_plays(lake: Lake, cat: pa.Table, n_users: int, n: int = 50) -> None:
 # -- main -----------------------------------------------------------------------
 
 
-def bench_demo(workdir: Path) -> list[dict]:
+def bench_demo(workdir: Path, timeout_s: float | None) -> list[dict]:
     has_demo = subprocess.run([*CLI, "demo", "--help"], capture_output=True).returncode == 0
     if not has_demo:
         print("(a) skipped: `spotify-analytics demo` does not exist yet")
         return []
-    lake = workdir / "demo"
-    out = [report("(a) demo end to end", measure([*CLI, "demo", "--lake", str(lake)]), 10)]
-    out.append(
-        report(
-            "(a) run --full on the demo lake",
-            measure([*CLI, "run", "--full", "--lake", str(lake)]),
-            10,
-        )
-    )
-    return out
-
-
-def bench_large(workdir: Path, n_plays: int, n_users: int) -> list[dict]:
-    lake, cat = generate(workdir / "large", n_plays, n_users)
-    label = f"(b) run --full, {n_plays:,} plays x {n_users:,} users"
-    out = [
-        report(label, measure([*CLI, "run", "--full", "--lake", str(lake.root)]), 120, 4 * 2**30)
+    lake = str(workdir / "demo")
+    runs = [
+        ("(a) demo end to end", [*CLI, "demo", "--lake", lake]),
+        ("(a) run --full on the demo lake", [*CLI, "run", "--full", "--lake", lake]),
     ]
+    return [
+        report(label, measure(args, workdir / f"demo-{i}.log", timeout_s), 10)
+        for i, (label, args) in enumerate(runs)
+    ]
+
+
+def bench_large(workdir: Path, n_plays: int, n_users: int, timeout_s: float | None) -> list[dict]:
+    lake, cat = generate(workdir / "large", n_plays, n_users)
+    root = str(lake.root)
+    label = f"(b) run --full, {n_plays:,} plays x {n_users:,} users"
+    full = measure([*CLI, "run", "--full", "--lake", root], workdir / "full.log", timeout_s)
+    out = [report(label, full, 120, 4 * 2**30)]
+    if full["code"] != 0:
+        return out
     add_new_plays(lake, cat, n_users)
-    out.append(
-        report(
-            "(b) incremental run after 50 new plays",
-            measure([*CLI, "run", "--lake", str(lake.root)]),
-            5,
-        )
-    )
-    out.append(
-        report("(b) run with nothing new", measure([*CLI, "run", "--lake", str(lake.root)]), 5)
-    )
+    for label, log in (
+        ("(b) incremental run after 50 new plays", "incremental.log"),
+        ("(b) run with nothing new", "nothing_new.log"),
+    ):
+        result = measure([*CLI, "run", "--lake", root], workdir / log, timeout_s)
+        out.append(report(label, result, 5))
     return out
 
 
@@ -278,15 +288,16 @@ def main() -> int:
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--timeout", type=float, help="stop each command after this many seconds")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-run-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results = []
     try:
         if not args.skip_demo:
-            results += bench_demo(workdir)
+            results += bench_demo(workdir, args.timeout)
         if not args.skip_large:
-            results += bench_large(workdir, args.plays, args.users)
+            results += bench_large(workdir, args.plays, args.users, args.timeout)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
