@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from ..runner import StepContext
 from . import anomalies, clusters, segments, sequences
-from .plays import user_plays
+from .plays import MOOD_COLUMNS, PLAY_COLUMNS, user_plays
 from .runs import one_thread
 
 
@@ -25,6 +25,10 @@ def _concat(chunks: list[dict], schema: pa.Schema) -> pa.Table:
     ]
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
+
+KEYS = ("user_id", "play_id", "played_at", "track_key", "is_skip", "feature_source")
+CLUSTER_COLUMNS = (*KEYS, *clusters.FEATURES)
+SEGMENT_COLUMNS = (*KEYS, "date", "hour_of_day", "is_weekend", "session_id")
 
 CLUSTER_SCHEMA = pa.schema(
     [
@@ -66,7 +70,7 @@ SELECTION_SCHEMA = pa.schema(
 def mood_state_tables(ctx: StepContext, seed: int = 0) -> tuple[pa.Table, pa.Table]:
     cluster_rows, selection_rows = [], []
     with one_thread():
-        for user_id, arrays in user_plays(ctx):
+        for user_id, arrays in user_plays(ctx, CLUSTER_COLUMNS):
             keys, X = clusters.distinct_tracks(arrays)
             for method, criterion in clusters.CRITERIA.items():
                 common = {
@@ -143,7 +147,7 @@ ANOMALY_SCHEMA = pa.schema(
 
 def anomaly_table(ctx: StepContext) -> pa.Table:
     chunks = []
-    for user_id, arrays in user_plays(ctx):
+    for user_id, arrays in user_plays(ctx, PLAY_COLUMNS):
         found = anomalies.find_anomalies(arrays)
         found["user_id"] = np.full(found["play_id"].size, user_id, dtype=object)
         found["hour_of_day"] = found["hour_of_day"].astype(np.int32)
@@ -169,7 +173,7 @@ SEQUENCE_SCHEMA = pa.schema(
 
 def sequence_table(ctx: StepContext) -> pa.Table:
     chunks = []
-    for user_id, arrays in user_plays(ctx):
+    for user_id, arrays in user_plays(ctx, MOOD_COLUMNS):
         found = sequences.transitions(arrays)
         if found:
             found["user_id"] = np.full(found["lift"].size, user_id, dtype=object)
@@ -205,7 +209,7 @@ def segment_table(ctx: StepContext) -> pa.Table:
         f"{name}: {column} >= {threshold}" for name, column, threshold in segments.RULES
     )
     rows = []
-    for user_id, arrays in user_plays(ctx):
+    for user_id, arrays in user_plays(ctx, SEGMENT_COLUMNS):
         rows += [
             {"user_id": user_id, **row, "rules": f"first match of {rules}; else balanced"}
             for row in segments.user_segments(arrays)

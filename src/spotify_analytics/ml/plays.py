@@ -46,9 +46,7 @@ with source as (
     where is_music and user_id is not null and played_at is not null{where}
 ),
 features_allowed as (
-    select * replace (
-        {feature_guards}
-    )
+    select {allowed}
     from source
 ),
 deduped as (
@@ -103,7 +101,8 @@ def plays_query(
         where = f" and user_id = {_quote(user_id)}"
     if users is not None:
         where = f" and user_id between {_quote(users[0])} and {_quote(users[1])}"
-    return PLAYS_SQL.format(columns=", ".join(columns), feature_guards=guards, where=where)
+    allowed = f"* replace ({guards})" if guards else "*"
+    return PLAYS_SQL.format(columns=", ".join(columns), allowed=allowed, where=where)
 
 
 def query(ctx: StepContext, sql: str, *tables: str) -> pa.Table:
