@@ -32,9 +32,10 @@ joined as (
         features.tempo,
         features.time_signature
     from play_rows
+    -- podcasts get no features; the key is nulled (not an extra join condition) so
+    -- the join stays a hash join
     left join features
-        on features.track_key = play_rows.track_key
-        and play_rows.is_music
+        on features.track_key = case when play_rows.is_music then play_rows.track_key end
 ),
 
 final as (

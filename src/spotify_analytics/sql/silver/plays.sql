@@ -158,10 +158,26 @@ distinct_records as (
             when counted_records.ts_precision_s >= 60
                 then params.dedupe_tolerance_minute_precision_s
             else params.dedupe_tolerance_s
-        end as tolerance_ms
+        end as tolerance_ms,
+        -- time buckets as wide as the largest tolerance: a record's partners within the
+        -- tolerance lie in its own or a neighbouring bucket (keeps the joins small when a
+        -- user played one track thousands of times)
+        cast(floor(
+            date_diff(
+                'millisecond',
+                cast('1970-01-01 00:00:00+00' as timestamptz),
+                counted_records.played_at
+            ) / (1000.0 * greatest(
+                params.dedupe_tolerance_s, params.dedupe_tolerance_minute_precision_s, 1
+            ))
+        ) as bigint) as time_bucket
     from counted_records
     cross join params
     where counted_records.copy_no = 1
+),
+
+bucket_offsets as (
+    select * from (values (-1), (0), (1)) as offsets (bucket_offset)
 ),
 
 extended_records as (
@@ -176,23 +192,40 @@ account_records as (
     select * from distinct_records where source = 'account_export'
 ),
 
+api_probes as (
+    select
+        api_only_records.*,
+        api_only_records.time_bucket + bucket_offsets.bucket_offset as probe_bucket
+    from api_only_records
+    cross join bucket_offsets
+),
+
+account_probes as (
+    select
+        account_records.*,
+        account_records.time_bucket + bucket_offsets.bucket_offset as probe_bucket
+    from account_records
+    cross join bucket_offsets
+),
+
 -- round 1: API records onto extended-export records
 api_candidates as (
     select
         extended_records.record_key as play_key,
-        api_only_records.record_key as other_key,
-        abs(date_diff('millisecond', extended_records.played_at, api_only_records.played_at))
+        api_probes.record_key as other_key,
+        abs(date_diff('millisecond', extended_records.played_at, api_probes.played_at))
             as distance_ms,
         case
-            when extended_records.ms_played = api_only_records.ms_played then 0 else 1
+            when extended_records.ms_played = api_probes.ms_played then 0 else 1
         end as ms_differs
     from extended_records
-    inner join api_only_records
-        on api_only_records.user_id = extended_records.user_id
-        and api_only_records.track_key = extended_records.track_key
+    inner join api_probes
+        on api_probes.user_id = extended_records.user_id
+        and api_probes.track_key = extended_records.track_key
+        and api_probes.probe_bucket = extended_records.time_bucket
     where
-        abs(date_diff('millisecond', extended_records.played_at, api_only_records.played_at))
-        <= greatest(extended_records.tolerance_ms, api_only_records.tolerance_ms)
+        abs(date_diff('millisecond', extended_records.played_at, api_probes.played_at))
+        <= greatest(extended_records.tolerance_ms, api_probes.tolerance_ms)
 ),
 
 api_ranked as (
@@ -219,6 +252,7 @@ round1_plays as (
         own_track_key,
         played_at,
         tolerance_ms,
+        time_bucket,
         ms_played
     from extended_records
     union all
@@ -229,6 +263,7 @@ round1_plays as (
         own_track_key,
         played_at,
         tolerance_ms,
+        time_bucket,
         ms_played
     from api_only_records
     where record_key not in (select other_key from api_pairs)
@@ -237,23 +272,25 @@ round1_plays as (
 -- round 2: account-data records onto the plays of round 1, by the play's key or by
 -- the names its own record carried (a track's names change between exports)
 account_name_pairs as (
-    select round1_plays.play_key, account_records.record_key as other_key
+    select round1_plays.play_key, account_probes.record_key as other_key
     from round1_plays
-    inner join account_records
-        on account_records.user_id = round1_plays.user_id
-        and account_records.track_key = round1_plays.track_key
+    inner join account_probes
+        on account_probes.user_id = round1_plays.user_id
+        and account_probes.track_key = round1_plays.track_key
+        and account_probes.probe_bucket = round1_plays.time_bucket
     where
-        abs(date_diff('millisecond', round1_plays.played_at, account_records.played_at))
-        <= greatest(round1_plays.tolerance_ms, account_records.tolerance_ms)
+        abs(date_diff('millisecond', round1_plays.played_at, account_probes.played_at))
+        <= greatest(round1_plays.tolerance_ms, account_probes.tolerance_ms)
     union
-    select round1_plays.play_key, account_records.record_key as other_key
+    select round1_plays.play_key, account_probes.record_key as other_key
     from round1_plays
-    inner join account_records
-        on account_records.user_id = round1_plays.user_id
-        and account_records.own_track_key = round1_plays.own_track_key
+    inner join account_probes
+        on account_probes.user_id = round1_plays.user_id
+        and account_probes.own_track_key = round1_plays.own_track_key
+        and account_probes.probe_bucket = round1_plays.time_bucket
     where
-        abs(date_diff('millisecond', round1_plays.played_at, account_records.played_at))
-        <= greatest(round1_plays.tolerance_ms, account_records.tolerance_ms)
+        abs(date_diff('millisecond', round1_plays.played_at, account_probes.played_at))
+        <= greatest(round1_plays.tolerance_ms, account_probes.tolerance_ms)
 ),
 
 account_candidates as (
