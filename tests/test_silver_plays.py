@@ -169,6 +169,17 @@ def test_account_and_api_merge_keeping_api_time_and_account_ms(lake: Lake) -> No
     assert play["ms_played"] == 61_000 and play["n_source_records"] == 2
 
 
+def test_records_either_side_of_a_time_bucket_edge_merge(lake: Lake) -> None:
+    # T0 is a whole minute: the join buckets (60 s wide) split these two records
+    load(
+        lake,
+        exports=[extended("u", T0 - timedelta(seconds=1))],
+        apis=[api("u", T0 + timedelta(seconds=1))],
+    )
+    [play] = build_plays(lake)
+    assert play["n_source_records"] == 2
+
+
 def test_replays_within_one_source_are_separate_plays(lake: Lake) -> None:
     # a track restarted after 5 s, and two records sharing one end time: all real plays
     load(
