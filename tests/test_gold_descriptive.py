@@ -9,11 +9,14 @@ from __future__ import annotations
 import functools
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spotify_analytics.lake import Lake
-from spotify_analytics.runner import Runner, Step, python_step, sql_models
+from spotify_analytics.runner import Runner, Step, python_step, run_params, sql_models
 from spotify_analytics.settings import Settings
 
 LWF = "silver/listening_with_features"
@@ -412,3 +415,32 @@ def test_yearly_recap(lake: Lake) -> None:
     assert y2023["longest_session_minutes"] == pytest.approx(6.0)
     assert y2024["n_feature_plays"] == 0 and y2024["share_neutral"] is None
     assert y2024["longest_streak_days"] == 1 and y2024["top_genres"] is None
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.floats(0, 1), max_size=12), min_size=1, max_size=4))
+def test_percentiles_equal_duckdb_quantile_cont(per_user: list[list[float]]) -> None:
+    """The portable percentile formula gives exactly DuckDB's quantile_cont."""
+    rows = [
+        play(f"u{u}", f"2024-01-01 10:00:{i:02d}", f"a|{i}", valence=v)
+        for u, values in enumerate(per_user)
+        for i, v in enumerate(values)
+    ]
+    if not rows:
+        return
+    con = duckdb.connect()
+    con.register("listening_with_features", pa.Table.from_pylist(rows, schema=SCHEMA))
+    con.register("run_params", run_params(Settings()))
+    model = next(
+        step for step in descriptive_models() if step.name == "audio_feature_distributions"
+    )
+    got = con.execute(
+        f"select user_id, p25, median, p75 from ({model.sql}) where feature = 'valence'"
+    ).fetchall()
+    expected = con.execute(
+        "select user_id, quantile_cont(valence, 0.25), quantile_cont(valence, 0.5),"
+        " quantile_cont(valence, 0.75) from listening_with_features group by user_id"
+    ).fetchall()
+    assert [row[0] for row in sorted(got)] == [row[0] for row in sorted(expected)]
+    for mine, duck in zip(sorted(got), sorted(expected), strict=True):
+        assert mine[1:] == pytest.approx(duck[1:], abs=1e-12)
