@@ -29,8 +29,10 @@ WITH play_rows AS (
     features.tempo,
     features.time_signature
   FROM play_rows
+  /* podcasts get no features; the key is nulled (not an extra join condition) so */
+  /* the join stays a hash join */
   LEFT JOIN features
-    ON features.track_key = play_rows.track_key AND play_rows.is_music
+    ON features.track_key = CASE WHEN play_rows.is_music THEN play_rows.track_key END
 ), final AS (
   SELECT
     *,

@@ -167,11 +167,27 @@ WITH streaming_history AS (
       WHEN counted_records.ts_precision_s >= 60
       THEN params.dedupe_tolerance_minute_precision_s
       ELSE params.dedupe_tolerance_s
-    END AS tolerance_ms
+    END AS tolerance_ms,
+    CAST(FLOOR(
+      CAST(DATE_DIFF(
+        'MILLISECOND',
+        DATE_TRUNC('MILLISECOND', CAST('1970-01-01 00:00:00+00' AS TIMESTAMP WITH TIME ZONE)),
+        DATE_TRUNC('MILLISECOND', counted_records.played_at)
+      ) AS DOUBLE) / (
+        1000.0 * GREATEST(params.dedupe_tolerance_s, params.dedupe_tolerance_minute_precision_s, 1)
+      )
+    ) AS BIGINT) AS time_bucket /* time buckets as wide as the largest tolerance: a record's partners within the */ /* tolerance lie in its own or a neighbouring bucket (keeps the joins small when a */ /* user played one track thousands of times) */
   FROM counted_records
   CROSS JOIN params
   WHERE
     counted_records.copy_no = 1
+), bucket_offsets AS (
+  SELECT
+    *
+  FROM (VALUES
+    (-1),
+    (0),
+    (1)) AS offsets(bucket_offset)
 ), extended_records AS (
   SELECT
     *
@@ -190,30 +206,43 @@ WITH streaming_history AS (
   FROM distinct_records
   WHERE
     source = 'account_export'
+), api_probes AS (
+  SELECT
+    api_only_records.*,
+    api_only_records.time_bucket + bucket_offsets.bucket_offset AS probe_bucket
+  FROM api_only_records
+  CROSS JOIN bucket_offsets
+), account_probes AS (
+  SELECT
+    account_records.*,
+    account_records.time_bucket + bucket_offsets.bucket_offset AS probe_bucket
+  FROM account_records
+  CROSS JOIN bucket_offsets
 ), api_candidates /* round 1: API records onto extended-export records */ AS (
   SELECT
     extended_records.record_key AS play_key,
-    api_only_records.record_key AS other_key,
+    api_probes.record_key AS other_key,
     ABS(
       DATE_DIFF(
         'MILLISECOND',
         DATE_TRUNC('MILLISECOND', extended_records.played_at),
-        DATE_TRUNC('MILLISECOND', api_only_records.played_at)
+        DATE_TRUNC('MILLISECOND', api_probes.played_at)
       )
     ) AS distance_ms,
-    CASE WHEN extended_records.ms_played = api_only_records.ms_played THEN 0 ELSE 1 END AS ms_differs
+    CASE WHEN extended_records.ms_played = api_probes.ms_played THEN 0 ELSE 1 END AS ms_differs
   FROM extended_records
-  INNER JOIN api_only_records
-    ON api_only_records.user_id = extended_records.user_id
-    AND api_only_records.track_key = extended_records.track_key
+  INNER JOIN api_probes
+    ON api_probes.user_id = extended_records.user_id
+    AND api_probes.track_key = extended_records.track_key
+    AND api_probes.probe_bucket = extended_records.time_bucket
   WHERE
     ABS(
       DATE_DIFF(
         'MILLISECOND',
         DATE_TRUNC('MILLISECOND', extended_records.played_at),
-        DATE_TRUNC('MILLISECOND', api_only_records.played_at)
+        DATE_TRUNC('MILLISECOND', api_probes.played_at)
       )
-    ) <= GREATEST(extended_records.tolerance_ms, api_only_records.tolerance_ms)
+    ) <= GREATEST(extended_records.tolerance_ms, api_probes.tolerance_ms)
 ), api_ranked AS (
   SELECT
     *,
@@ -235,6 +264,7 @@ WITH streaming_history AS (
     own_track_key,
     played_at,
     tolerance_ms,
+    time_bucket,
     ms_played
   FROM extended_records
   UNION ALL
@@ -245,6 +275,7 @@ WITH streaming_history AS (
     own_track_key,
     played_at,
     tolerance_ms,
+    time_bucket,
     ms_played
   FROM api_only_records
   WHERE
@@ -256,35 +287,37 @@ WITH streaming_history AS (
 ), account_name_pairs /* round 2: account-data records onto the plays of round 1, by the play's key or by */ /* the names its own record carried (a track's names change between exports) */ AS (
   SELECT
     round1_plays.play_key,
-    account_records.record_key AS other_key
+    account_probes.record_key AS other_key
   FROM round1_plays
-  INNER JOIN account_records
-    ON account_records.user_id = round1_plays.user_id
-    AND account_records.track_key = round1_plays.track_key
+  INNER JOIN account_probes
+    ON account_probes.user_id = round1_plays.user_id
+    AND account_probes.track_key = round1_plays.track_key
+    AND account_probes.probe_bucket = round1_plays.time_bucket
   WHERE
     ABS(
       DATE_DIFF(
         'MILLISECOND',
         DATE_TRUNC('MILLISECOND', round1_plays.played_at),
-        DATE_TRUNC('MILLISECOND', account_records.played_at)
+        DATE_TRUNC('MILLISECOND', account_probes.played_at)
       )
-    ) <= GREATEST(round1_plays.tolerance_ms, account_records.tolerance_ms)
+    ) <= GREATEST(round1_plays.tolerance_ms, account_probes.tolerance_ms)
   UNION
   SELECT
     round1_plays.play_key,
-    account_records.record_key AS other_key
+    account_probes.record_key AS other_key
   FROM round1_plays
-  INNER JOIN account_records
-    ON account_records.user_id = round1_plays.user_id
-    AND account_records.own_track_key = round1_plays.own_track_key
+  INNER JOIN account_probes
+    ON account_probes.user_id = round1_plays.user_id
+    AND account_probes.own_track_key = round1_plays.own_track_key
+    AND account_probes.probe_bucket = round1_plays.time_bucket
   WHERE
     ABS(
       DATE_DIFF(
         'MILLISECOND',
         DATE_TRUNC('MILLISECOND', round1_plays.played_at),
-        DATE_TRUNC('MILLISECOND', account_records.played_at)
+        DATE_TRUNC('MILLISECOND', account_probes.played_at)
       )
-    ) <= GREATEST(round1_plays.tolerance_ms, account_records.tolerance_ms)
+    ) <= GREATEST(round1_plays.tolerance_ms, account_probes.tolerance_ms)
 ), account_candidates AS (
   SELECT
     round1_plays.play_key,
