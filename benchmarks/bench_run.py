@@ -216,8 +216,13 @@ def _lineage(table: pa.Table, batch: str) -> pa.Table:
     return table.append_column("_batch_id", pa.array([batch] * n))
 
 
-def generate(root: Path, n_plays: int, n_users: int, seed: int = 7) -> tuple[Lake, pa.Table]:
+def generate(
+    root: Path, n_plays: int, n_users: int, *, reuse: bool = False, seed: int = 7
+) -> tuple[Lake, pa.Table]:
     rng = np.random.default_rng(seed)
+    if reuse and Lake(root).is_lake():
+        print(f"reusing the lake in {root}")
+        return Lake.open(root), catalog(rng)
     lake = Lake.open(root, create=True)
     started = time.perf_counter()
     cat = catalog(rng)
@@ -289,6 +294,9 @@ def main() -> int:
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--timeout", type=float, help="stop each command after this many seconds")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse a generated lake found in --workdir"
+    )
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-run-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -297,7 +305,7 @@ def main() -> int:
         if not args.skip_demo:
             results += bench_demo(workdir, args.timeout)
         if not args.skip_large:
-            results += bench_large(workdir, args.plays, args.users, args.timeout)
+            results += bench_large(workdir, args.plays, args.users, args.timeout, args.reuse)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
