@@ -297,3 +297,12 @@ def test_match_threshold_follows_settings(lake: Lake) -> None:
     assert match["catalog_track_id"] is None and match["catalog_artist_name"] == "Artist C"
     [row] = lake.read("track_features").to_pylist()
     assert row["feature_source"] == "artist_profile"
+
+
+def test_without_a_catalog_features_are_null_not_invented(lake: Lake) -> None:
+    tables = build(lake, plays=[play(0, "Artist A", "First", "sp1")])
+    [row] = tables["track_features"]
+    assert row["feature_source"] is None and row["valence"] is None
+    [match] = tables["track_catalog_matches"]
+    assert match["catalog_track_id"] is None and match["catalog_artist_name"] is None
+    assert tables["listening_with_features"][0]["mood_quadrant"] is None
