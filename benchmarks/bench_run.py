@@ -267,8 +267,10 @@ def bench_demo(workdir: Path, timeout_s: float | None) -> list[dict]:
     ]
 
 
-def bench_large(workdir: Path, n_plays: int, n_users: int, timeout_s: float | None) -> list[dict]:
-    lake, cat = generate(workdir / "large", n_plays, n_users)
+def bench_large(
+    workdir: Path, n_plays: int, n_users: int, timeout_s: float | None, reuse: bool
+) -> list[dict]:
+    lake, cat = generate(workdir / "large", n_plays, n_users, reuse=reuse)
     root = str(lake.root)
     label = f"(b) run --full, {n_plays:,} plays x {n_users:,} users"
     full = measure([*CLI, "run", "--full", "--lake", root], workdir / "full.log", timeout_s)
