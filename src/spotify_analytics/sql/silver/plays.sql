@@ -63,7 +63,7 @@ api_records as (
             user_id,
             '|',
             cast(date_diff(
-                'millisecond', cast('1970-01-01 00:00:00+00' as timestamptz), played_at
+                'millisecond', cast('1970-01-01 00:00:00+00:00' as timestamptz), played_at
             ) as varchar),
             '|',
             coalesce(track_id, '')
@@ -165,7 +165,7 @@ distinct_records as (
         cast(floor(
             date_diff(
                 'millisecond',
-                cast('1970-01-01 00:00:00+00' as timestamptz),
+                cast('1970-01-01 00:00:00+00:00' as timestamptz),
                 counted_records.played_at
             ) / (1000.0 * greatest(
                 params.dedupe_tolerance_s, params.dedupe_tolerance_minute_precision_s, 1
@@ -399,7 +399,7 @@ timed as (
             identified.user_id,
             '|',
             cast(date_diff(
-                'millisecond', cast('1970-01-01 00:00:00+00' as timestamptz), identified.played_at
+                'millisecond', cast('1970-01-01 00:00:00+00:00' as timestamptz), identified.played_at
             ) as varchar),
             '|',
             identified.track_key,
