@@ -214,6 +214,17 @@ def test_same_record_twice_counts_once_as_a_play(lake: Lake) -> None:
     assert play["n_source_records"] == 2
 
 
+def test_two_users_with_identical_records_keep_their_own_plays(lake: Lake) -> None:
+    row = extended("u", T0)
+    load(
+        lake,
+        exports=[row, {**row, "user_id": "v"}],  # same record id, another user
+        apis=[api("v", T0 + timedelta(seconds=3))],
+    )
+    plays = build_plays(lake)
+    assert [(p["user_id"], p["n_source_records"]) for p in plays] == [("u", 1), ("v", 2)]
+
+
 def test_track_id_unifies_names_across_sources(lake: Lake) -> None:
     # the API names the primary artist, the export the album artist: one key per id
     load(

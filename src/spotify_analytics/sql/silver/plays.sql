@@ -153,7 +153,11 @@ counted_records as (
 distinct_records as (
     select
         counted_records.*,
-        concat(counted_records.source, ':', counted_records.source_record_id) as record_key,
+        -- record ids are unique per user only
+        concat(
+            counted_records.source, ':', counted_records.user_id, ':',
+            counted_records.source_record_id
+        ) as record_key,
         1000 * case
             when counted_records.ts_precision_s >= 60
                 then params.dedupe_tolerance_minute_precision_s
