@@ -94,3 +94,13 @@ def test_every_played_track_gets_one_row() -> None:
     assert out.column("track_key").to_pylist() == ["a", "b"]
     assert out.column("catalog_track_id").to_pylist() == ["c2", None]
     assert match_tracks([], CATALOG, 90).num_rows == 0
+
+
+def test_the_tracks_own_artist_is_tried_when_the_album_artist_fails() -> None:
+    played = [{**_played("Various Artists", "Halo"), "track_artist": "Beyoncé"}]
+    [row] = match_tracks(played, CATALOG, 90).to_pylist()
+    assert (row["catalog_track_id"], row["artist_norm"]) == ("c4", "beyonce")
+    # the export's artist wins a tie
+    both = [{**_played("Queen", "Bohemian Rhapsody"), "track_artist": "Beyoncé"}]
+    [row] = match_tracks(both, CATALOG, 90).to_pylist()
+    assert (row["catalog_track_id"], row["catalog_artist_name"]) == ("c2", "Queen")

@@ -1,8 +1,9 @@
 """Match played tracks without an exact catalog id to catalog tracks by name.
 
 One row per music ``track_key`` whose track ids are all missing from the
-catalog. The played primary artist and title are normalised
-(:mod:`spotify_analytics.normalize`); candidates are the catalog tracks whose
+catalog. The played artist (and, when the Web API looked the track up, the
+track's own primary artist: exports name the album artist) and title are
+normalised (:mod:`spotify_analytics.normalize`); candidates are the catalog tracks whose
 normalised primary artist is the same (blocking), scored on the normalised
 titles with rapidfuzz's ``token_sort_ratio`` (word order ignored, extra words
 penalised). The best candidate at or above ``catalog_match_min_score`` wins;
@@ -23,7 +24,7 @@ from ..normalize import normalize_artist, normalize_title
 from ..runner import StepContext
 
 OUTPUT = "silver/track_catalog_matches"
-INPUTS = ("plays", "catalog_tracks", "run_params")
+INPUTS = ("plays", "catalog_tracks", "tracks_bronze", "run_params")
 
 SCHEMA = pa.schema(
     [
@@ -88,10 +89,20 @@ best_ids as (
     from ids
 ),
 
+looked_up as (
+    select track_id, artist_name as track_artist from tracks_bronze
+),
+
 final as (
-    select best_names.track_key, best_names.artist_name, best_names.track_name, best_ids.track_id
+    select
+        best_names.track_key,
+        best_names.artist_name,
+        best_names.track_name,
+        best_ids.track_id,
+        looked_up.track_artist
     from best_names
     left join best_ids on best_ids.track_key = best_names.track_key and best_ids.id_rank = 1
+    left join looked_up on looked_up.track_id = best_ids.track_id
     where best_names.name_rank = 1
 )
 
@@ -115,18 +126,43 @@ def track_catalog_matches(ctx: StepContext) -> dict[str, pa.Table]:
 
 def match_tracks(played: list[dict], catalog: pa.Table, min_score: float) -> pa.Table:
     """Best catalog match per played track (``track_key``, ``artist_name``,
-    ``track_name``, ``track_id``); ``catalog`` has ``track_id``, ``artist_name``,
-    ``track_name``, sorted best-first for ties."""
+    ``track_name``, ``track_id`` and optionally ``track_artist``, the track's own
+    primary artist from the Web API); ``catalog`` has ``track_id``,
+    ``artist_name``, ``track_name``, sorted best-first for ties."""
+    by_artist: dict[str, list[tuple[dict, int]]] = defaultdict(list)
     for row in played:
-        row["artist_norm"] = normalize_artist(row["artist_name"])
         row["title_norm"] = normalize_title(row["track_name"])
-    groups = _catalog_groups(catalog, {row["artist_norm"] for row in played})
-    by_artist: dict[str, list[dict]] = defaultdict(list)
+        artists = [normalize_artist(row["artist_name"]), normalize_artist(row.get("track_artist"))]
+        artists = list(dict.fromkeys(a for a in artists if a))  # the export's artist first
+        row["artist_norm"] = artists[0] if artists else ""
+        row["_found"] = []
+        for rank, artist in enumerate(artists):
+            by_artist[artist].append((row, rank))
+    groups = _catalog_groups(catalog, set(by_artist))
+    for artist, members in by_artist.items():
+        if artist in groups:
+            _score_group(members, artist, groups[artist], min_score)
     for row in played:
-        by_artist[row["artist_norm"]].append(row)
-    for artist, rows in by_artist.items():
-        _match_group(rows, groups.get(artist), min_score)
+        _choose(row, min_score)
     return pa.Table.from_pylist(played, schema=SCHEMA)
+
+
+def _choose(row: dict, min_score: float) -> None:
+    """The best candidate over the row's artists: highest score, then the first artist."""
+    found = sorted(row.pop("_found"), key=lambda c: (-c["score"], c["rank"]))
+    row.update(catalog_track_id=None, catalog_artist_name=None, match_score=None)
+    if not found:
+        return
+    best = found[0]
+    if best["score"] >= min_score and row["title_norm"]:
+        row.update(
+            catalog_track_id=best["track_id"],
+            match_score=round(best["score"], 2),
+            artist_norm=best["artist_norm"],
+        )
+    else:
+        best = min(found, key=lambda c: c["rank"])
+    row["catalog_artist_name"] = best["artist_name"]
 
 
 class _Group:
@@ -159,13 +195,11 @@ def _catalog_groups(catalog: pa.Table, artists: set[str]) -> dict[str, _Group]:
     return groups
 
 
-def _match_group(rows: list[dict], group: _Group | None, min_score: float) -> None:
-    for row in rows:
-        row.update(catalog_track_id=None, catalog_artist_name=None, match_score=None)
-    if group is None:
-        return
+def _score_group(
+    members: list[tuple[dict, int]], artist: str, group: _Group, min_score: float
+) -> None:
     scores = process.cdist(
-        [row["title_norm"] for row in rows],
+        [row["title_norm"] for row, _ in members],
         group.titles,
         scorer=fuzz.token_sort_ratio,
         processor=None,
@@ -173,9 +207,14 @@ def _match_group(rows: list[dict], group: _Group | None, min_score: float) -> No
         dtype=np.float32,
     )
     best = scores.argmax(axis=1)  # first of equal scores: the catalog is sorted best-first
-    for row, column, score_row in zip(rows, best, scores, strict=True):
-        row["catalog_artist_name"] = group.artist_name
-        score = float(score_row[column])
-        if row["title_norm"] and score >= min_score:
-            row["catalog_track_id"] = group.track_ids[column]
-            row["match_score"] = round(score, 2)
+    artist_name = group.artist_name
+    for (row, rank), column, score_row in zip(members, best, scores, strict=True):
+        row["_found"].append(
+            {
+                "rank": rank,
+                "score": float(score_row[column]),
+                "track_id": group.track_ids[column],
+                "artist_name": artist_name,
+                "artist_norm": artist,
+            }
+        )
