@@ -494,6 +494,41 @@ def test_dedupe_recovers_true_plays_whatever_the_import_order(plays: list[dict],
         )
 
 
+@hsettings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    records=st.lists(
+        st.tuples(st.sampled_from(["extended", "api", "account"]), st.integers(0, 300)),
+        min_size=1,
+        max_size=25,
+        unique=True,
+    )
+)
+def test_dense_records_merge_at_most_one_per_source(records: list[tuple[str, int]]) -> None:
+    """Records of one track packed into five minutes: whatever the chains, a play holds
+    at most one record per source and every record is counted exactly once."""
+    exports, apis = [], []
+    for source, second in records:
+        at = T0 + timedelta(seconds=second)
+        if source == "extended":
+            exports.append(extended("u", at, ms=second))
+        elif source == "account":
+            exports.append(account("u", at, ms=second))
+        else:
+            apis.append(api("u", at))
+    with tempfile.TemporaryDirectory() as folder:
+        lake = _fresh_lake(folder, "dense")
+        load(lake, exports=exports, apis=apis)
+        plays = build_plays(lake)
+        stored = lake.count("streaming_history_bronze") + lake.count("listening_history_bronze")
+    per_source = [
+        sum(1 for s, _ in records if s == source) for source in ("extended", "api", "account")
+    ]
+    assert sum(p["n_source_records"] for p in plays) == stored
+    assert max(per_source) <= len(plays) <= stored
+    assert all(1 <= p["n_source_records"] <= 3 for p in plays)
+    assert len([p for p in plays if p["source"] == "extended_export"]) == per_source[0]
+
+
 # -- the real exports ------------------------------------------------------------------
 
 
