@@ -116,35 +116,42 @@ def check_relation(
     """Every check of one table, given as ``relation`` on ``con``."""
     name = location.rsplit("/", 1)[-1]
     n_rows = con.execute(f'select count(*) from "{relation}"').fetchone()[0]
-    results = [_row_count(name, n_rows)]
     grain, problem = _grain_or_problem(grain_file)
-    critical = location.startswith("gold/")
+    severity = "critical" if location.startswith("gold/") else "warning"
     if grain is None:
-        status = "fail" if critical else "warn"
-        severity = "critical" if critical else "warning"
-        return [CheckResult(name, "grain_file", status, severity, detail=problem), *results]
-    results.insert(0, CheckResult(name, "grain_file", "pass", "critical", detail=grain.grain))
+        status = "fail" if severity == "critical" else "warn"
+        return [
+            CheckResult(name, "grain_file", status, severity, detail=problem),
+            _row_count(name, n_rows),
+        ]
     types = dict(
         con.execute(f'select column_name, column_type from (describe "{relation}")').fetchall()
     )
-    absent = sorted(grain.columns - types.keys())
-    results.append(
-        CheckResult(
-            name,
-            "columns",
-            "fail" if absent else "pass",
-            "critical",
-            observed=float(len(absent)),
-            threshold=0.0,
-            detail=f"not in the table: {', '.join(absent)}" if absent else "",
-        )
-    )
-    if absent:
+    columns = _columns(name, grain, types)
+    results = [
+        CheckResult(name, "grain_file", "pass", severity, detail=grain.grain),
+        _row_count(name, n_rows),
+        columns,
+    ]
+    if columns.failed:
         return results
     results.append(_unique_keys(con, relation, name, grain))
     results += _value_checks(con, relation, name, grain)
     results += [_bigint(name, column, types[column]) for column in grain.bigint]
     return results
+
+
+def _columns(name: str, grain: Grain, types: dict[str, str]) -> CheckResult:
+    absent = sorted(grain.columns - types.keys())
+    return CheckResult(
+        name,
+        "columns",
+        "fail" if absent else "pass",
+        "critical",
+        observed=float(len(absent)),
+        threshold=0.0,
+        detail=f"not in the table: {', '.join(absent)}" if absent else "",
+    )
 
 
 def _grain_or_problem(grain_file: Path) -> tuple[Grain | None, str]:
