@@ -62,7 +62,7 @@ WITH streaming_history AS (
         COALESCE(user_id, ''),
         '|',
         COALESCE(
-          CAST(DATEDIFF(MILLISECOND, CAST('1970-01-01 00:00:00+00' AS TIMESTAMP), played_at) AS STRING),
+          CAST(DATEDIFF(MILLISECOND, CAST('1970-01-01 00:00:00+00:00' AS TIMESTAMP), played_at) AS STRING),
           ''
         ),
         '|',
@@ -148,15 +148,21 @@ WITH streaming_history AS (
     CONCAT(
       COALESCE(counted_records.source, ''),
       ':',
+      COALESCE(counted_records.user_id, ''),
+      ':',
       COALESCE(counted_records.source_record_id, '')
-    ) AS record_key,
+    ) AS record_key, /* record ids are unique per user only */
     1000 * CASE
       WHEN counted_records.ts_precision_s >= 60
       THEN params.dedupe_tolerance_minute_precision_s
       ELSE params.dedupe_tolerance_s
     END AS tolerance_ms,
     CAST(FLOOR(
-      DATEDIFF(MILLISECOND, CAST('1970-01-01 00:00:00+00' AS TIMESTAMP), counted_records.played_at) / (
+      DATEDIFF(
+        MILLISECOND,
+        CAST('1970-01-01 00:00:00+00:00' AS TIMESTAMP),
+        counted_records.played_at
+      ) / (
         1000.0 * GREATEST(params.dedupe_tolerance_s, params.dedupe_tolerance_minute_precision_s, 1)
       )
     ) AS BIGINT) AS time_bucket /* time buckets as wide as the largest tolerance: a record's partners within the */ /* tolerance lie in its own or a neighbouring bucket (keeps the joins small when a */ /* user played one track thousands of times) */
@@ -400,7 +406,7 @@ WITH streaming_history AS (
         COALESCE(identified.user_id, ''),
         '|',
         COALESCE(
-          CAST(DATEDIFF(MILLISECOND, CAST('1970-01-01 00:00:00+00' AS TIMESTAMP), identified.played_at) AS STRING),
+          CAST(DATEDIFF(MILLISECOND, CAST('1970-01-01 00:00:00+00:00' AS TIMESTAMP), identified.played_at) AS STRING),
           ''
         ),
         '|',

@@ -67,7 +67,7 @@ WITH streaming_history AS (
               COALESCE(
                 CAST(DATE_DIFF(
                   'MILLISECOND',
-                  DATE_TRUNC('MILLISECOND', CAST('1970-01-01 00:00:00+00' AS TIMESTAMP WITH TIME ZONE)),
+                  DATE_TRUNC('MILLISECOND', CAST('1970-01-01 00:00:00+00:00' AS TIMESTAMP WITH TIME ZONE)),
                   DATE_TRUNC('MILLISECOND', played_at)
                 ) AS VARCHAR),
                 ''
@@ -161,8 +161,10 @@ WITH streaming_history AS (
     CONCAT(
       COALESCE(CAST(counted_records.source AS VARCHAR), ''),
       COALESCE(CAST(':' AS VARCHAR), ''),
+      COALESCE(CAST(counted_records.user_id AS VARCHAR), ''),
+      COALESCE(CAST(':' AS VARCHAR), ''),
       COALESCE(CAST(counted_records.source_record_id AS VARCHAR), '')
-    ) AS record_key,
+    ) AS record_key, /* record ids are unique per user only */
     1000 * CASE
       WHEN counted_records.ts_precision_s >= 60
       THEN params.dedupe_tolerance_minute_precision_s
@@ -171,7 +173,7 @@ WITH streaming_history AS (
     CAST(FLOOR(
       CAST(DATE_DIFF(
         'MILLISECOND',
-        DATE_TRUNC('MILLISECOND', CAST('1970-01-01 00:00:00+00' AS TIMESTAMP WITH TIME ZONE)),
+        DATE_TRUNC('MILLISECOND', CAST('1970-01-01 00:00:00+00:00' AS TIMESTAMP WITH TIME ZONE)),
         DATE_TRUNC('MILLISECOND', counted_records.played_at)
       ) AS DOUBLE) / (
         1000.0 * GREATEST(params.dedupe_tolerance_s, params.dedupe_tolerance_minute_precision_s, 1)
@@ -442,7 +444,7 @@ WITH streaming_history AS (
               COALESCE(
                 CAST(DATE_DIFF(
                   'MILLISECOND',
-                  DATE_TRUNC('MILLISECOND', CAST('1970-01-01 00:00:00+00' AS TIMESTAMP WITH TIME ZONE)),
+                  DATE_TRUNC('MILLISECOND', CAST('1970-01-01 00:00:00+00:00' AS TIMESTAMP WITH TIME ZONE)),
                   DATE_TRUNC('MILLISECOND', identified.played_at)
                 ) AS VARCHAR),
                 ''
