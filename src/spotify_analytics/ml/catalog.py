@@ -13,6 +13,7 @@ Baselines: the training mean and the mean of the track's genres.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,7 @@ with plays as (
         feature_source, genres, valence, {inputs}, played_at
     from listening_with_features
     where is_music and feature_source in ({sources}) and valence is not null
-        and track_key is not null
+        and track_key is not null{where}
 ),
 final as (
     select * exclude (played_at), {group_key} as group_key
@@ -97,11 +98,20 @@ def catalog_query() -> str:
     )
 
 
-def user_tracks_query() -> str:
+def user_tracks_query(users: tuple[str, str] | None = None) -> str:
+    """Each user's distinct tracks with real features (optionally a range of users)."""
     sources = ", ".join(f"'{s}'" for s in REAL_SOURCES)
     complete = " and ".join(f"{name} is not null" for name in INPUTS)
+    where = ""
+    if users is not None:
+        first, last = (u.replace("'", "''") for u in users)
+        where = f" and user_id between '{first}' and '{last}'"
     return USER_TRACKS_SQL.format(
-        inputs=", ".join(INPUTS), sources=sources, complete=complete, group_key=GROUP_KEY
+        inputs=", ".join(INPUTS),
+        sources=sources,
+        complete=complete,
+        group_key=GROUP_KEY,
+        where=where,
     )
 
 
@@ -269,7 +279,9 @@ def _final(estimator: object) -> object:
     return steps[-1][1] if steps else estimator
 
 
-def score_users(model: CatalogModel, user_tracks: pa.Table) -> tuple[list[dict], list[dict]]:
+def score_users(
+    model: CatalogModel, user_tracks: pa.Table | Iterable[pa.RecordBatch]
+) -> tuple[list[dict], list[dict]]:
     """Per user: scored rows of the tracks the model never saw, and metric rows."""
     scored, metrics = [], []
     for user_id, arrays in per_user(user_tracks):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -126,12 +126,20 @@ def user_plays(
     """``(user_id, arrays)`` per user, in user order. Users are read in chunks of
     about ``CHUNK_ROWS`` plays (one query each, streamed in record batches), so
     memory stays bounded however many plays and users there are."""
+    allow = ctx.settings.allow_synthetic
+    yield from per_user(by_user_chunks(ctx, lambda users: plays_query(allow, columns, users=users)))
+
+
+def by_user_chunks(
+    ctx: StepContext, make_query: Callable[[tuple[str, str]], str]
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of ``make_query((first_user, last_user))`` over consecutive
+    ranges of users holding about ``CHUNK_ROWS`` plays each, in user order."""
     con = ctx.lake.connect(only={"listening_with_features"})
     try:
         counts = con.execute(USER_COUNTS_SQL).fetchall()
-        for first, last in _user_chunks(counts, CHUNK_ROWS):
-            query = plays_query(ctx.settings.allow_synthetic, columns, users=(first, last))
-            yield from per_user(con.execute(query).to_arrow_reader(BATCH_ROWS))
+        for users in _user_chunks(counts, CHUNK_ROWS):
+            yield from con.execute(make_query(users)).to_arrow_reader(BATCH_ROWS)
     finally:
         con.close()
 

@@ -15,7 +15,7 @@ from . import artifacts, catalog
 from .context import fit_context_model, prediction_table
 from .forecast import CELL_PROTOCOL, fit_energy_forecast, forecast_table
 from .forecast import MODEL as ENERGY
-from .plays import MOOD_COLUMNS, query, user_plays
+from .plays import MOOD_COLUMNS, by_user_chunks, query, user_plays
 from .training import Protocol, TaskResult
 
 PREDICTIVE_MODELS = (
@@ -98,7 +98,7 @@ def run_audio_to_valence(ctx: StepContext) -> pa.Table:
             )
             return catalog.valence_table(model, [])
         user_rows, metric_rows = catalog.score_users(
-            model, query(ctx, catalog.user_tracks_query(), "listening_with_features")
+            model, by_user_chunks(ctx, catalog.user_tracks_query)
         )
     artifacts.write_manifest(ctx.lake.root, catalog.MODEL, model.metric_rows + metric_rows)
     return catalog.valence_table(model, user_rows)
