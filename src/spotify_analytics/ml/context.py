@@ -56,8 +56,10 @@ def fit_context_model(
 ) -> tuple[TaskResult, dict[str, np.ndarray]]:
     plays = mood_plays(arrays)
     data = context_data(model, user_id, plays)
-    make = regressors if data.kind == "regression" else classifiers
-    candidates = make(data.feature_names)
+    if data.kind == "regression":
+        candidates = regressors(data.feature_names, boosting=False)
+    else:
+        candidates = classifiers(data.feature_names)
     return run_task(data, candidates, lake_root, protocol, only), plays
 
 
