@@ -9,6 +9,7 @@ users with too little data), which ``model_performance_metrics`` collects.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -52,8 +53,20 @@ def fingerprint(*arrays: np.ndarray) -> str:
 
 
 def model_version(data_fingerprint: str, params: dict) -> str:
-    text = json.dumps([data_fingerprint, params, CODE_VERSION], sort_keys=True, default=str)
+    """Same data, params and model code -> same version; any change -> a new one."""
+    code = [CODE_VERSION, code_fingerprint()]
+    text = json.dumps([data_fingerprint, params, code], sort_keys=True, default=str)
     return "v" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 of this package's source (features and training change meaning)."""
+    folder = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def model_dir(lake_root: Path, model: str, user_id: str, version: str) -> Path:

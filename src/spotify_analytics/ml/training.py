@@ -160,7 +160,7 @@ def _metric_row(data, split, scored: dict, params: dict, version: str, estimator
         "status": "ok",
         "baselines": json.dumps(scored["baselines"], sort_keys=True),
         "params": json.dumps(params, sort_keys=True),
-        "estimator": type(_final_step(estimator)).__name__,
+        "estimator": describe(estimator),
         "model_version": version,
         "note": f"target {data.target}; {len(data.feature_names)} features",
     }
@@ -180,9 +180,13 @@ def _status_rows(data: TaskData, split, note: str) -> list[dict]:
     ]
 
 
-def _final_step(estimator: object) -> object:
+def describe(estimator: object) -> str:
+    """The fitted model's name, e.g. ``HourOfWeekOffset(Ridge)``."""
     steps = getattr(estimator, "steps", None)
-    return steps[-1][1] if steps else estimator
+    final = steps[-1][1] if steps else estimator
+    inner = getattr(final, "model_", None)
+    name = type(final).__name__
+    return f"{name}({describe(inner)})" if inner is not None else name
 
 
 def _card(data, split, params, version, estimator, cv_scores, rows, protocol) -> dict:
@@ -194,7 +198,7 @@ def _card(data, split, params, version, estimator, cv_scores, rows, protocol) ->
         "target": data.target,
         "features": data.feature_names,
         "params": params,
-        "estimator": type(_final_step(estimator)).__name__,
+        "estimator": describe(estimator),
         "cv_scores": cv_scores,
         "cv": f"TimeSeriesSplit(n_splits={protocol.cv_splits}) over the training rows",
         "cutoff": np.datetime_as_string(split.cutoff, unit="us") + "Z",
