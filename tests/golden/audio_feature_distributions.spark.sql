@@ -1,9 +1,12 @@
 /* Distribution of each audio feature over a user's plays (skips and untrusted */
 /* features excluded): min, quartiles, max, mean, sample std. */
-/* Percentiles are computed from the sorted values with linear interpolation */
-/* (the definition of quantile_cont / Spark percentile), written with list */
-/* functions so Spark and Trino compute exactly the same numbers. A user with no */
-/* usable features gets a row per feature with n_feature_plays = 0 and NULL stats. */
+/* Percentiles interpolate linearly between the two nearest ranks (the */
+/* definition of DuckDB quantile_cont and Spark percentile). They are computed */
+/* from counts per distinct value and running sums, so every engine gives the */
+/* same numbers and memory stays bounded (audio features repeat per track). The */
+/* value at rank r is the smallest value whose running count reaches r. A user */
+/* with no usable features gets a row per feature with n_feature_plays = 0 and */
+/* NULL stats. */
 WITH listening AS (
   SELECT
     *
@@ -66,68 +69,92 @@ WITH listening AS (
     END AS value
   FROM flagged AS fl
   CROSS JOIN features AS fe
-), aggregated AS (
+), value_counts AS (
   SELECT
     v.user_id,
     v.feature,
-    CAST(COUNT(v.value) AS BIGINT) AS n_feature_plays,
-    MIN(v.value) AS min_value,
-    MAX(v.value) AS max_value,
-    AVG(v.value) AS mean,
-    STDDEV_SAMP(v.value) AS std,
-    ARRAY_SORT(COLLECT_LIST(v.value) FILTER(WHERE
-      NOT v.value IS NULL)) AS sorted_values
+    v.value,
+    COUNT(*) AS plays
   FROM long_values AS v
   GROUP BY
     v.user_id,
-    v.feature
-), positions AS (
+    v.feature,
+    v.value
+), running AS (
   SELECT
-    a.*,
+    c.user_id,
+    c.feature,
+    c.value,
+    c.plays,
+    SUM(CASE WHEN NOT c.value IS NULL THEN c.plays ELSE 0 END) OVER (PARTITION BY c.user_id, c.feature) AS n,
+    SUM(CASE WHEN NOT c.value IS NULL THEN c.plays ELSE 0 END) OVER (
+      PARTITION BY c.user_id, c.feature
+      ORDER BY c.value NULLS LAST
+      rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
+    ) AS running_plays,
+    SUM(c.plays * c.value) OVER (PARTITION BY c.user_id, c.feature) AS value_sum
+  FROM value_counts AS c
+), positioned AS (
+  SELECT
+    r.*,
+    r.value_sum / NULLIF(r.n, 0) AS mean_value,
     1 + 0.25 * (
-      a.n_feature_plays - 1
+      r.n - 1
     ) AS pos_25,
     1 + 0.50 * (
-      a.n_feature_plays - 1
+      r.n - 1
     ) AS pos_50,
     1 + 0.75 * (
-      a.n_feature_plays - 1
+      r.n - 1
     ) AS pos_75
-  FROM aggregated AS a
-), final AS (
+  FROM running AS r
+), aggregated AS (
   SELECT
     p.user_id,
     p.feature,
-    p.n_feature_plays,
-    p.min_value,
-    CASE
-      WHEN p.n_feature_plays > 0
-      THEN p.sorted_values[CAST(FLOOR(p.pos_25) AS BIGINT) + -1] + (
-        p.pos_25 - FLOOR(p.pos_25)
+    CAST(MAX(p.n) AS BIGINT) AS n_feature_plays,
+    MIN(p.value) AS min_value,
+    MAX(p.value) AS max_value,
+    MAX(p.mean_value) AS mean,
+    SQRT(
+      SUM(p.plays * (
+        p.value - p.mean_value
       ) * (
-        p.sorted_values[CAST(CEIL(p.pos_25) AS BIGINT) + -1] - p.sorted_values[CAST(FLOOR(p.pos_25) AS BIGINT) + -1]
-      )
-    END AS p25,
-    CASE
-      WHEN p.n_feature_plays > 0
-      THEN p.sorted_values[CAST(FLOOR(p.pos_50) AS BIGINT) + -1] + (
-        p.pos_50 - FLOOR(p.pos_50)
-      ) * (
-        p.sorted_values[CAST(CEIL(p.pos_50) AS BIGINT) + -1] - p.sorted_values[CAST(FLOOR(p.pos_50) AS BIGINT) + -1]
-      )
-    END AS median,
-    CASE
-      WHEN p.n_feature_plays > 0
-      THEN p.sorted_values[CAST(FLOOR(p.pos_75) AS BIGINT) + -1] + (
-        p.pos_75 - FLOOR(p.pos_75)
-      ) * (
-        p.sorted_values[CAST(CEIL(p.pos_75) AS BIGINT) + -1] - p.sorted_values[CAST(FLOOR(p.pos_75) AS BIGINT) + -1]
-      )
-    END AS p75,
-    p.max_value,
-    p.mean,
-    p.std
-  FROM positions AS p
+        p.value - p.mean_value
+      )) / NULLIF(MAX(p.n) - 1, 0)
+    ) AS std,
+    MAX(p.pos_25) - FLOOR(MAX(p.pos_25)) AS frac_25,
+    MAX(p.pos_50) - FLOOR(MAX(p.pos_50)) AS frac_50,
+    MAX(p.pos_75) - FLOOR(MAX(p.pos_75)) AS frac_75,
+    MIN(CASE WHEN p.running_plays >= FLOOR(p.pos_25) THEN p.value END) AS low_25,
+    MIN(CASE WHEN p.running_plays >= CEIL(p.pos_25) THEN p.value END) AS high_25,
+    MIN(CASE WHEN p.running_plays >= FLOOR(p.pos_50) THEN p.value END) AS low_50,
+    MIN(CASE WHEN p.running_plays >= CEIL(p.pos_50) THEN p.value END) AS high_50,
+    MIN(CASE WHEN p.running_plays >= FLOOR(p.pos_75) THEN p.value END) AS low_75,
+    MIN(CASE WHEN p.running_plays >= CEIL(p.pos_75) THEN p.value END) AS high_75
+  FROM positioned AS p
+  GROUP BY
+    p.user_id,
+    p.feature
+), final AS (
+  SELECT
+    a.user_id,
+    a.feature,
+    a.n_feature_plays,
+    a.min_value,
+    a.low_25 + a.frac_25 * (
+      a.high_25 - a.low_25
+    ) AS p25,
+    a.low_50 + a.frac_50 * (
+      a.high_50 - a.low_50
+    ) AS median,
+    a.low_75 + a.frac_75 * (
+      a.high_75 - a.low_75
+    ) AS p75,
+    a.max_value,
+    a.mean,
+    a.std
+  FROM aggregated AS a
 )
 SELECT
   *

@@ -1,9 +1,12 @@
 -- Distribution of each audio feature over a user's plays (skips and untrusted
 -- features excluded): min, quartiles, max, mean, sample std.
--- Percentiles are computed from the sorted values with linear interpolation
--- (the definition of quantile_cont / Spark percentile), written with list
--- functions so Spark and Trino compute exactly the same numbers. A user with no
--- usable features gets a row per feature with n_feature_plays = 0 and NULL stats.
+-- Percentiles interpolate linearly between the two nearest ranks (the
+-- definition of DuckDB quantile_cont and Spark percentile). They are computed
+-- from counts per distinct value and running sums, so every engine gives the
+-- same numbers and memory stays bounded (audio features repeat per track). The
+-- value at rank r is the smallest value whose running count reaches r. A user
+-- with no usable features gets a row per feature with n_feature_plays = 0 and
+-- NULL stats.
 with listening as (
     select * from listening_with_features
 ),
@@ -53,54 +56,81 @@ long_values as (
     cross join features as fe
 ),
 
-aggregated as (
+value_counts as (
     select
         v.user_id,
         v.feature,
-        cast(count(v.value) as bigint) as n_feature_plays,
-        min(v.value) as min_value,
-        max(v.value) as max_value,
-        avg(v.value) as mean,
-        stddev_samp(v.value) as std,
-        list_sort(list(v.value) filter (where v.value is not null)) as sorted_values
+        v.value,
+        count(*) as plays
     from long_values as v
-    group by v.user_id, v.feature
+    group by v.user_id, v.feature, v.value
 ),
 
-positions as (
+running as (
     select
-        a.*,
-        1 + 0.25 * (a.n_feature_plays - 1) as pos_25,
-        1 + 0.50 * (a.n_feature_plays - 1) as pos_50,
-        1 + 0.75 * (a.n_feature_plays - 1) as pos_75
-    from aggregated as a
+        c.user_id,
+        c.feature,
+        c.value,
+        c.plays,
+        sum(case when c.value is not null then c.plays else 0 end)
+            over (partition by c.user_id, c.feature) as n,
+        sum(case when c.value is not null then c.plays else 0 end) over (
+            partition by c.user_id, c.feature
+            order by c.value
+            rows between unbounded preceding and current row
+        ) as running_plays,
+        sum(c.plays * c.value) over (partition by c.user_id, c.feature) as value_sum
+    from value_counts as c
+),
+
+positioned as (
+    select
+        r.*,
+        r.value_sum / nullif(r.n, 0) as mean_value,
+        1 + 0.25 * (r.n - 1) as pos_25,
+        1 + 0.50 * (r.n - 1) as pos_50,
+        1 + 0.75 * (r.n - 1) as pos_75
+    from running as r
+),
+
+aggregated as (
+    select
+        p.user_id,
+        p.feature,
+        cast(max(p.n) as bigint) as n_feature_plays,
+        min(p.value) as min_value,
+        max(p.value) as max_value,
+        max(p.mean_value) as mean,
+        sqrt(
+            sum(p.plays * (p.value - p.mean_value) * (p.value - p.mean_value))
+            / nullif(max(p.n) - 1, 0)
+        ) as std,
+        max(p.pos_25) - floor(max(p.pos_25)) as frac_25,
+        max(p.pos_50) - floor(max(p.pos_50)) as frac_50,
+        max(p.pos_75) - floor(max(p.pos_75)) as frac_75,
+        min(case when p.running_plays >= floor(p.pos_25) then p.value end) as low_25,
+        min(case when p.running_plays >= ceil(p.pos_25) then p.value end) as high_25,
+        min(case when p.running_plays >= floor(p.pos_50) then p.value end) as low_50,
+        min(case when p.running_plays >= ceil(p.pos_50) then p.value end) as high_50,
+        min(case when p.running_plays >= floor(p.pos_75) then p.value end) as low_75,
+        min(case when p.running_plays >= ceil(p.pos_75) then p.value end) as high_75
+    from positioned as p
+    group by p.user_id, p.feature
 ),
 
 final as (
     select
-        p.user_id,
-        p.feature,
-        p.n_feature_plays,
-        p.min_value,
-        case when p.n_feature_plays > 0 then
-            p.sorted_values[cast(floor(p.pos_25) as bigint)]
-            + (p.pos_25 - floor(p.pos_25))
-            * (p.sorted_values[cast(ceil(p.pos_25) as bigint)] - p.sorted_values[cast(floor(p.pos_25) as bigint)])
-        end as p25,
-        case when p.n_feature_plays > 0 then
-            p.sorted_values[cast(floor(p.pos_50) as bigint)]
-            + (p.pos_50 - floor(p.pos_50))
-            * (p.sorted_values[cast(ceil(p.pos_50) as bigint)] - p.sorted_values[cast(floor(p.pos_50) as bigint)])
-        end as median,
-        case when p.n_feature_plays > 0 then
-            p.sorted_values[cast(floor(p.pos_75) as bigint)]
-            + (p.pos_75 - floor(p.pos_75))
-            * (p.sorted_values[cast(ceil(p.pos_75) as bigint)] - p.sorted_values[cast(floor(p.pos_75) as bigint)])
-        end as p75,
-        p.max_value,
-        p.mean,
-        p.std
-    from positions as p
+        a.user_id,
+        a.feature,
+        a.n_feature_plays,
+        a.min_value,
+        a.low_25 + a.frac_25 * (a.high_25 - a.low_25) as p25,
+        a.low_50 + a.frac_50 * (a.high_50 - a.low_50) as median,
+        a.low_75 + a.frac_75 * (a.high_75 - a.low_75) as p75,
+        a.max_value,
+        a.mean,
+        a.std
+    from aggregated as a
 )
 
 select * from final
