@@ -40,41 +40,58 @@ WITH listening AS (
   CROSS JOIN params AS p
   WHERE
     l.is_music
-), long_values AS (
+), track_plays /* features belong to the track, so count usable plays per user and track first */ AS (
   SELECT
     fl.user_id,
-    fe.feature,
-    CASE
-      WHEN fl.is_mood_play
-      THEN CASE fe.feature
-        WHEN 'danceability'
-        THEN fl.danceability
-        WHEN 'energy'
-        THEN fl.energy
-        WHEN 'valence'
-        THEN fl.valence
-        WHEN 'acousticness'
-        THEN fl.acousticness
-        WHEN 'instrumentalness'
-        THEN fl.instrumentalness
-        WHEN 'speechiness'
-        THEN fl.speechiness
-        WHEN 'liveness'
-        THEN fl.liveness
-        WHEN 'tempo'
-        THEN fl.tempo
-        WHEN 'loudness'
-        THEN fl.loudness
-      END
-    END AS value
+    fl.track_key,
+    COUNT(*) FILTER(WHERE
+      fl.is_mood_play) AS plays,
+    MAX(CASE WHEN fl.is_mood_play THEN fl.danceability END) AS danceability,
+    MAX(CASE WHEN fl.is_mood_play THEN fl.energy END) AS energy,
+    MAX(CASE WHEN fl.is_mood_play THEN fl.valence END) AS valence,
+    MAX(CASE WHEN fl.is_mood_play THEN fl.acousticness END) AS acousticness,
+    MAX(CASE WHEN fl.is_mood_play THEN fl.instrumentalness END) AS instrumentalness,
+    MAX(CASE WHEN fl.is_mood_play THEN fl.speechiness END) AS speechiness,
+    MAX(CASE WHEN fl.is_mood_play THEN fl.liveness END) AS liveness,
+    MAX(CASE WHEN fl.is_mood_play THEN fl.tempo END) AS tempo,
+    MAX(CASE WHEN fl.is_mood_play THEN fl.loudness END) AS loudness
   FROM flagged AS fl
+  GROUP BY
+    fl.user_id,
+    fl.track_key
+), long_values AS (
+  SELECT
+    tp.user_id,
+    fe.feature,
+    tp.plays,
+    CASE fe.feature
+      WHEN 'danceability'
+      THEN tp.danceability
+      WHEN 'energy'
+      THEN tp.energy
+      WHEN 'valence'
+      THEN tp.valence
+      WHEN 'acousticness'
+      THEN tp.acousticness
+      WHEN 'instrumentalness'
+      THEN tp.instrumentalness
+      WHEN 'speechiness'
+      THEN tp.speechiness
+      WHEN 'liveness'
+      THEN tp.liveness
+      WHEN 'tempo'
+      THEN tp.tempo
+      WHEN 'loudness'
+      THEN tp.loudness
+    END AS value
+  FROM track_plays AS tp
   CROSS JOIN features AS fe
 ), value_counts AS (
   SELECT
     v.user_id,
     v.feature,
     v.value,
-    COUNT(*) AS plays
+    CAST(SUM(v.plays) AS BIGINT) AS plays
   FROM long_values AS v
   GROUP BY
     v.user_id,

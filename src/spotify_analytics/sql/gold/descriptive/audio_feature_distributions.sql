@@ -35,24 +35,42 @@ flagged as (
     where l.is_music
 ),
 
-long_values as (
+-- features belong to the track, so count usable plays per user and track first
+track_plays as (
     select
         fl.user_id,
-        fe.feature,
-        case when fl.is_mood_play then
-            case fe.feature
-                when 'danceability' then fl.danceability
-                when 'energy' then fl.energy
-                when 'valence' then fl.valence
-                when 'acousticness' then fl.acousticness
-                when 'instrumentalness' then fl.instrumentalness
-                when 'speechiness' then fl.speechiness
-                when 'liveness' then fl.liveness
-                when 'tempo' then fl.tempo
-                when 'loudness' then fl.loudness
-            end
-        end as value
+        fl.track_key,
+        count(*) filter (where fl.is_mood_play) as plays,
+        max(case when fl.is_mood_play then fl.danceability end) as danceability,
+        max(case when fl.is_mood_play then fl.energy end) as energy,
+        max(case when fl.is_mood_play then fl.valence end) as valence,
+        max(case when fl.is_mood_play then fl.acousticness end) as acousticness,
+        max(case when fl.is_mood_play then fl.instrumentalness end) as instrumentalness,
+        max(case when fl.is_mood_play then fl.speechiness end) as speechiness,
+        max(case when fl.is_mood_play then fl.liveness end) as liveness,
+        max(case when fl.is_mood_play then fl.tempo end) as tempo,
+        max(case when fl.is_mood_play then fl.loudness end) as loudness
     from flagged as fl
+    group by fl.user_id, fl.track_key
+),
+
+long_values as (
+    select
+        tp.user_id,
+        fe.feature,
+        tp.plays,
+        case fe.feature
+            when 'danceability' then tp.danceability
+            when 'energy' then tp.energy
+            when 'valence' then tp.valence
+            when 'acousticness' then tp.acousticness
+            when 'instrumentalness' then tp.instrumentalness
+            when 'speechiness' then tp.speechiness
+            when 'liveness' then tp.liveness
+            when 'tempo' then tp.tempo
+            when 'loudness' then tp.loudness
+        end as value
+    from track_plays as tp
     cross join features as fe
 ),
 
@@ -61,7 +79,7 @@ value_counts as (
         v.user_id,
         v.feature,
         v.value,
-        count(*) as plays
+        cast(sum(v.plays) as bigint) as plays
     from long_values as v
     group by v.user_id, v.feature, v.value
 ),
