@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .lake import Lake
-from .ml.steps import ml_steps
 from .runner import Runner, RunReport, Step, StepResult, python_step, sql_models
 from .settings import Settings
-from .steps import track_catalog_matches, weekend_vs_weekday
 
 
 def python_steps() -> list[Step]:
-    """The Python steps, each declared in its own module under ``steps/``."""
+    """The Python steps, each declared in its own module under ``steps/``.
+
+    Imported here, not at module level, so commands that never run the
+    pipeline (``sql``, ``status``) do not pay for scikit-learn and SciPy."""
+    from .ml.steps import ml_steps
+    from .steps import track_catalog_matches, weekend_vs_weekday
+
     return [
         python_step(
             track_catalog_matches.track_catalog_matches,

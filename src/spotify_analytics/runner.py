@@ -13,8 +13,11 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
+import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from importlib import resources
@@ -45,7 +48,11 @@ class StepContext:
 
     def sql(self, query: str) -> pa.Table:
         """Run DuckDB SQL over the lake's current tables and return Arrow."""
-        con = self.lake.connect(extra={PARAMS_TABLE: run_params(self.settings)})
+        try:
+            tables: set[str] | None = upstream_tables(query)
+        except SpotifyAnalyticsError:  # DuckDB syntax sqlglot cannot read: register all
+            tables = None
+        con = self.lake.connect(extra={PARAMS_TABLE: run_params(self.settings)}, only=tables)
         try:
             return con.execute(query).to_arrow_table()
         finally:
@@ -223,6 +230,7 @@ class Runner:
             json.dumps(self.params.to_pylist(), sort_keys=True).encode()
         ).hexdigest()[:16]
         self.quality = QualityGate(lake)
+        self._state_lock = threading.Lock()
 
     def order(self, selected: set[str] | None = None) -> list[str]:
         ordered = TopologicalSorter(self.graph).static_order()
@@ -234,26 +242,66 @@ class Runner:
         full: bool = False,
         select: str | None = None,
         on_step: Callable[[StepResult], None] | None = None,
+        workers: int | None = None,
     ) -> RunReport:
         """Build what is stale (everything with ``full``); returns what happened.
 
-        A failing step raises after the steps before it were committed and
+        Steps whose inputs are ready run side by side on ``workers`` threads
+        (default: one per core); DuckDB, delta-rs and scikit-learn release the
+        GIL for their heavy work. A failing step raises once the steps already
+        running have finished; every step that finished was committed and
         recorded, so the next run resumes from there.
         """
-        selected = select_steps(self.graph, select) if select else None
+        selected = select_steps(self.graph, select) if select else set(self.graph)
         report = RunReport()
         self.quality = QualityGate(self.lake)
         with self.lake.lock("run"):
             state = self._load_state()
             try:
-                for name in self.order(selected):
-                    result = self._run_one(self.steps[name], state, force=full or bool(select))
-                    report.results.append(result)
-                    if on_step:
-                        on_step(result)
+                self._run_ready_steps(
+                    selected, state, full or bool(select), report, on_step, workers
+                )
             finally:
                 self.quality.record()
+        position = {name: index for index, name in enumerate(self.order())}
+        report.results.sort(key=lambda result: position[result.name])
         return report
+
+    def _run_ready_steps(
+        self,
+        selected: set[str],
+        state: dict,
+        force: bool,
+        report: RunReport,
+        on_step: Callable[[StepResult], None] | None,
+        workers: int | None,
+    ) -> None:
+        sorter = TopologicalSorter({name: self.graph[name] & selected for name in selected})
+        sorter.prepare()
+        failure: BaseException | None = None
+        running: dict[Future[StepResult], str] = {}
+        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+            while True:
+                if failure is None:
+                    for name in sorter.get_ready():
+                        job = pool.submit(self._run_one, self.steps[name], state, force=force)
+                        running[job] = name
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for job in finished:
+                    name = running.pop(job)
+                    try:
+                        result = job.result()
+                    except BaseException as error:  # re-raised below, after the others end
+                        failure = failure or error
+                        continue
+                    report.results.append(result)
+                    sorter.done(name)
+                    if on_step:
+                        on_step(result)
+        if failure is not None:
+            raise failure
 
     def _run_one(self, step: Step, state: dict, *, force: bool) -> StepResult:
         seen = self._inputs_seen(step)
@@ -262,13 +310,14 @@ class Runner:
             return StepResult(step.name, "skipped")
         started = time.perf_counter()
         rows = self._execute(step)
-        state[step.name] = {
-            "code": step.fingerprint,
-            "params": self.params_hash,
-            "inputs": self._inputs_seen(step),
-            "built_at": time.time(),
-        }
-        self._save_state(state)
+        with self._state_lock:
+            state[step.name] = {
+                "code": step.fingerprint,
+                "params": self.params_hash,
+                "inputs": self._inputs_seen(step),
+                "built_at": time.time(),
+            }
+            self._save_state(state)
         return StepResult(step.name, "built", time.perf_counter() - started, rows, reason)
 
     def _execute(self, step: Step) -> int:
@@ -300,9 +349,7 @@ class Runner:
 
     def _inputs_seen(self, step: Step) -> dict[str, int | None]:
         return {
-            name: self.lake.version(name)
-            for name in sorted(step.inputs)
-            if name != PARAMS_TABLE
+            name: self.lake.version(name) for name in sorted(step.inputs) if name != PARAMS_TABLE
         }
 
     def _stale_reason(self, step: Step, last: dict | None, seen: dict) -> str:
