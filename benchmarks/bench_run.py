@@ -164,11 +164,16 @@ def users(n_users: int) -> pa.Table:
 def plays(
     rng: np.random.Generator, n: int, n_users: int, cat: pa.Table, first: int = 0
 ) -> pa.Table:
-    """``n`` extended-export records: each user favours a few thousand catalog
-    tracks; 3% are tracks missing from the catalog, 2% podcast episodes, 15%
-    skips."""
-    user_no = np.sort(rng.integers(0, n_users, n))
-    ts = START.timestamp() + rng.random(n) * SPAN_S
+    """``n`` extended-export records in listening sessions (geometric length,
+    mean 12 plays, one every ~3.5 minutes): each user favours a few thousand
+    catalog tracks; 3% are tracks missing from the catalog, 2% podcast
+    episodes, 15% skips."""
+    lengths = rng.geometric(1 / 12, size=n // 6 + 10)
+    session = np.repeat(np.arange(lengths.size), lengths)[:n]
+    position = np.arange(n) - np.repeat(np.cumsum(lengths) - lengths, lengths)[:n]
+    starts = START.timestamp() + rng.random(lengths.size) * SPAN_S
+    user_no = rng.integers(0, n_users, lengths.size)[session]
+    ts = starts[session] + position * 210.0 + rng.random(n) * 20
     order = np.lexsort((ts, user_no))
     user_no, ts = user_no[order], ts[order]
     favourite = (user_no * 7919 + rng.zipf(1.3, n)) % CATALOG_ROWS
