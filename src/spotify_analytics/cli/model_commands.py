@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..lake import Lake
-from ..ml.artifacts import list_models
 from .app import JsonOption, LakeOption, app, handle_errors, out, print_json, settings_for
 from .lake_commands import _rich_table
 
@@ -15,6 +14,8 @@ COLUMNS = ["model", "user_id", "version", "current", "estimator", "n_train", "n_
 def models(lake: LakeOption = None, as_json: JsonOption = False) -> None:
     """Saved models: version (current = used by the latest run), training size, and the
     headline metric against its best baseline."""
+    from ..ml.artifacts import list_models  # scikit-learn loads only for this command
+
     settings = settings_for(lake)
     found = list_models(Lake.open(settings.lake).root)
     if as_json:
