@@ -30,7 +30,7 @@ def test_every_command_named_in_the_readme_exists() -> None:
     runner = CliRunner()
     for command in sorted(named):
         result = runner.invoke(app, [*command.split(), "--help"])
-        assert result.exit_code == 0, f"`spotify-analytics {command} --help` failed: {result.output}"
+        assert result.exit_code == 0, f"`{command} --help` failed: {result.output}"
 
 
 def test_readme_links_point_to_files() -> None:

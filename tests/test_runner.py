@@ -34,7 +34,9 @@ def test_dag_order_and_incremental_rebuild(tmp_path: Path, lake: Lake) -> None:
             "gold/demo/zone_counts.sql": (
                 "select timezone, count(*)::bigint as n from user_zones group by timezone"
             ),
-            "gold/demo/zone_counts.yml": "table: zone_counts\ngrain: one row per zone\nkeys: [timezone]\n",
+            "gold/demo/zone_counts.yml": (
+                "table: zone_counts\ngrain: one row per zone\nkeys: [timezone]\n"
+            ),
         },
     )
     lake.merge(USERS, pa.table({"user_id": ["a", "b"], "timezone": ["UTC", "UTC"]}))

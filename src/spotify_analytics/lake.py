@@ -131,7 +131,8 @@ class Lake:
         try:
             return DeltaTable(str(self.path(location)))
         except (DeltaError, OSError) as error:
-            raise LakeError(f"{self.path(location)}: not a readable Delta table ({error})") from None
+            path = self.path(location)
+            raise LakeError(f"{path}: not a readable Delta table ({error})") from None
 
     def version(self, name: str) -> int | None:
         return self.delta(name).version() if self.exists(name) else None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pyarrow as pa
+
 from .lake import Lake
 
 PER_USER_SQL = """
@@ -25,7 +27,8 @@ plays as (
         count(*) as plays,
         min(played_at) as first_play,
         max(played_at) as last_play,
-        count(distinct track_key) as distinct_tracks
+        count(distinct track_key) as distinct_tracks,
+        count(distinct track_id) as distinct_track_ids
     from plays
     where is_music
     group by user_id
@@ -39,13 +42,25 @@ select
     p.plays::bigint as plays,
     p.first_play,
     p.last_play,
-    p.distinct_tracks::bigint as distinct_tracks
+    p.distinct_tracks::bigint as distinct_tracks,
+    p.distinct_track_ids::bigint as distinct_track_ids
 from users as u
 left join bronze as b on b.user_id = u.user_id
 left join api as a on a.user_id = u.user_id
 left join plays as p on p.user_id = u.user_id
 order by u.user_id
 """
+
+
+NO_PLAYS = pa.table(
+    {
+        "user_id": pa.array([], pa.string()),
+        "played_at": pa.array([], pa.timestamp("us", tz="UTC")),
+        "track_key": pa.array([], pa.string()),
+        "track_id": pa.array([], pa.string()),
+        "is_music": pa.array([], pa.bool_()),
+    }
+)
 
 
 def lake_status(lake: Lake) -> dict:
@@ -87,15 +102,10 @@ def table_status(lake: Lake) -> list[dict]:
 def user_status(lake: Lake) -> list[dict]:
     if not lake.exists("users"):
         return []
-    plays_sql = PER_USER_SQL
-    if "plays" not in lake.tables():
-        plays_sql = PER_USER_SQL.replace(
-            "from plays\n", "from (select null::varchar as user_id, null::timestamptz as "
-            "played_at, null::varchar as track_key, false as is_music where false) as plays\n"
-        )
-    con = lake.connect()
+    missing = {} if "plays" in lake.tables() else {"plays": NO_PLAYS}
+    con = lake.connect(extra=missing)
     try:
-        return con.execute(plays_sql).to_arrow_table().to_pylist()
+        return con.execute(PER_USER_SQL).to_arrow_table().to_pylist()
     finally:
         con.close()
 

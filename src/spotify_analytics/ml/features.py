@@ -46,7 +46,8 @@ def context_features(plays: dict[str, np.ndarray]) -> tuple[np.ndarray, list[str
     gap = np.diff(plays["played_at"]).astype("timedelta64[s]").astype(float) / 60
     columns["session_position"] = np.log1p(plays["session_play_no"].astype(float))
     columns["same_session"] = same_session.astype(float)
-    columns["log_gap_minutes"] = np.log1p(np.concatenate([[1e4], np.maximum(gap, 0)]))
+    gaps = np.concatenate([[1e4], np.maximum(gap, 0)])[: len(valence)]  # none for no plays
+    columns["log_gap_minutes"] = np.log1p(gaps)
     for name, values in (("valence", valence), ("energy", energy)):
         previous = _lag(values, 1)
         columns[f"prev_{name}"] = previous

@@ -57,7 +57,8 @@ def cell_features(cells: dict[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
     columns["prev_energy"] = previous
     columns["prev_valence"] = _lag(valence, 1)
     columns["prev2_energy"] = _lag(energy, 2)
-    columns["log_gap_hours"] = np.log1p(np.concatenate([[1e3], np.maximum(gap, 0)]))
+    gaps = np.concatenate([[1e3], np.maximum(gap, 0)])[: len(energy)]  # none for no cells
+    columns["log_gap_hours"] = np.log1p(gaps)
     columns["same_day"] = _shift_equal(cells["date"]).astype(float)
     columns["day_mean_energy"] = _running_mean(energy, cells["date"], previous)
     columns["prev_log_plays"] = np.log1p(_lag(cells["n_plays"].astype(float), 1, fill=0.0))
