@@ -27,6 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from .schemas import CONTINUOUS_FEATURES
+
 HEADER: tuple[str, ...] = (
     "",
     "track_id",
@@ -54,17 +56,7 @@ HEADER: tuple[str, ...] = (
 INDEX_NAME = "row_index"  # what the unnamed first column is called once loaded
 COLUMNS: tuple[str, ...] = (INDEX_NAME, *HEADER[1:])
 INT_COLUMNS = ("row_index", "popularity", "duration_ms", "key", "mode", "time_signature")
-FLOAT_COLUMNS = (
-    "danceability",
-    "energy",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-)
+FLOAT_COLUMNS = CONTINUOUS_FEATURES
 BOOL_COLUMNS = ("explicit",)
 STRING_COLUMNS = ("track_id", "artists", "album_name", "track_name", "track_genre")
 LINE_END = "\n"

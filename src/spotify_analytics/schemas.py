@@ -129,6 +129,18 @@ FEATURE_COLUMNS = (
     "time_signature",
 )
 
+CONTINUOUS_FEATURES = (
+    "danceability",
+    "energy",
+    "loudness",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+)
+
 MY_TRACKS_FEATURES = BronzeTable(
     "bronze/my_tracks_features_bronze",
     _schema(

@@ -21,20 +21,9 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import StandardScaler
 
-from .plays import mood_plays
+from .plays import FEATURES, mood_plays
 from .quadrants import quadrant_array
 
-FEATURES = (
-    "valence",
-    "energy",
-    "danceability",
-    "acousticness",
-    "instrumentalness",
-    "speechiness",
-    "liveness",
-    "loudness",
-    "tempo",
-)
 K_RANGE = range(2, 7)
 MIN_TRACKS = 30
 SILHOUETTE_SAMPLE = 2000

@@ -12,20 +12,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..runner import StepContext
+from ..schemas import CONTINUOUS_FEATURES
 
 OUTPUT = "gold/diagnostic/weekend_vs_weekday"
 INPUTS = ("listening_with_features", "run_params")
-FEATURES = (
-    "danceability",
-    "energy",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-)
+FEATURES = CONTINUOUS_FEATURES
 ALPHA = 0.05
 
 _VALUES = ", ".join(f"('{name}')" for name in FEATURES)
