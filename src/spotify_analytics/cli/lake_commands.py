@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from enum import StrEnum
 from typing import Annotated
 
@@ -92,9 +93,8 @@ def shell(the_lake: Lake, fmt: Format) -> None:
     err.print("End a statement with ';'. Quit with .quit or Ctrl-D.")
     buffer: list[str] = []
     while True:
-        try:
-            line = input("sql> " if not buffer else "...> ")
-        except EOFError:
+        line = _read_line("sql> " if not buffer else "...> ")
+        if line is None:
             break
         if not buffer and line.strip() in {".quit", ".exit", "quit", "exit"}:
             break
@@ -108,6 +108,18 @@ def shell(the_lake: Lake, fmt: Format) -> None:
         except InputError as error:
             err.print(f"[red]error:[/] {error}")
     con.close()
+
+
+def _read_line(prompt: str) -> str | None:
+    """A line from the user; prompts only at a terminal, so piped scripts print
+    nothing but results. ``None`` at end of input."""
+    if sys.stdin.isatty():
+        try:
+            return input(prompt)
+        except EOFError:
+            return None
+    line = sys.stdin.readline()
+    return line.rstrip("\n") if line else None
 
 
 def render(result: pa.Table, fmt: Format) -> None:
