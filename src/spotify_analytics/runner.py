@@ -231,6 +231,7 @@ class Runner:
         ).hexdigest()[:16]
         self.quality = QualityGate(lake)
         self._state_lock = threading.Lock()
+        self._versions: dict[str, int | None] = {}
 
     def order(self, selected: set[str] | None = None) -> list[str]:
         ordered = TopologicalSorter(self.graph).static_order()
@@ -257,6 +258,7 @@ class Runner:
         self.quality = QualityGate(self.lake)
         with self.lake.lock("run"):
             state = self._load_state()
+            self._versions.clear()  # Bronze may have changed since the last run
             try:
                 self._run_ready_steps(
                     selected, state, full or bool(select), report, on_step, workers
@@ -314,7 +316,7 @@ class Runner:
             state[step.name] = {
                 "code": step.fingerprint,
                 "params": self.params_hash,
-                "inputs": self._inputs_seen(step),
+                "inputs": seen,  # upstream steps are done and the lake is locked
                 "built_at": time.time(),
             }
             self._save_state(state)
@@ -327,15 +329,17 @@ class Runner:
                 con.execute(f"create temp table {STEP_OUTPUT} as {step.sql}")
                 location = step.outputs[0]
                 self.quality.validate(con, STEP_OUTPUT, location, step.grain_file(location))
+                rows = con.execute(f"select count(*) from {STEP_OUTPUT}").fetchone()[0]
                 reader = con.execute(f"select * from {STEP_OUTPUT}").to_arrow_reader()
                 self.lake.overwrite(location, reader)
+                self._forget_versions(step.output_names)
             except QualityError:
                 raise
             except Exception as error:  # duckdb and delta errors alike: name the step
                 raise SpotifyAnalyticsError(f"step {step.name}: {error}") from error
             finally:
                 con.close()
-            return self.lake.count(step.outputs[0])
+            return rows
         assert step.function is not None
         produced = step.function(StepContext(self.lake, self.settings))
         missing = set(step.outputs) - produced.keys()
@@ -345,12 +349,26 @@ class Runner:
             self.quality.validate_arrow(produced[location], location, step.grain_file(location))
         for location in step.outputs:
             self.lake.overwrite(location, produced[location])
+        self._forget_versions(step.output_names)
         return sum(produced[location].num_rows for location in step.outputs)
 
     def _inputs_seen(self, step: Step) -> dict[str, int | None]:
-        return {
-            name: self.lake.version(name) for name in sorted(step.inputs) if name != PARAMS_TABLE
-        }
+        return {name: self._version(name) for name in sorted(step.inputs) if name != PARAMS_TABLE}
+
+    def _version(self, name: str) -> int | None:
+        """A table's Delta version, read once per run until a step rewrites it."""
+        with self._state_lock:
+            if name in self._versions:
+                return self._versions[name]
+        version = self.lake.version(name)
+        with self._state_lock:
+            self._versions.setdefault(name, version)
+        return version
+
+    def _forget_versions(self, names: Iterable[str]) -> None:
+        with self._state_lock:
+            for name in names:
+                self._versions.pop(name, None)
 
     def _stale_reason(self, step: Step, last: dict | None, seen: dict) -> str:
         if last is None:
