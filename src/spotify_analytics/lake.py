@@ -105,12 +105,13 @@ class Lake:
 
     def tables(self) -> dict[str, str]:
         """Every Delta table in the lake: bare name -> location, sorted by location."""
-        found: dict[str, str] = {}
-        for log in sorted(self.root.glob("*/**/_delta_log")):
-            location = log.parent.relative_to(self.root).as_posix()
-            if location.split("/", 1)[0] in LAYERS:
-                found[log.parent.name] = location
-        return found
+        logs = [
+            *self.root.glob("bronze/*/_delta_log"),
+            *self.root.glob("silver/*/_delta_log"),
+            *self.root.glob("gold/*/*/_delta_log"),
+        ]
+        locations = sorted(log.parent.relative_to(self.root).as_posix() for log in logs)
+        return {location.rsplit("/", 1)[-1]: location for location in locations}
 
     def location(self, name: str) -> str:
         """Resolve a bare table name or a location to a location."""
