@@ -36,6 +36,9 @@ from .schemas import BRONZE_TABLES, BronzeTable
 LAYERS = ("bronze", "silver", "gold")
 MARKER = "_state/lake.json"
 FORMAT_VERSION = 1
+# Per connection; the runner may hold one per core. Past it DuckDB spills to
+# _state/duckdb_tmp instead of growing (its default is 80% of the machine).
+DUCKDB_MEMORY_LIMIT = "1536MB"
 
 _held_locks: dict[Path, int] = {}
 _held_lock_guard = threading.Lock()
@@ -263,7 +266,10 @@ class Lake:
         schema, so SQL models can always name them. ``only`` limits the views to
         those names.
         """
-        con = duckdb.connect()
+        spill = self.root / "_state" / "duckdb_tmp"
+        con = duckdb.connect(
+            config={"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(spill)}
+        )
         con.execute('create schema "default"')
         names = {**{name: name for name in BRONZE_TABLES}, **self.tables()}
         for name in names:
