@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from ..errors import SpotifyAnalyticsError
 from ..settings import Settings, load_settings
@@ -65,3 +73,29 @@ def handle_errors(command: F) -> F:
 
 def print_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def progress_bar(
+    label: str, *, quiet: bool = False
+) -> Iterator[Callable[[str, int, int | None], None]]:
+    """A progress bar on stderr (only at a terminal, never with ``quiet``).
+
+    Yields ``show(what, done, total)`` for the library's progress callbacks;
+    ``total`` is None while unknown."""
+    with Progress(
+        TextColumn(f"[bold]{label}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+        disable=quiet or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def show(what: str, done: int, total: int | None) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        yield show

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..demo import DemoSummary, build_demo
-from .app import JsonOption, LakeOption, app, err, handle_errors, out, print_json, settings_for
+from .app import (
+    JsonOption,
+    LakeOption,
+    app,
+    handle_errors,
+    out,
+    print_json,
+    progress_bar,
+    settings_for,
+)
 
 
 @app.command()
@@ -14,22 +22,12 @@ from .app import JsonOption, LakeOption, app, err, handle_errors, out, print_jso
 def demo(lake: LakeOption = None, as_json: JsonOption = False) -> None:
     """Build a lake from deterministic DEMO DATA (no network), then run the pipeline."""
     settings = settings_for(lake)
-    with Progress(
-        TextColumn("[bold]demo[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=err,
-        transient=True,
-        disable=as_json or not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("", total=None)
+    with progress_bar("demo", quiet=as_json) as show:
 
-        def show(what: str, step: int, steps: int) -> None:
-            bar.update(task, description=what, completed=step - 1, total=steps)
+        def starting(what: str, step: int, steps: int) -> None:  # step N is starting
+            show(what, step - 1, steps)
 
-        summary = build_demo(settings.lake, settings, progress=show)
+        summary = build_demo(settings.lake, settings, progress=starting)
     if as_json:
         print_json(summary.to_dict(command_names()))
         return

@@ -7,13 +7,22 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ..errors import InputError
 from ..ingest.exports import ImportReport, import_export
 from ..lake import Lake
 from ..users import DEFAULT_USER
-from .app import JsonOption, LakeOption, app, err, handle_errors, out, print_json, settings_for
+from .app import (
+    JsonOption,
+    LakeOption,
+    app,
+    err,
+    handle_errors,
+    out,
+    print_json,
+    progress_bar,
+    settings_for,
+)
 
 
 @app.command("import")
@@ -36,20 +45,7 @@ def import_(
     """Import a privacy export (account data or extended history) into Bronze."""
     settings = settings_for(lake)
     the_lake = Lake.open(settings.lake, create=True)
-    with Progress(
-        TextColumn("[bold]import[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-        console=err,
-        transient=True,
-        disable=as_json or not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("", total=None)
-
-        def show(name: str, done: int, total: int) -> None:
-            bar.update(task, description=name, completed=done, total=total)
-
+    with progress_bar("import", quiet=as_json) as show:
         report = import_export(
             the_lake, path, user=user, timezone=tz, settings=settings, progress=show
         )

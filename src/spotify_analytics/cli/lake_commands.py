@@ -18,7 +18,17 @@ from ..pipeline import run as run_pipeline
 from ..query import execute, query
 from ..runner import StepResult
 from ..status import lake_status
-from .app import JsonOption, LakeOption, app, err, handle_errors, out, print_json, settings_for
+from .app import (
+    JsonOption,
+    LakeOption,
+    app,
+    err,
+    handle_errors,
+    out,
+    print_json,
+    progress_bar,
+    settings_for,
+)
 
 
 @app.command()
@@ -38,11 +48,17 @@ def run(
     settings = settings_for(lake, allow_synthetic=allow_synthetic)
     the_lake = Lake.open(settings.lake)
 
-    def show(result: StepResult) -> None:
-        if result.status == "built":
-            err.print(f"  built {result.name:<40} {result.rows:>10,} rows  {result.seconds:6.2f}s")
+    finished: list[StepResult] = []
+    with progress_bar("run") as show:
 
-    report = run_pipeline(the_lake, settings, full=full, select=select, on_step=show)
+        def step_done(result: StepResult) -> None:
+            finished.append(result)
+            show(result.name, len(finished), None)
+            if result.status == "built":
+                line = f"{result.name:<40} {result.rows:>10,} rows  {result.seconds:6.2f}s"
+                err.print(f"  built {line}")
+
+        report = run_pipeline(the_lake, settings, full=full, select=select, on_step=step_done)
     err.print(f"{len(report.built)} built, {len(report.results) - len(report.built)} up to date")
 
 
