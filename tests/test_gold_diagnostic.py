@@ -28,20 +28,11 @@ from spotify_analytics.runner import (
     python_step,
     sql_models,
 )
+from spotify_analytics.schemas import CONTINUOUS_FEATURES
 from spotify_analytics.settings import Settings
 from spotify_analytics.steps import weekend_vs_weekday
 
-FEATURES = (
-    "danceability",
-    "energy",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-)
+FEATURES = CONTINUOUS_FEATURES
 FAMILIES = ("diagnostic", "prescriptive")
 SILVER = ("plays", "catalog_tracks", "track_features", "listening_with_features")
 

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 from sklearn.base import clone
 
+from ..schemas import FEATURE_COLUMNS
 from . import artifacts
 from .candidates import catalog_regressors
 from .evaluation import REGRESSION_METRICS, score, tune
@@ -28,19 +29,7 @@ from .plays import per_user, to_arrays
 
 MODEL = "audio_to_valence"
 CATALOG_USER = "(catalog)"
-INPUTS = (
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "tempo",
-    "time_signature",
-)
+INPUTS = tuple(column for column in FEATURE_COLUMNS if column != "valence")
 REAL_SOURCES = ("spotify_api", "catalog_id", "catalog_match", "reccobeats")
 MAX_TRAIN = 10_000
 MAX_TEST = 5_000
