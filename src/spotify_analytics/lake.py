@@ -259,12 +259,14 @@ class Lake:
         self,
         extra: dict[str, pa.Table] | None = None,
         only: set[str] | None = None,
+        users: frozenset[str] | None = None,
     ) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with a view per table, as ``name`` and ``"default".name``.
 
         Declared Bronze tables that were never written appear empty with their
         schema, so SQL models can always name them. ``only`` limits the views to
-        those names.
+        those names; ``users`` limits every table with a ``user_id`` column to
+        those users' rows.
         """
         spill = self.root / "_state" / "duckdb_tmp"
         con = duckdb.connect(
@@ -275,7 +277,7 @@ class Lake:
         for name in names:
             if only is not None and name not in only:
                 continue
-            _register(con, name, self.dataset(name))
+            _register(con, name, _only_users(self.dataset(name), users))
         for name, table in (extra or {}).items():
             _register(con, name, table)
         return con
@@ -286,6 +288,12 @@ def _register(con: duckdb.DuckDBPyConnection, name: str, data: object) -> None:
     con.register(hidden, data)
     con.execute(f'create or replace view "{name}" as select * from "{hidden}"')
     con.execute(f'create or replace view "default"."{name}" as select * from "{hidden}"')
+
+
+def _only_users(dataset: pads.Dataset, users: frozenset[str] | None) -> pads.Dataset:
+    if users is None or "user_id" not in dataset.schema.names:
+        return dataset
+    return dataset.filter(pc.field("user_id").isin(sorted(users)))
 
 
 def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:

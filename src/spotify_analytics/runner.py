@@ -23,6 +23,7 @@ from graphlib import CycleError, TopologicalSorter
 from importlib import resources
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
@@ -41,10 +42,22 @@ STEP_OUTPUT = "__step_output"  # a step's result, checked before it is written
 
 @dataclass(frozen=True)
 class StepContext:
-    """What a Python step gets: the lake, the settings, and a query helper."""
+    """What a Python step gets: the lake, the settings, and query helpers.
+
+    ``users`` is None when the step builds every user, or the users whose rows
+    it rebuilds in an incremental run of a per-user step: every table with a
+    ``user_id`` column then shows only those users' rows, and the step returns
+    rows for those users only.
+    """
 
     lake: Lake
     settings: Settings
+    users: frozenset[str] | None = None
+
+    def connect(self, only: set[str] | None = None) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection over the lake (limited to ``users``, if set)."""
+        extra = {PARAMS_TABLE: run_params(self.settings)}
+        return self.lake.connect(extra=extra, only=only, users=self.users)
 
     def sql(self, query: str) -> pa.Table:
         """Run DuckDB SQL over the lake's current tables and return Arrow."""
@@ -52,7 +65,7 @@ class StepContext:
             tables: set[str] | None = upstream_tables(query)
         except SpotifyAnalyticsError:  # DuckDB syntax sqlglot cannot read: register all
             tables = None
-        con = self.lake.connect(extra={PARAMS_TABLE: run_params(self.settings)}, only=tables)
+        con = self.connect(only=tables)
         try:
             return con.execute(query).to_arrow_table()
         finally:
@@ -70,6 +83,7 @@ class Step:
     sql: str | None = None
     function: Callable[[StepContext], dict[str, pa.Table]] | None = None
     root: str | None = None  # the sql/ folder its grain files live in (default: the package's)
+    per_user: bool = False  # a user's output rows depend only on that user's input rows
 
     def grain_file(self, location: str) -> Path:
         return grain_path(location, self.root)
@@ -106,9 +120,15 @@ def python_step(
     *,
     inputs: Iterable[str],
     outputs: Iterable[str],
+    per_user: bool = False,
 ) -> Step:
     """Declare a Python step: a function of a :class:`StepContext` that returns
-    ``{location: arrow_table}`` for each of its ``outputs``."""
+    ``{location: arrow_table}`` for each of its ``outputs``.
+
+    ``per_user`` promises that each user's output rows depend only on that
+    user's input rows (and on tables without a ``user_id``); an incremental run
+    then rebuilds only the users whose input changed (see ``StepContext.users``).
+    """
     module = inspect.getmodule(function)
     source = inspect.getsource(module) if module else function.__name__
     return Step(
@@ -117,6 +137,7 @@ def python_step(
         inputs=frozenset(inputs),
         code=source,
         function=function,
+        per_user=per_user,
     )
 
 
