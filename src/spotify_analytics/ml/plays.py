@@ -108,7 +108,7 @@ def plays_query(
 def query(ctx: StepContext, sql: str, *tables: str) -> pa.Table:
     """Run DuckDB SQL over only the named tables (registering every table of a big
     lake costs about a second per connection)."""
-    con = ctx.lake.connect(only=set(tables))
+    con = ctx.connect(only=set(tables))
     try:
         return con.execute(sql).to_arrow_table()
     finally:
@@ -135,7 +135,7 @@ def by_user_chunks(
 ) -> Iterator[pa.RecordBatch]:
     """Record batches of ``make_query((first_user, last_user))`` over consecutive
     ranges of users holding about ``CHUNK_ROWS`` plays each, in user order."""
-    con = ctx.lake.connect(only={"listening_with_features"})
+    con = ctx.connect(only={"listening_with_features"})
     try:
         counts = con.execute(USER_COUNTS_SQL).fetchall()
         for users in _user_chunks(counts, CHUNK_ROWS):
