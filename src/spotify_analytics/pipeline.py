@@ -27,6 +27,7 @@ def python_steps() -> list[Step]:
             weekend_vs_weekday.weekend_vs_weekday,
             inputs=weekend_vs_weekday.INPUTS,
             outputs=[weekend_vs_weekday.OUTPUT],
+            per_user=True,
         ),
         *ml_steps(),
     ]

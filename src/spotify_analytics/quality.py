@@ -57,6 +57,7 @@ class Grain:
     bigint: tuple[str, ...] = ()
     support: str | None = None
     min_support: int = DEFAULT_MIN_SUPPORT
+    per_user: bool = False  # each user's rows depend only on that user's input rows
 
     @property
     def columns(self) -> set[str]:
@@ -107,6 +108,7 @@ def load_grain(path: Path) -> Grain:
         **{name: tuple(data.get(name) or ()) for name in lists},
         support=data.get("support"),
         min_support=int(data.get("min_support", DEFAULT_MIN_SUPPORT)),
+        per_user=bool(data.get("per_user", False)),
     )
 
 

@@ -6,6 +6,13 @@ Its upstream tables are the table names sqlglot finds in it. Python steps
 declare their inputs and outputs. A step runs when its code, its parameters or
 the version of any input changed since it last ran, when its output is missing,
 or always with ``full``.
+
+A step declared per-user (``per_user: true`` in its grain file, or
+``python_step(per_user=True)``) is rebuilt, when only user-keyed inputs changed,
+for just the users whose input rows changed (see changes.py): it sees only those
+users' rows, and its result replaces only those users' rows. A step that is not
+per-user is rebuilt whole, and an unchanged result is not written, so a
+rebuild that changes nothing does not ripple downstream.
 """
 
 from __future__ import annotations
@@ -25,12 +32,14 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
-from .errors import QualityError, SpotifyAnalyticsError
+from .changes import ChangeJournal, Users, users_in_new_files
+from .errors import SpotifyAnalyticsError
 from .lake import Lake
-from .quality import QualityGate, grain_path
+from .quality import QualityGate, grain_path, load_grain
 from .schemas import BRONZE_TABLES
 from .settings import Settings
 
@@ -38,6 +47,7 @@ SQL_ROOT = resources.files("spotify_analytics") / "sql"
 PARAMS_TABLE = "run_params"
 STATE_FILE = "steps.json"
 STEP_OUTPUT = "__step_output"  # a step's result, checked before it is written
+SAME_CHECK_MAX_ROWS = 2_000_000  # larger results of non-per-user steps are always written
 
 
 @dataclass(frozen=True)
@@ -153,12 +163,24 @@ def sql_models(root: Path | None = None) -> list[Step]:
                 name=path.stem,
                 outputs=(location,),
                 inputs=frozenset(upstream_tables(text, source=str(path))),
-                code=text,
+                code=text + _grain_text(path.with_suffix(".yml")),
                 sql=text,
                 root=str(root),
+                per_user=_declared_per_user(path.with_suffix(".yml")),
             )
         )
     return steps
+
+
+def _grain_text(path: Path) -> str:
+    return path.read_text() if path.is_file() else ""
+
+
+def _declared_per_user(grain_file: Path) -> bool:
+    try:
+        return load_grain(grain_file).per_user
+    except (OSError, ValueError):  # the quality gate reports a missing or broken grain file
+        return False
 
 
 def upstream_tables(sql: str, *, source: str = "<sql>") -> set[str]:
@@ -251,6 +273,8 @@ class Runner:
             json.dumps(self.params.to_pylist(), sort_keys=True).encode()
         ).hexdigest()[:16]
         self.quality = QualityGate(lake)
+        self.journal = ChangeJournal(lake)
+        self._producers = {name: step.name for step in steps for name in step.output_names}
         self._state_lock = threading.Lock()
         self._versions: dict[str, int | None] = {}
 
@@ -328,11 +352,17 @@ class Runner:
 
     def _run_one(self, step: Step, state: dict, *, force: bool) -> StepResult:
         seen = self._inputs_seen(step)
-        reason = "forced" if force else self._stale_reason(step, state.get(step.name), seen)
+        last = state.get(step.name)
+        reason = "forced" if force else self._stale_reason(step, last, seen)
         if not reason:
             return StepResult(step.name, "skipped")
+        users = None
+        if step.per_user and reason.startswith("input changed"):
+            users = self._changed_users(step, last["inputs"], seen)
         started = time.perf_counter()
-        rows = self._execute(step)
+        rows = 0 if users == frozenset() else self._execute(step, users, check_unchanged=not force)
+        if users is not None:
+            reason += f" ({len(users)} user{'s' if len(users) != 1 else ''})"
         with self._state_lock:
             state[step.name] = {
                 "code": step.fingerprint,
@@ -343,35 +373,105 @@ class Runner:
             self._save_state(state)
         return StepResult(step.name, "built", time.perf_counter() - started, rows, reason)
 
-    def _execute(self, step: Step) -> int:
+    def _changed_users(self, step: Step, last: dict, seen: dict) -> Users:
+        """The users whose rows in ``step``'s inputs changed since it last ran,
+        or None when that is unknown or a table without users changed."""
+        changed: set[str] = set()
+        for name, version in seen.items():
+            old = last.get(name)
+            if old == version:
+                continue
+            if old is None or version is None:
+                return None
+            producer = self._producers.get(name)
+            if producer is not None:
+                users = self.journal.users_between(self.lake.location(name), old, version)
+            else:
+                users = users_in_new_files(self.lake, name, old, version)
+            if users is None:
+                return None
+            changed |= users
+        return frozenset(changed)
+
+    def _execute(self, step: Step, users: Users = None, *, check_unchanged: bool = False) -> int:
+        """Build ``step`` (for ``users`` only, if given), check it, write it."""
         if step.sql is not None:
-            con = self.lake.connect(extra={PARAMS_TABLE: self.params}, only=set(step.inputs))
-            try:
-                con.execute(f"create temp table {STEP_OUTPUT} as {step.sql}")
-                location = step.outputs[0]
-                self.quality.validate(con, STEP_OUTPUT, location, step.grain_file(location))
-                rows = con.execute(f"select count(*) from {STEP_OUTPUT}").fetchone()[0]
-                reader = con.execute(f"select * from {STEP_OUTPUT}").to_arrow_reader()
-                self.lake.overwrite(location, reader)
-                self._forget_versions(step.output_names)
-            except QualityError:
-                raise
-            except Exception as error:  # duckdb and delta errors alike: name the step
-                raise SpotifyAnalyticsError(f"step {step.name}: {error}") from error
-            finally:
-                con.close()
-            return rows
+            return self._execute_sql(step, users, check_unchanged)
         assert step.function is not None
-        produced = step.function(StepContext(self.lake, self.settings))
+        produced = step.function(StepContext(self.lake, self.settings, users))
         missing = set(step.outputs) - produced.keys()
         if missing:
             raise SpotifyAnalyticsError(f"step {step.name} did not produce {sorted(missing)}")
         for location in step.outputs:
             self.quality.validate_arrow(produced[location], location, step.grain_file(location))
+            if users is not None:
+                _check_users(step, location, produced[location], users)
         for location in step.outputs:
-            self.lake.overwrite(location, produced[location])
-        self._forget_versions(step.output_names)
+            self._write(step, location, produced[location], users, check_unchanged)
         return sum(produced[location].num_rows for location in step.outputs)
+
+    def _execute_sql(self, step: Step, users: Users, check_unchanged: bool) -> int:
+        con = self.lake.connect(
+            extra={PARAMS_TABLE: self.params}, only=set(step.inputs), users=users
+        )
+        location = step.outputs[0]
+        try:
+            con.execute(f"create temp table {STEP_OUTPUT} as {step.sql}")
+            self.quality.validate(con, STEP_OUTPUT, location, step.grain_file(location))
+            rows = con.execute(f"select count(*) from {STEP_OUTPUT}").fetchone()[0]
+            result = con.execute(f"select * from {STEP_OUTPUT}")
+            if users is not None or (check_unchanged and not step.per_user):
+                data: pa.Table | pa.RecordBatchReader = result.to_arrow_table()
+                if users is not None:
+                    _check_users(step, location, data, users)
+            else:
+                data = result.to_arrow_reader()
+            self._write(step, location, data, users, check_unchanged)
+        except SpotifyAnalyticsError:  # quality failures and our own messages name the table
+            raise
+        except Exception as error:  # duckdb and delta errors alike: name the step
+            raise SpotifyAnalyticsError(f"step {step.name}: {error}") from error
+        finally:
+            con.close()
+        return rows
+
+    def _write(
+        self,
+        step: Step,
+        location: str,
+        data: pa.Table | pa.RecordBatchReader,
+        users: Users,
+        check_unchanged: bool,
+    ) -> None:
+        """Write one output and record which users its new version changed."""
+        if users is not None:
+            self.lake.overwrite(location, data, predicate=_users_predicate(users))
+        elif (
+            check_unchanged
+            and not step.per_user
+            and isinstance(data, pa.Table)
+            and self._same_as_stored(location, data)
+        ):
+            return
+        else:
+            self.lake.overwrite(location, data)
+        name = location.rsplit("/", 1)[-1]
+        self._forget_versions([name])
+        self.journal.record(location, self._version(name), users)
+
+    def _same_as_stored(self, location: str, data: pa.Table) -> bool:
+        """Whether ``data`` holds exactly the rows the table already has."""
+        if not self.lake.exists(location) or data.num_rows > SAME_CHECK_MAX_ROWS:
+            return False
+        stored = self.lake.read(location)
+        if stored.column_names != data.column_names or stored.num_rows != data.num_rows:
+            return False
+        try:
+            stored = stored.cast(data.schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return False
+        order = [(name, "ascending") for name in data.column_names if _sortable(data, name)]
+        return stored.sort_by(order).equals(data.sort_by(order))
 
     def _inputs_seen(self, step: Step) -> dict[str, int | None]:
         return {name: self._version(name) for name in sorted(step.inputs) if name != PARAMS_TABLE}
@@ -412,3 +512,30 @@ class Runner:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
         tmp.replace(path)
+
+
+def _users_predicate(users: frozenset[str]) -> str:
+    quoted = ", ".join("'" + user.replace("'", "''") + "'" for user in sorted(users))
+    return f"user_id in ({quoted})"
+
+
+def _check_users(step: Step, location: str, data: pa.Table, users: frozenset[str]) -> None:
+    """A per-user step rebuilt for some users must return rows of those users only."""
+    if data.num_rows == 0:
+        return
+    if "user_id" not in data.column_names:
+        raise SpotifyAnalyticsError(
+            f"step {step.name} is declared per-user but {location} has no user_id column"
+        )
+    found = set(pc.unique(data.column("user_id")).to_pylist())
+    stray = found - users
+    if stray:
+        raise SpotifyAnalyticsError(
+            f"step {step.name} returned rows of users it was not asked to rebuild "
+            f"({', '.join(sorted(map(str, stray))[:3])}); {location} was not written"
+        )
+
+
+def _sortable(data: pa.Table, name: str) -> bool:
+    kind = data.schema.field(name).type
+    return not (pa.types.is_nested(kind) or pa.types.is_dictionary(kind))

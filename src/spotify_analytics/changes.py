@@ -1,0 +1,97 @@
+"""Which users a table's new versions touched, for per-user incremental runs.
+
+An incremental run rebuilds a per-user step only for the users whose input
+rows changed since the step last ran. Two sources say who they are:
+
+* tables the runner writes: a journal in ``_state/changes.json`` records, for
+  each version it commits, the users that version rewrote (or "everyone");
+* every other table (Bronze): the Delta log. The files a version added or
+  removed hold every row it changed, so the users in those files are a
+  superset of the users it changed.
+
+``None`` always means "unknown, assume everyone": a version the journal does
+not cover, a table without ``user_id``, a removed file that was vacuumed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+
+from .lake import Lake
+
+JOURNAL_FILE = "changes.json"
+KEEP_VERSIONS = 200  # journal entries kept per table; older gaps mean "everyone"
+
+Users = frozenset[str] | None
+
+
+class ChangeJournal:
+    """The runner's record of which users each version of its outputs changed."""
+
+    def __init__(self, lake: Lake):
+        self.lake = lake
+        self._guard = threading.Lock()
+
+    def record(self, location: str, version: int | None, users: Users) -> None:
+        if version is None:
+            return
+        with self._guard:
+            journal = self._load()
+            entries = journal.setdefault(location, {})
+            entries[str(version)] = None if users is None else sorted(users)
+            for old in sorted(entries, key=int)[:-KEEP_VERSIONS]:
+                del entries[old]
+            path = self.lake.state_path(JOURNAL_FILE)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(journal, sort_keys=True))
+            tmp.replace(path)
+
+    def users_between(self, location: str, old: int, new: int) -> Users:
+        """Users changed by versions ``old+1 .. new`` of a runner-written table."""
+        with self._guard:
+            entries = self._load().get(location, {})
+        changed: set[str] = set()
+        for version in range(old + 1, new + 1):
+            users = entries.get(str(version), ...)
+            if users is ... or users is None:
+                return None
+            changed.update(users)
+        return frozenset(changed)
+
+    def _load(self) -> dict[str, dict[str, list[str] | None]]:
+        path = self.lake.state_path(JOURNAL_FILE)
+        return json.loads(path.read_text()) if path.exists() else {}
+
+
+def users_in_new_files(lake: Lake, name: str, old: int, new: int) -> Users:
+    """Users in the files that versions ``old+1 .. new`` of a table added or removed."""
+    path = str(lake.path(lake.location(name)))
+    try:
+        before = set(DeltaTable(path, version=old).file_uris())
+        after = set(DeltaTable(path, version=new).file_uris())
+    except Exception:  # an expired or missing version: nothing to diff against
+        return None
+    return _users_in(before ^ after)
+
+
+def _users_in(files: Iterable[str]) -> Users:
+    users: set[str] = set()
+    for uri in files:
+        path = uri.removeprefix("file://")
+        try:
+            schema = pq.read_schema(path)
+            if "user_id" not in schema.names:
+                return None
+            column = pq.read_table(path, columns=["user_id"]).column("user_id")
+        except OSError:  # vacuumed since
+            return None
+        if column.null_count:
+            return None
+        users.update(pc.unique(column).to_pylist())
+    return frozenset(users)

@@ -1,0 +1,171 @@
+"""Per-user incremental runs: new plays of one user rebuild that user's rows only,
+and the tables end up exactly as a full rebuild leaves them."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from spotify_analytics.changes import ChangeJournal, users_in_new_files
+from spotify_analytics.demo import build_demo
+from spotify_analytics.errors import SpotifyAnalyticsError
+from spotify_analytics.lake import Lake
+from spotify_analytics.pipeline import pipeline_steps, run
+from spotify_analytics.runner import Runner, StepContext, python_step
+from spotify_analytics.schemas import STREAMING_HISTORY
+from spotify_analytics.settings import Settings
+
+USER = "demo-kim"
+# Columns that say when or by which run a row was made, not what it holds.
+RUN_COLUMNS = {"run_id", "checked_at", "built_at", "trained_at", "model_version", "fitted_at"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("incremental") / "demo"
+    build_demo(root, Settings(lake=root))
+    return root
+
+
+def _copy(demo: Path, tmp_path: Path) -> tuple[Lake, Settings]:
+    root = tmp_path / "lake"
+    shutil.copytree(demo, root)
+    return Lake(root), Settings(lake=root)
+
+
+def _canonical(table: pa.Table) -> pa.Table:
+    """Sorted on every column, floats rounded, run metadata dropped, so two
+    builds of the same rows compare equal."""
+    keep = [name for name in table.column_names if name not in RUN_COLUMNS]
+    table = table.select(keep)
+    columns = []
+    for name in keep:
+        column = table.column(name)
+        if pa.types.is_floating(column.type):
+            column = pc.round(column, 9)
+        elif pa.types.is_timestamp(column.type) and column.type.tz:
+            column = column.cast(pa.timestamp(column.type.unit, tz="UTC"))
+        columns.append(column)
+    table = pa.table(columns, names=keep)
+    order = [
+        (name, "ascending")
+        for name in keep
+        if not pa.types.is_nested(table.schema.field(name).type)
+    ]
+    return table.sort_by(order)
+
+
+def _add_plays(lake: Lake, user: str, n: int = 20) -> None:
+    """``n`` new plays of ``user``: copies of their latest records a day later."""
+    bronze = lake.read(STREAMING_HISTORY.name)
+    mine = bronze.filter(pc.equal(bronze["user_id"], user))
+    latest = mine.sort_by([("ts", "descending")]).slice(0, n)
+    later = pc.add(latest["ts"], pa.scalar(timedelta(days=1), pa.duration("us")))
+    latest = latest.set_column(latest.schema.get_field_index("ts"), "ts", later)
+    ids = pc.binary_join_element_wise(latest["record_id"], pa.scalar("-new"), "")
+    latest = latest.set_column(latest.schema.get_field_index("record_id"), "record_id", ids)
+    lake.merge(STREAMING_HISTORY, latest)
+
+
+def test_every_per_user_step_builds_one_user_as_the_full_build_does(demo, tmp_path) -> None:
+    lake, settings = _copy(demo, tmp_path)
+    steps = [step for step in pipeline_steps() if step.per_user]
+    assert {"plays", "listening_with_features", "yearly_recap", "weekend_vs_weekday"} <= {
+        step.name for step in steps
+    }
+    only = frozenset({USER})
+    for step in steps:
+        if step.sql is not None:
+            con = lake.connect(only=set(step.inputs), users=only, extra=_params(settings))
+            try:
+                produced = {step.outputs[0]: con.execute(step.sql).to_arrow_table()}
+            finally:
+                con.close()
+        else:
+            produced = step.function(StepContext(lake, settings, only))
+        for location, table in produced.items():
+            stored = lake.read(location)
+            expected = stored.filter(pc.equal(stored["user_id"], USER))
+            assert expected.num_rows > 0, location
+            assert set(table["user_id"].to_pylist()) == {USER}, location
+            assert _canonical(table).equals(_canonical(expected)), location
+
+
+def _params(settings: Settings) -> dict[str, pa.Table]:
+    from spotify_analytics.runner import PARAMS_TABLE, run_params
+
+    return {PARAMS_TABLE: run_params(settings)}
+
+
+def test_new_plays_of_one_user_rebuild_that_user_only_and_match_a_full_build(
+    demo, tmp_path
+) -> None:
+    lake, settings = _copy(demo, tmp_path / "incremental")
+    full_lake, full_settings = _copy(demo, tmp_path / "full")
+    for target in (lake, full_lake):
+        _add_plays(target, USER)
+
+    report = run(lake, settings)
+    run(full_lake, full_settings, full=True)
+
+    per_user = {step.name for step in pipeline_steps() if step.per_user}
+    built = {result.name: result.reason for result in report.results if result.status == "built"}
+    assert {"plays", "listening_with_features", "yearly_recap"} <= built.keys()
+    for name in per_user & built.keys():
+        assert built[name].endswith("(1 user)"), (name, built[name])
+    for location in full_lake.tables().values():
+        if location.startswith("gold/quality/"):
+            continue
+        assert _canonical(lake.read(location)).equals(_canonical(full_lake.read(location))), (
+            location
+        )
+
+
+def test_a_run_with_nothing_new_builds_nothing(demo, tmp_path) -> None:
+    lake, settings = _copy(demo, tmp_path)
+    versions = {name: lake.version(name) for name in lake.tables()}
+    report = run(lake, settings)
+    assert report.built == []
+    assert {name: lake.version(name) for name in lake.tables()} == versions
+
+
+def test_bronze_changes_are_read_from_the_delta_log(demo, tmp_path) -> None:
+    lake, _ = _copy(demo, tmp_path)
+    before = lake.version(STREAMING_HISTORY.name)
+    _add_plays(lake, USER, n=3)
+    after = lake.version(STREAMING_HISTORY.name)
+    assert users_in_new_files(lake, STREAMING_HISTORY.name, before, after) == {USER}
+    # a table without users cannot say whose rows changed
+    assert users_in_new_files(lake, "kaggle_tracks_bronze", 0, 0) == frozenset()
+    assert users_in_new_files(lake, "catalog_tracks", -5, 0) is None
+
+
+def test_the_journal_knows_only_the_versions_it_recorded(lake) -> None:
+    journal = ChangeJournal(lake)
+    journal.record("silver/plays", 3, frozenset({"a"}))
+    journal.record("silver/plays", 4, frozenset({"b"}))
+    journal.record("silver/plays", 5, None)
+    assert journal.users_between("silver/plays", 2, 4) == {"a", "b"}
+    assert journal.users_between("silver/plays", 3, 4) == {"b"}
+    assert journal.users_between("silver/plays", 1, 4) is None  # version 2 unknown
+    assert journal.users_between("silver/plays", 3, 5) is None  # 5 rewrote everyone
+
+
+def test_a_per_user_step_that_returns_other_users_is_refused(lake, settings) -> None:
+    bronze = pa.table({"user_id": ["a", "b"], "x": [1, 2]})
+
+    def leaky(ctx: StepContext) -> dict[str, pa.Table]:
+        return {"gold/descriptive/leaky": bronze}  # ignores ctx.users
+
+    step = python_step(
+        leaky, inputs=[STREAMING_HISTORY.name], outputs=["gold/descriptive/leaky"], per_user=True
+    )
+    runner = Runner(lake, settings, [step])
+    with pytest.raises(SpotifyAnalyticsError, match="users it was not asked to rebuild"):
+        runner._execute(step, frozenset({"a"}))
+    assert not lake.exists("gold/descriptive/leaky")
