@@ -19,7 +19,7 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,9 +156,7 @@ class Lake:
 
     # -- writes ---------------------------------------------------------------
 
-    def merge(
-        self, table: BronzeTable, data: pa.Table, *, update: bool = False
-    ) -> MergeResult:
+    def merge(self, table: BronzeTable, data: pa.Table, *, update: bool = False) -> MergeResult:
         """MERGE ``data`` into a Bronze table on its natural key, in one commit.
 
         Rows whose key is already stored are left as they are (``update=False``)
@@ -260,14 +258,17 @@ class Lake:
         extra: dict[str, pa.Table] | None = None,
         only: set[str] | None = None,
         users: frozenset[str] | None = None,
+        source: Callable[[str], pads.Dataset] | None = None,
     ) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with a view per table, as ``name`` and ``"default".name``.
 
         Declared Bronze tables that were never written appear empty with their
         schema, so SQL models can always name them. ``only`` limits the views to
         those names; ``users`` limits every table with a ``user_id`` column to
-        those users' rows.
+        those users' rows. ``source`` gives a table's dataset (default
+        :meth:`dataset`; the runner passes one that reuses datasets within a run).
         """
+        source = source or self.dataset
         spill = self.root / "_state" / "duckdb_tmp"
         con = duckdb.connect(
             config={"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(spill)}
@@ -277,7 +278,7 @@ class Lake:
         for name in names:
             if only is not None and name not in only:
                 continue
-            _register(con, name, _only_users(self.dataset(name), users))
+            _register(con, name, _only_users(source(name), users))
         for name, table in (extra or {}).items():
             _register(con, name, table)
         return con

@@ -33,6 +33,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import sqlglot
 from sqlglot import exp
 
@@ -63,11 +64,12 @@ class StepContext:
     lake: Lake
     settings: Settings
     users: frozenset[str] | None = None
+    source: Callable[[str], pads.Dataset] | None = None  # the runner's dataset cache
 
     def connect(self, only: set[str] | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection over the lake (limited to ``users``, if set)."""
         extra = {PARAMS_TABLE: run_params(self.settings)}
-        return self.lake.connect(extra=extra, only=only, users=self.users)
+        return self.lake.connect(extra=extra, only=only, users=self.users, source=self.source)
 
     def sql(self, query: str) -> pa.Table:
         """Run DuckDB SQL over the lake's current tables and return Arrow."""
@@ -277,6 +279,7 @@ class Runner:
         self._producers = {name: step.name for step in steps for name in step.output_names}
         self._state_lock = threading.Lock()
         self._versions: dict[str, int | None] = {}
+        self._datasets: dict[str, pads.Dataset] = {}
 
     def order(self, selected: set[str] | None = None) -> list[str]:
         ordered = TopologicalSorter(self.graph).static_order()
@@ -304,6 +307,7 @@ class Runner:
         with self.lake.lock("run"):
             state = self._load_state()
             self._versions.clear()  # Bronze may have changed since the last run
+            self._datasets.clear()
             try:
                 self._run_ready_steps(
                     selected, state, full or bool(select), report, on_step, workers
@@ -398,7 +402,7 @@ class Runner:
         if step.sql is not None:
             return self._execute_sql(step, users, check_unchanged)
         assert step.function is not None
-        produced = step.function(StepContext(self.lake, self.settings, users))
+        produced = step.function(StepContext(self.lake, self.settings, users, self._dataset))
         missing = set(step.outputs) - produced.keys()
         if missing:
             raise SpotifyAnalyticsError(f"step {step.name} did not produce {sorted(missing)}")
@@ -412,7 +416,10 @@ class Runner:
 
     def _execute_sql(self, step: Step, users: Users, check_unchanged: bool) -> int:
         con = self.lake.connect(
-            extra={PARAMS_TABLE: self.params}, only=set(step.inputs), users=users
+            extra={PARAMS_TABLE: self.params},
+            only=set(step.inputs),
+            users=users,
+            source=self._dataset,
         )
         location = step.outputs[0]
         try:
@@ -486,10 +493,20 @@ class Runner:
             self._versions.setdefault(name, version)
         return version
 
+    def _dataset(self, name: str) -> pads.Dataset:
+        """A table's Arrow dataset, opened once per run until a step rewrites it."""
+        with self._state_lock:
+            if name in self._datasets:
+                return self._datasets[name]
+        dataset = self.lake.dataset(name)
+        with self._state_lock:
+            return self._datasets.setdefault(name, dataset)
+
     def _forget_versions(self, names: Iterable[str]) -> None:
         with self._state_lock:
             for name in names:
                 self._versions.pop(name, None)
+                self._datasets.pop(name, None)
 
     def _stale_reason(self, step: Step, last: dict | None, seen: dict) -> str:
         if last is None:
