@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -112,9 +114,12 @@ def test_tuning_folds_respect_time() -> None:
             return super().predict(X)
 
     X = np.arange(300, dtype=float).reshape(-1, 1)
-    best, scores = tune([Candidate("r", Recorder())], X, X[:, 0] * 2, REGRESSION_METRICS[0])
+    best, scores, _ = tune([Candidate("r", Recorder())], X, X[:, 0] * 2, REGRESSION_METRICS[0])
     assert best.name == "r" and len(seen) == 3
     assert all(train_max < valid_min for train_max, valid_min in seen)
+    seen.clear()
+    tune([Candidate("r", Recorder())], X, X[:, 0] * 2, REGRESSION_METRICS[0], n_splits=1)
+    assert seen == [(239, 240)]  # one holdout: the last 20% of the rows
 
 
 def test_context_features_use_only_earlier_plays() -> None:
@@ -140,26 +145,25 @@ def test_users_stream_across_batch_boundaries() -> None:
     assert streamed == whole and len(whole) == 3
 
 
-def test_many_users_reuse_the_choice_of_the_tuned_sample(tmp_path) -> None:
+def test_a_users_model_does_not_depend_on_the_other_users(tmp_path) -> None:
     from spotify_analytics.ml.context import fit_context_model, prediction_table
     from spotify_analytics.ml.runs import fit_users, one_thread
     from spotify_analytics.ml.training import Protocol
 
-    protocol = Protocol(tune_sample_users=1)
     users = list(per_user(planted_listening(users=3, days=40, seed=2)))
-    calls = []
 
-    def fit(user_id, arrays, only):
-        calls.append(only)
-        return fit_context_model("mood_predictions", user_id, arrays, tmp_path, protocol, only)
+    def run(chosen):
+        def fit(user_id, arrays):
+            return fit_context_model("mood_classifications", user_id, arrays, tmp_path, Protocol())
 
-    with one_thread():
-        table, rows = fit_users(
-            users, fit, lambda r: prediction_table("mood_predictions", r), protocol
-        )
-    assert calls[0] is None and calls[1] == calls[2] is not None  # tuned once, then reused
+        with one_thread():
+            return fit_users(chosen, fit, lambda r: prediction_table("mood_classifications", r))
+
+    table, rows = run(users)
+    alone, alone_rows = run(users[2:])
     assert {r["user_id"] for r in rows} == {"u0", "u1", "u2"}
-    assert set(table.column("user_id").to_pylist()) == {"u0", "u1", "u2"}
+    last = table.filter(pa.compute.equal(table.column("user_id"), "u2"))
+    assert alone.equals(last) and alone_rows == [r for r in rows if r["user_id"] == "u2"]
 
 
 def test_users_are_read_in_bounded_chunks(lake, settings, monkeypatch) -> None:

@@ -109,6 +109,20 @@ def write_manifest(lake_root: Path, model: str, rows: list[dict]) -> None:
     _atomic(folder / MANIFEST, lambda path: Path(path).write_text(text + "\n"))
 
 
+def update_manifest(
+    lake_root: Path, model: str, rows: list[dict], users: frozenset[str] | None
+) -> None:
+    """Write ``rows`` as the manifest: the whole of it (``users`` None), or only
+    ``users``' rows, keeping every other user's rows of the previous run. Rows
+    are kept in user order (stable), so a partial rebuild writes what a full
+    one would."""
+    if users is not None:
+        rows = [row for row in read_manifest(lake_root, model) if row["user_id"] not in users] + [
+            row for row in rows if row["user_id"] in users
+        ]
+    write_manifest(lake_root, model, sorted(rows, key=lambda row: str(row["user_id"])))
+
+
 def read_manifest(lake_root: Path, model: str) -> list[dict]:
     path = Path(lake_root) / MODELS_DIR / model / MANIFEST
     if not path.is_file():

@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 from sklearn.base import clone
 
+from ..errors import LakeError
 from ..schemas import FEATURE_COLUMNS
 from . import artifacts
 from .candidates import catalog_regressors
@@ -127,7 +128,11 @@ class CatalogModel:
     estimator_name: str | None = None
 
 
-def fit_catalog_model(catalog: pa.Table, lake_root: Path) -> CatalogModel:
+def fit_catalog_model(catalog: pa.Table, lake_root: Path, reuse: bool = False) -> CatalogModel:
+    """Tune, fit and save the catalog model; with ``reuse``, load the saved model of
+    the latest run instead when it was trained on exactly these rows by this code
+    (same data fingerprint and version), which gives the same model without the
+    cost of tuning."""
     arrays = to_arrays(catalog)
     X, complete = _features(arrays)
     arrays = {k: v[complete] for k, v in arrays.items()}
@@ -146,18 +151,24 @@ def fit_catalog_model(catalog: pa.Table, lake_root: Path) -> CatalogModel:
             n_train=int(train_idx.size),
         )
     y = arrays["valence"].astype(float)
-    best, cv_scores = tune(
-        catalog_regressors(),
-        X[train_idx],
-        y[train_idx],
-        REGRESSION_METRICS[0],
-        groups=groups[train_idx],
-    )
-    estimator = clone(best.estimator).fit(X[train_idx], y[train_idx])
+    data_fingerprint = artifacts.fingerprint(X[train_idx], y[train_idx])
+    saved = _saved_model(lake_root, data_fingerprint) if reuse else None
+    if saved is not None:
+        estimator, card = saved
+        params, version, cv_scores = card["params"], card["version"], card["cv_scores"]
+    else:
+        best, cv_scores, _ = tune(
+            catalog_regressors(),
+            X[train_idx],
+            y[train_idx],
+            REGRESSION_METRICS[0],
+            groups=groups[train_idx],
+        )
+        estimator = clone(best.estimator).fit(X[train_idx], y[train_idx])
+        params = {"candidate": best.name, **best.params}
+        version = artifacts.model_version(data_fingerprint, params)
     genre_means = _genre_means(arrays["genres"][train_idx], y[train_idx])
     mean = float(y[train_idx].mean())
-    params = {"candidate": best.name, **best.params}
-    version = artifacts.model_version(artifacts.fingerprint(X[train_idx], y[train_idx]), params)
     model = CatalogModel(
         "ok",
         estimator=estimator,
@@ -173,9 +184,28 @@ def fit_catalog_model(catalog: pa.Table, lake_root: Path) -> CatalogModel:
     holdout = {k: v[test_idx] for k, v in arrays.items()}
     model.holdout = _scored_rows(model, holdout, X[test_idx])
     model.metric_rows = metric_rows(model, CATALOG_USER, model.holdout, "held-out catalog tracks")
-    model.card = _card(model, params, cv_scores, X[train_idx], y[train_idx])
-    artifacts.save_model(lake_root, model.card, estimator)
+    if saved is None:
+        model.card = _card(model, params, cv_scores, data_fingerprint)
+        artifacts.save_model(lake_root, model.card, estimator)
     return model
+
+
+def _saved_model(lake_root: Path, data_fingerprint: str) -> tuple[object, dict] | None:
+    """The latest run's catalog model, if it was trained on this data by this code."""
+    for row in artifacts.read_manifest(lake_root, MODEL):
+        if row.get("user_id") != CATALOG_USER or row.get("status") != "ok":
+            continue
+        try:
+            estimator, card = artifacts.load_model(
+                lake_root, MODEL, CATALOG_USER, row["model_version"]
+            )
+        except (LakeError, OSError, ValueError):
+            return None
+        same = card.get("data_fingerprint") == data_fingerprint
+        if same and artifacts.model_version(data_fingerprint, card["params"]) == card["version"]:
+            return estimator, card
+        return None
+    return None
 
 
 def _cap(index: np.ndarray, order: np.ndarray, limit: int) -> np.ndarray:
@@ -239,7 +269,7 @@ def metric_rows(model: CatalogModel, user_id: str, rows: dict, scope: str) -> li
     ]
 
 
-def _card(model: CatalogModel, params, cv_scores, X, y) -> dict:
+def _card(model: CatalogModel, params, cv_scores, data_fingerprint: str) -> dict:
     return {
         "model": MODEL,
         "user_id": CATALOG_USER,
@@ -254,7 +284,7 @@ def _card(model: CatalogModel, params, cv_scores, X, y) -> dict:
         "cv": "GroupKFold(n_splits=3) over training groups",
         "n_train": model.n_train,
         "n_test": int(model.holdout["valence"].size) if model.holdout else 0,
-        "data_fingerprint": artifacts.fingerprint(X, y),
+        "data_fingerprint": data_fingerprint,
         "metrics": model.metric_rows,
         "train_from": None,
         "train_to": None,
@@ -344,10 +374,12 @@ SCHEMA = pa.schema(
 )
 
 
-def valence_table(model: CatalogModel, user_rows: list[dict]) -> pa.Table:
+def valence_table(
+    model: CatalogModel, user_rows: list[dict], with_holdout: bool = True
+) -> pa.Table:
     """Held-out catalog tracks (user_id '(catalog)') and each user's scored tracks."""
     chunks = []
-    if model.status == "ok":
+    if model.status == "ok" and with_holdout:
         holdout = dict(model.holdout)
         n = holdout["valence"].size
         holdout["user_id"] = np.full(n, CATALOG_USER, dtype=object)

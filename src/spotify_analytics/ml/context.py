@@ -52,15 +52,14 @@ def fit_context_model(
     arrays: dict[str, np.ndarray],
     lake_root: Path,
     protocol: Protocol,
-    only: str | None = None,
 ) -> tuple[TaskResult, dict[str, np.ndarray]]:
     plays = mood_plays(arrays)
     data = context_data(model, user_id, plays)
     if data.kind == "regression":
-        candidates = regressors(data.feature_names, boosting=False)
+        candidates = regressors(data.feature_names)
     else:
         candidates = classifiers(data.feature_names)
-    return run_task(data, candidates, lake_root, protocol, only), plays
+    return run_task(data, candidates, lake_root, protocol), plays
 
 
 def prediction_table(model: str, results: list[tuple[str, TaskResult, dict]]) -> pa.Table:

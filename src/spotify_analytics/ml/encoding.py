@@ -111,8 +111,9 @@ class HourOfWeekEncoding(TransformerMixin, BaseEstimator):
 
 
 def _sums(groups: np.ndarray, Y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    sums = np.zeros((size, Y.shape[1]))
-    np.add.at(sums, groups, Y)
+    sums = np.empty((size, Y.shape[1]))
+    for column in range(Y.shape[1]):
+        sums[:, column] = np.bincount(groups, weights=Y[:, column], minlength=size)
     return sums, np.bincount(groups, minlength=size).astype(float)
 
 

@@ -104,19 +104,29 @@ def regression_baselines(
 def classification_baselines(
     y_train: np.ndarray, how_train: np.ndarray, how_test: np.ndarray, previous: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Majority class, hour-of-week mode and persistence for the test rows."""
-    majority = _mode(y_train)
-    modes = {key: _mode(y_train[how_train == key]) for key in np.unique(how_train)}
-    hour_modes = {key: _mode(y_train[how_train % 24 == key]) for key in np.unique(how_train % 24)}
-    by_how = np.array(
-        [modes.get(k, hour_modes.get(k % 24, majority)) for k in how_test.tolist()], dtype=object
+    """Majority class, hour-of-week mode and persistence for the test rows
+    (ties: the alphabetically first label)."""
+    labels, codes = np.unique(np.asarray(y_train).astype(str), return_inverse=True)
+    k = labels.size
+    majority = labels[np.argmax(np.bincount(codes, minlength=k))]
+    how_counts = np.bincount(how_train * k + codes, minlength=HOURS_OF_WEEK * k)
+    how_counts = how_counts.reshape(HOURS_OF_WEEK, k)
+    hour_counts = how_counts.reshape(7, 24, k).sum(axis=0)
+    by_how = np.where(
+        how_counts[how_test].sum(axis=1) > 0,
+        labels[how_counts[how_test].argmax(axis=1)],
+        np.where(
+            hour_counts[how_test % 24].sum(axis=1) > 0,
+            labels[hour_counts[how_test % 24].argmax(axis=1)],
+            majority,
+        ),
     )
     persistence = np.array(
         [majority if value is None else value for value in previous.tolist()], dtype=object
     )
     return {
-        "majority": np.full(how_test.size, majority, dtype=object),
-        "hour_of_week_mode": by_how,
+        "majority": np.full(how_test.size, str(majority), dtype=object),
+        "hour_of_week_mode": by_how.astype(object),
         "persistence": persistence,
     }
 
@@ -126,11 +136,6 @@ def _group_means(values: np.ndarray, groups: np.ndarray, size: int) -> np.ndarra
     counts = np.bincount(groups, minlength=size)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-
-
-def _mode(values: np.ndarray) -> object:
-    labels, counts = np.unique(values.astype(str), return_counts=True)
-    return str(labels[np.argmax(counts)])  # ties: the alphabetically first label
 
 
 # -- metrics (weighted, so the bootstrap is one matrix product) ---------------
@@ -155,7 +160,8 @@ def _accuracy(y, p, w):
 
 def _macro_f1(y, p, w):
     scores = []
-    for label in np.unique(np.concatenate([y, p]).astype(str)):
+    labels = np.concatenate([y, p])
+    for label in np.unique(labels.astype(str) if labels.dtype == object else labels):
         true, pred = y == label, p == label
         tp = w @ (true & pred).astype(float)
         wrong = w @ (true ^ pred).astype(float)
@@ -190,6 +196,8 @@ def score(
 ) -> list[dict]:
     """One row per metric: value, best baseline, lift and its bootstrap interval."""
     weights = _bootstrap_weights(blocks, seed)
+    if np.asarray(y).dtype == object:  # class labels: compare small integer codes
+        y, prediction, baselines = _codes(y, prediction, baselines)
     rows = []
     for metric in metrics:
         sign = 1.0 if metric.higher_is_better else -1.0
@@ -225,13 +233,39 @@ def score(
     return rows
 
 
-def _bootstrap_weights(blocks: np.ndarray, seed: int) -> np.ndarray:
+def _codes(y, prediction, baselines: dict) -> tuple:
+    arrays = [y, prediction, *baselines.values()]
+    _, codes = np.unique(np.concatenate(arrays).astype(str), return_inverse=True)
+    parts = np.split(codes, np.cumsum([len(a) for a in arrays])[:-1])
+    return parts[0], parts[1], dict(zip(baselines, parts[2:], strict=True))
+
+
+def _bootstrap_weights(blocks: np.ndarray, seed: int) -> _BlockWeights:
     labels, index = np.unique(blocks, return_inverse=True)
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(
         labels.size, np.full(labels.size, 1 / labels.size), size=BOOTSTRAP_REPLICATES
     )
-    return counts[:, index].astype(float)
+    return _BlockWeights(counts.astype(float), index)
+
+
+class _BlockWeights:
+    """Row weights of the bootstrap replicates (a row weighs its block's count),
+    kept per block: ``weights @ values`` sums the values of each block first, so
+    the cost is replicates x blocks, not replicates x rows."""
+
+    def __init__(self, counts: np.ndarray, index: np.ndarray):
+        self.counts = counts
+        self.index = index
+
+    def __matmul__(self, values: np.ndarray) -> np.ndarray:
+        per_block = np.bincount(
+            self.index, weights=np.asarray(values, dtype=float), minlength=self.counts.shape[1]
+        )
+        return self.counts @ per_block
+
+    def sum(self, axis: int) -> np.ndarray:
+        return self @ np.ones(self.index.size)
 
 
 def _finite(value: float) -> float | None:
@@ -258,20 +292,33 @@ def tune(
     *,
     groups: np.ndarray | None = None,
     n_splits: int = 3,
-) -> tuple[Candidate, dict[str, float]]:
-    """The candidate with the best mean CV score (time-ordered folds, or grouped
-    folds when ``groups`` is given); ties go to the earlier, simpler candidate."""
-    if groups is None:
-        folds = list(TimeSeriesSplit(n_splits=n_splits).split(X))
-    else:
-        folds = list(GroupKFold(n_splits=n_splits).split(X, y, groups))
+    validation_fraction: float = 0.2,
+) -> tuple[Candidate, dict[str, float], dict[str, object]]:
+    """The candidate with the best mean validation score; ties go to the earlier,
+    simpler candidate. Folds: ``GroupKFold`` when ``groups`` is given; else
+    time-ordered, each validating only on rows after its training rows
+    (``TimeSeriesSplit``, or with ``n_splits=1`` one holdout: the last
+    ``validation_fraction`` of the rows). Also returns each candidate's model
+    fitted on the last fold (a warm start for the refit)."""
     sign = 1.0 if metric.higher_is_better else -1.0
     scores: dict[str, float] = {}
+    fitted: dict[str, object] = {}
     for candidate in candidates:
         fold_scores = []
-        for train, valid in folds:
+        for train, valid in _folds(X, y, groups, n_splits, validation_fraction):
             model = clone(candidate.estimator).fit(X[train], y[train])
             fold_scores.append(metric(y[valid], model.predict(X[valid])))
+            fitted[candidate.name] = model
         scores[candidate.name] = float(np.nanmean(fold_scores))
     best = max(candidates, key=lambda c: (sign * scores[c.name], -candidates.index(c)))
-    return best, scores
+    return best, scores, fitted
+
+
+def _folds(X, y, groups, n_splits: int, validation_fraction: float) -> list:
+    if groups is not None:
+        return list(GroupKFold(n_splits=n_splits).split(X, y, groups))
+    if n_splits > 1:
+        return list(TimeSeriesSplit(n_splits=n_splits).split(X))
+    n = len(y)
+    cut = n - max(1, int(round(n * validation_fraction)))
+    return [(np.arange(cut), np.arange(cut, n))]

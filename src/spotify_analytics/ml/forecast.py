@@ -91,11 +91,10 @@ def fit_energy_forecast(
     arrays: dict[str, np.ndarray],
     lake_root: Path,
     protocol: Protocol = CELL_PROTOCOL,
-    only: str | None = None,
 ) -> tuple[TaskResult, dict[str, np.ndarray]]:
     cells = hour_cells(mood_plays(arrays))
     data = forecast_data(user_id, cells)
-    return run_task(data, regressors(data.feature_names), lake_root, protocol, only), cells
+    return run_task(data, regressors(data.feature_names), lake_root, protocol), cells
 
 
 SCHEMA = pa.schema(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
@@ -36,23 +35,15 @@ def one_thread() -> Iterator[None]:
 
 def fit_users(
     users: Iterable[tuple[str, dict]],
-    fit: Callable[[str, dict, str | None], tuple[TaskResult, dict]],
+    fit: Callable[[str, dict], tuple[TaskResult, dict]],
     tabulate: Callable[[list[tuple[str, TaskResult, dict]]], pa.Table],
-    protocol: Protocol,
 ) -> tuple[pa.Table, list[dict]]:
-    """Fit every user; returns the predictions table and the metric rows.
-
-    The first ``protocol.tune_sample_users`` users (by user_id) are tuned by
-    cross-validation each; every later user gets the candidate those users chose
-    most often, fitted without its own cross-validation, so cost per user stays
-    one fit per model however many users there are.
-    """
-    tables, rows, wins = [], [], Counter()
-    for number, (user_id, arrays) in enumerate(users):
-        only = wins.most_common(1)[0][0] if number >= protocol.tune_sample_users and wins else None
-        result, kept = fit(user_id, arrays, only)
-        if only is None and result.candidate:
-            wins[result.candidate] += 1
+    """Fit every user on that user's rows alone; the predictions table and the
+    metric rows. Each user is tuned by its own time-ordered cross-validation, so
+    a user's result does not depend on which other users are in the run."""
+    tables, rows = [], []
+    for user_id, arrays in users:
+        result, kept = fit(user_id, arrays)
         rows += result.metric_rows
         if result.status == "ok":
             tables.append(tabulate([(user_id, result, kept)]))
@@ -61,47 +52,58 @@ def fit_users(
 
 
 def run_context_model(ctx: StepContext, model: str, protocol: Protocol | None = None) -> pa.Table:
-    """Train ``mood_predictions`` or ``mood_classifications`` for every user."""
+    """Train ``mood_predictions`` or ``mood_classifications`` for every user
+    (or for ``ctx.users``)."""
     protocol = protocol or Protocol()
 
-    def fit(user_id: str, arrays: dict, only: str | None):
-        return fit_context_model(model, user_id, arrays, ctx.lake.root, protocol, only)
+    def fit(user_id: str, arrays: dict):
+        return fit_context_model(model, user_id, arrays, ctx.lake.root, protocol)
 
     with one_thread():
         table, rows = fit_users(
-            user_plays(ctx, MOOD_COLUMNS), fit, lambda r: prediction_table(model, r), protocol
+            user_plays(ctx, MOOD_COLUMNS), fit, lambda r: prediction_table(model, r)
         )
-    artifacts.write_manifest(ctx.lake.root, model, rows)
+    artifacts.update_manifest(ctx.lake.root, model, rows, ctx.users)
     return table
 
 
 def run_energy_forecasts(ctx: StepContext, protocol: Protocol | None = None) -> pa.Table:
     protocol = protocol or CELL_PROTOCOL
 
-    def fit(user_id: str, arrays: dict, only: str | None):
-        return fit_energy_forecast(user_id, arrays, ctx.lake.root, protocol, only)
+    def fit(user_id: str, arrays: dict):
+        return fit_energy_forecast(user_id, arrays, ctx.lake.root, protocol)
 
     with one_thread():
-        table, rows = fit_users(user_plays(ctx, MOOD_COLUMNS), fit, forecast_table, protocol)
-    artifacts.write_manifest(ctx.lake.root, ENERGY, rows)
+        table, rows = fit_users(user_plays(ctx, MOOD_COLUMNS), fit, forecast_table)
+    artifacts.update_manifest(ctx.lake.root, ENERGY, rows, ctx.users)
     return table
 
 
 def run_audio_to_valence(ctx: StepContext) -> pa.Table:
+    """The catalog model (global), then each user's tracks scored by it. With
+    ``ctx.users`` set (only users' plays changed, not the catalog) the saved catalog
+    model is reused when it was trained on the same catalog rows, and only those
+    users are scored."""
     with one_thread():
         model = catalog.fit_catalog_model(
-            query(ctx, catalog.catalog_query(), "catalog_tracks"), ctx.lake.root
+            query(ctx, catalog.catalog_query(), "catalog_tracks"),
+            ctx.lake.root,
+            reuse=ctx.users is not None,
         )
         if model.status != "ok":
-            artifacts.write_manifest(
-                ctx.lake.root, catalog.MODEL, catalog.catalog_status_rows(model)
-            )
-            return catalog.valence_table(model, [])
+            rows = catalog.catalog_status_rows(model)
+            artifacts.update_manifest(ctx.lake.root, catalog.MODEL, rows, _with_catalog(ctx))
+            return catalog.valence_table(model, [], with_holdout=ctx.users is None)
         user_rows, metric_rows = catalog.score_users(
             model, by_user_chunks(ctx, catalog.user_tracks_query)
         )
-    artifacts.write_manifest(ctx.lake.root, catalog.MODEL, model.metric_rows + metric_rows)
-    return catalog.valence_table(model, user_rows)
+    own = model.metric_rows if ctx.users is None else []
+    artifacts.update_manifest(ctx.lake.root, catalog.MODEL, own + metric_rows, ctx.users)
+    return catalog.valence_table(model, user_rows, with_holdout=ctx.users is None)
+
+
+def _with_catalog(ctx: StepContext) -> frozenset[str] | None:
+    return None if ctx.users is None else ctx.users | {catalog.CATALOG_USER}
 
 
 METRICS_SCHEMA = pa.schema(
@@ -134,11 +136,14 @@ METRICS_SCHEMA = pa.schema(
 )
 
 
-def collect_metrics(lake_root) -> pa.Table:
-    """Every predictive model's latest metric rows (from the run manifests)."""
+def collect_metrics(lake_root, users: frozenset[str] | None = None) -> pa.Table:
+    """Every predictive model's latest metric rows (from the run manifests), for
+    every user or for ``users``."""
     rows = []
     for model in PREDICTIVE_MODELS:
         rows += artifacts.read_manifest(lake_root, model)
+    if users is not None:
+        rows = [row for row in rows if row.get("user_id") in users]
     columns = {}
     for field in METRICS_SCHEMA:
         values = [row.get(field.name) for row in rows]

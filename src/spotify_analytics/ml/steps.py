@@ -32,7 +32,8 @@ MODULES = (
 
 
 def ml_steps() -> list[Step]:
-    """One step per module; each module's function is named after it.
+    """One step per module; each module's function is named after it, and a
+    module with ``PER_USER = True`` declares a per-user step.
 
     A step's code fingerprint covers the whole ``ml`` package as well as its own
     module, so changing shared model code rebuilds the ML tables."""
@@ -44,6 +45,7 @@ def ml_steps() -> list[Step]:
                 getattr(module, module.__name__.rsplit(".", 1)[-1]),
                 inputs=module.INPUTS,
                 outputs=module.OUTPUTS,
+                per_user=getattr(module, "PER_USER", False),
             )
             for module in MODULES
         )

@@ -30,8 +30,12 @@ class Protocol:
     max_train: int = 5_000  # most recent training rows per user
     min_train: int = 200
     min_test: int = 50
-    cv_splits: int = 3
-    tune_sample_users: int = 25  # beyond this many users, later users reuse the sample's choice
+    cv_splits: int = 3  # regressions: TimeSeriesSplit folds over the training rows
+    classifier_cv_splits: int = 1  # 1: one time-ordered holdout (a logistic fit is costly)
+    validation_fraction: float = 0.2  # the holdout: the last rows of training
+
+    def splits(self, kind: str) -> int:
+        return self.cv_splits if kind == "regression" else self.classifier_cv_splits
 
 
 @dataclass
@@ -78,12 +82,11 @@ def run_task(
     candidates: list[Candidate],
     lake_root: Path,
     protocol: Protocol,
-    only: str | None = None,
 ) -> TaskResult:
     """Split in time, tune, fit, score against baselines, save; or report too little data.
 
-    ``only`` names a candidate chosen elsewhere (on a sample of users): it is
-    fitted without per-user cross-validation."""
+    Everything depends on this user's rows only (no state shared between users),
+    so a user's model is the same whichever users are built with it."""
     split = temporal_split(
         data.times, test_fraction=protocol.test_fraction, max_train=protocol.max_train
     )
@@ -97,14 +100,18 @@ def run_task(
         )
     metrics = REGRESSION_METRICS if data.kind == "regression" else CLASSIFICATION_METRICS
     X_train, y_train = data.X[split.train], data.y[split.train]
-    chosen = [c for c in candidates if c.name == only]
-    if chosen:
-        best, cv_scores = chosen[0], {}
-    else:
-        best, cv_scores = tune(
-            candidates, X_train, y_train, metrics[0], n_splits=protocol.cv_splits
-        )
-    estimator = clone(best.estimator).fit(X_train, y_train)
+    best, cv_scores, fitted = tune(
+        candidates,
+        X_train,
+        y_train,
+        metrics[0],
+        n_splits=protocol.splits(data.kind),
+        validation_fraction=protocol.validation_fraction,
+    )
+    estimator = clone(best.estimator)
+    if hasattr(estimator, "warm_start_from"):
+        estimator.warm_start_from(fitted[best.name])
+    estimator.fit(X_train, y_train)
     prediction, probability = predict(estimator, data.X[split.test], data.kind)
     make_baselines = regression_baselines if data.kind == "regression" else classification_baselines
     baselines = make_baselines(
@@ -112,19 +119,23 @@ def run_task(
     )
     scored = score(metrics, data.y[split.test], prediction, baselines, data.blocks[split.test])
     params = {"candidate": best.name, **best.params}
-    version = artifacts.model_version(
-        artifacts.fingerprint(X_train, y_train, data.times[split.train]), params
-    )
+    data_fingerprint = artifacts.fingerprint(X_train, y_train, data.times[split.train])
+    version = artifacts.model_version(data_fingerprint, params)
     rows = [_metric_row(data, split, row, params, version, estimator) for row in scored]
     card = _card(data, split, params, version, estimator, cv_scores, rows, protocol)
-    if chosen:
-        card["cv"] = (
-            f"not tuned for this user: {only} was chosen most often by"
-            f" cross-validation over the first {protocol.tune_sample_users} users"
-        )
+    card["data_fingerprint"] = data_fingerprint
     artifacts.save_model(lake_root, card, estimator)
     return TaskResult(
         "ok", split.test, prediction, probability, baselines, version, rows, best.name
+    )
+
+
+def _validation(protocol: Protocol, kind: str) -> str:
+    if protocol.splits(kind) > 1:
+        return f"TimeSeriesSplit(n_splits={protocol.splits(kind)}) over the training rows"
+    return (
+        f"fitted on the first {1 - protocol.validation_fraction:.0%} of the training rows,"
+        f" validated on the last {protocol.validation_fraction:.0%}"
     )
 
 
@@ -200,11 +211,8 @@ def _card(data, split, params, version, estimator, cv_scores, rows, protocol) ->
         "params": params,
         "estimator": describe(estimator),
         "cv_scores": cv_scores,
-        "cv": f"TimeSeriesSplit(n_splits={protocol.cv_splits}) over the training rows",
+        "cv": _validation(protocol, data.kind),
         "cutoff": np.datetime_as_string(split.cutoff, unit="us") + "Z",
-        "data_fingerprint": artifacts.fingerprint(
-            data.X[split.train], data.y[split.train], data.times[split.train]
-        ),
         "metrics": rows,
         "protocol": protocol.__dict__,
     }

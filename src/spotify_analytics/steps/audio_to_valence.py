@@ -8,6 +8,7 @@ from ..ml.runs import run_audio_to_valence
 from ..runner import StepContext
 
 INPUTS = ("listening_with_features", "catalog_tracks")
+PER_USER = True  # a user's rows depend on that user's plays only (docs/ml.md)
 OUTPUTS = ("gold/predictive/audio_to_valence",)
 
 

@@ -8,6 +8,7 @@ from ..ml.runs import run_energy_forecasts
 from ..runner import StepContext
 
 INPUTS = ("listening_with_features",)
+PER_USER = True  # a user's rows depend on that user's plays only (docs/ml.md)
 OUTPUTS = ("gold/predictive/energy_forecasts",)
 
 

@@ -12,8 +12,9 @@ from ..ml.runs import collect_metrics
 from ..runner import StepContext
 
 INPUTS = ("mood_classifications", "mood_predictions", "energy_forecasts", "audio_to_valence")
+PER_USER = True  # a user's rows depend on that user's plays only (docs/ml.md)
 OUTPUTS = ("gold/predictive/model_performance_metrics",)
 
 
 def model_performance_metrics(ctx: StepContext) -> dict[str, pa.Table]:
-    return {OUTPUTS[0]: collect_metrics(ctx.lake.root)}
+    return {OUTPUTS[0]: collect_metrics(ctx.lake.root, ctx.users)}

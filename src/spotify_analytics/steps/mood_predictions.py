@@ -8,6 +8,7 @@ from ..ml.runs import run_context_model
 from ..runner import StepContext
 
 INPUTS = ("listening_with_features",)
+PER_USER = True  # a user's rows depend on that user's plays only (docs/ml.md)
 OUTPUTS = ("gold/predictive/mood_predictions",)
 
 
