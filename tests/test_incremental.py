@@ -16,6 +16,7 @@ from spotify_analytics.demo import build_demo
 from spotify_analytics.errors import SpotifyAnalyticsError
 from spotify_analytics.lake import Lake
 from spotify_analytics.pipeline import pipeline_steps, run
+from spotify_analytics import runner
 from spotify_analytics.runner import Runner, StepContext, python_step
 from spotify_analytics.schemas import STREAMING_HISTORY
 from spotify_analytics.settings import Settings
@@ -27,8 +28,14 @@ RUN_COLUMNS = {"run_id", "checked_at", "built_at", "trained_at", "model_version"
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
+    """The demo lake, with tables of 1,000+ rows partitioned by user as big
+    tables are (so both layouts are exercised)."""
     root = tmp_path_factory.mktemp("incremental") / "demo"
-    build_demo(root, Settings(lake=root))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner, "PARTITION_MIN_ROWS", 1_000)
+        build_demo(root, Settings(lake=root))
+    assert Lake(root).delta("plays").metadata().partition_columns == ["user_id"]
+    assert Lake(root).delta("yearly_recap").metadata().partition_columns == []
     return root
 
 
@@ -111,7 +118,9 @@ def test_new_plays_of_one_user_rebuild_that_user_only_and_match_a_full_build(
         _add_plays(target, USER)
 
     report = run(lake, settings)
-    run(full_lake, full_settings, full=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner, "PARTITION_MIN_ROWS", 1_000)
+        run(full_lake, full_settings, full=True)
 
     per_user = {step.name for step in pipeline_steps() if step.per_user}
     built = {result.name: result.reason for result in report.results if result.status == "built"}
@@ -165,7 +174,6 @@ def test_a_per_user_step_that_returns_other_users_is_refused(lake, settings) -> 
     step = python_step(
         leaky, inputs=[STREAMING_HISTORY.name], outputs=["gold/descriptive/leaky"], per_user=True
     )
-    runner = Runner(lake, settings, [step])
     with pytest.raises(SpotifyAnalyticsError, match="users it was not asked to rebuild"):
-        runner._execute(step, frozenset({"a"}))
+        Runner(lake, settings, [step])._execute(step, frozenset({"a"}))
     assert not lake.exists("gold/descriptive/leaky")

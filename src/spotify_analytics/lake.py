@@ -190,15 +190,18 @@ class Lake:
         data: pa.Table | pa.RecordBatchReader,
         *,
         predicate: str | None = None,
+        partition_by: list[str] | None = None,
     ) -> None:
         """Replace a table's contents (or the rows matching ``predicate``) in one
-        commit. The schema follows ``data``."""
+        commit. The schema follows ``data``. A table once partitioned stays
+        partitioned the same way."""
         write_deltalake(
             str(self.path(location)),
             data,
             mode="overwrite",
             schema_mode="overwrite" if predicate is None else None,
             predicate=predicate,
+            partition_by=partition_by if predicate is None else None,
         )
 
     # -- lock -----------------------------------------------------------------

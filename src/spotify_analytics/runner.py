@@ -49,6 +49,9 @@ PARAMS_TABLE = "run_params"
 STATE_FILE = "steps.json"
 STEP_OUTPUT = "__step_output"  # a step's result, checked before it is written
 SAME_CHECK_MAX_ROWS = 2_000_000  # larger results of non-per-user steps are always written
+# A per-user table this large is partitioned by user_id, so replacing a few
+# users' rows rewrites their files only (a big unpartitioned file costs seconds).
+PARTITION_MIN_ROWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -411,7 +414,8 @@ class Runner:
             if users is not None:
                 _check_users(step, location, produced[location], users)
         for location in step.outputs:
-            self._write(step, location, produced[location], users, check_unchanged)
+            table = produced[location]
+            self._write(step, location, table, table.num_rows, users, check_unchanged)
         return sum(produced[location].num_rows for location in step.outputs)
 
     def _execute_sql(self, step: Step, users: Users, check_unchanged: bool) -> int:
@@ -433,7 +437,7 @@ class Runner:
                     _check_users(step, location, data, users)
             else:
                 data = result.to_arrow_reader()
-            self._write(step, location, data, users, check_unchanged)
+            self._write(step, location, data, rows, users, check_unchanged)
         except SpotifyAnalyticsError:  # quality failures and our own messages name the table
             raise
         except Exception as error:  # duckdb and delta errors alike: name the step
@@ -447,6 +451,7 @@ class Runner:
         step: Step,
         location: str,
         data: pa.Table | pa.RecordBatchReader,
+        rows: int,
         users: Users,
         check_unchanged: bool,
     ) -> None:
@@ -461,7 +466,8 @@ class Runner:
         ):
             return
         else:
-            self.lake.overwrite(location, data)
+            big = step.per_user and rows >= PARTITION_MIN_ROWS
+            self.lake.overwrite(location, data, partition_by=["user_id"] if big else None)
         name = location.rsplit("/", 1)[-1]
         self._forget_versions([name])
         self.journal.record(location, self._version(name), users)
