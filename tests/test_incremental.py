@@ -11,12 +11,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from spotify_analytics import runner
 from spotify_analytics.changes import ChangeJournal, users_in_new_files
 from spotify_analytics.demo import build_demo
 from spotify_analytics.errors import SpotifyAnalyticsError
 from spotify_analytics.lake import Lake
 from spotify_analytics.pipeline import pipeline_steps, run
-from spotify_analytics import runner
 from spotify_analytics.runner import Runner, StepContext, python_step
 from spotify_analytics.schemas import STREAMING_HISTORY
 from spotify_analytics.settings import Settings
