@@ -2,79 +2,165 @@
 
 The norm is the user's mean and sample standard deviation of valence and energy
 at the same local hour of day (non-skipped plays with features; hours with
-fewer than ``MIN_HOUR_PLAYS`` plays or no spread are not judged). A play is an
-anomaly when max(|z_valence|, |z_energy|) > 2. Severity, ordered numerically by
+fewer than ``MIN_HOUR_PLAYS`` plays or no spread are not judged, and their
+norm and z-score are null). A play is an anomaly when
+max(|z_valence|, |z_energy|) > 2. Severity, ordered numerically by
 ``severity_rank``: High (3) when |z| > 3, Medium (2) when 2.5 < |z| <= 3,
 Low (1) when 2 < |z| <= 2.5.
+
+One DuckDB query over every user at once (``ANOMALIES_SQL``); each user's rows
+depend only on that user's plays.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-from .plays import mood_plays
-
 MIN_HOUR_PLAYS = 10
 THRESHOLD = 2.0
 SEVERITIES = ((3.0, "High", 3), (2.5, "Medium", 2), (THRESHOLD, "Low", 1))
+MIN_SPREAD = 1e-9
+EXACT = "decimal(18, 15)"  # valence and energy lie in [0, 1]
+COLUMNS = (
+    "user_id",
+    "play_id",
+    "played_at",
+    "date",
+    "hour_of_day",
+    "track_key",
+    "track_name",
+    "artist_name",
+    "is_skip",
+    "valence",
+    "energy",
+)
 
 
-def hour_norms(values: np.ndarray, hour: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per hour 0..23: count, mean and sample std (NaN where not judged)."""
-    count = np.bincount(hour, minlength=24).astype(float)
-    total = np.bincount(hour, values, minlength=24)
-    squares = np.bincount(hour, values**2, minlength=24)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / count
-        var = (squares - count * mean**2) / (count - 1)
-    std = np.sqrt(np.maximum(var, 0))
-    judged = (count >= MIN_HOUR_PLAYS) & (std > 1e-9)
-    return count, np.where(judged, mean, np.nan), np.where(judged, std, np.nan)
-
-
-def find_anomalies(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The anomalous plays of one user, with their z-scores and severity."""
-    plays = mood_plays(arrays)
-    hour = plays["hour_of_day"].astype(int)
-    out: dict[str, np.ndarray] = {}
-    z = {}
-    for name in ("valence", "energy"):
-        values = plays[name].astype(float)
-        count, mean, std = hour_norms(values, hour)
-        out[f"hour_mean_{name}"], out[f"hour_std_{name}"] = mean[hour], std[hour]
-        z[name] = (values - mean[hour]) / std[hour]
-        out["n_hour_plays"] = count[hour].astype(np.int64)
-    worst = np.fmax(np.abs(z["valence"]), np.abs(z["energy"]))
-    keep = np.nan_to_num(worst, nan=0.0) > THRESHOLD
-    driver = np.where(
-        np.nan_to_num(np.abs(z["valence"])) >= np.nan_to_num(np.abs(z["energy"])),
-        "valence",
-        "energy",
+def _sums(feature: str) -> str:
+    """Exact sums (decimals add without rounding), so a user's norm does not
+    depend on the order in which parallel threads add up the plays."""
+    exact = f"cast({feature} as {EXACT})"
+    return (
+        f"cast(sum({exact}) as double) as sum_{feature},\n"
+        f"        cast(sum({exact} * {exact}) as double) as squares_{feature}"
     )
-    driver_z = np.where(driver == "valence", z["valence"], z["energy"])
-    out.update(
-        z_valence=z["valence"],
-        z_energy=z["energy"],
-        max_abs_z=worst,
-        feature=driver.astype(object),
-        direction=np.where(driver_z > 0, "higher", "lower").astype(object),
+
+
+def _moments(feature: str) -> str:
+    mean = f"sum_{feature} / n_hour_plays"
+    variance = (
+        f"(squares_{feature} - sum_{feature} * sum_{feature} / n_hour_plays) / (n_hour_plays - 1)"
     )
-    out["severity"] = np.select(
-        [worst > t for t, _, _ in SEVERITIES], [label for _, label, _ in SEVERITIES], ""
-    ).astype(object)
-    out["severity_rank"] = np.select(
-        [worst > t for t, _, _ in SEVERITIES], [rank for _, _, rank in SEVERITIES], 0
-    ).astype(np.int64)
-    for name in (
-        "play_id",
-        "played_at",
-        "date",
-        "hour_of_day",
-        "track_key",
-        "track_name",
-        "artist_name",
-        "valence",
-        "energy",
-    ):
-        out[name] = plays[name]
-    return {name: values[keep] for name, values in out.items()}
+    std = f"case when n_hour_plays > 1 then sqrt(greatest({variance}, 0)) end"
+    return f"{mean} as mean_{feature},\n        {std} as std_{feature}"
+
+
+def _norm(feature: str) -> str:
+    judged = f"n_hour_plays >= {MIN_HOUR_PLAYS} and std_{feature} > {MIN_SPREAD}"
+    return (
+        f"case when {judged} then mean_{feature} end as hour_mean_{feature},\n"
+        f"        case when {judged} then std_{feature} end as hour_std_{feature}"
+    )
+
+
+ANOMALIES_SQL = """
+with plays as (
+    {plays}
+),
+mood as (
+    select *
+    from plays
+    where not coalesce(is_skip, false) and isfinite(valence) and isfinite(energy)
+),
+hour_sums as (
+    select
+        user_id,
+        hour_of_day,
+        count(*) as n_hour_plays,
+        {sums}
+    from mood
+    group by user_id, hour_of_day
+),
+hour_stats as (
+    select
+        user_id,
+        hour_of_day,
+        n_hour_plays,
+        {moments}
+    from hour_sums
+),
+hour_norms as (
+    select
+        user_id,
+        hour_of_day,
+        n_hour_plays,
+        {norm_valence},
+        {norm_energy}
+    from hour_stats
+),
+scored as (
+    select
+        mood.*,
+        hour_norms.* exclude (user_id, hour_of_day),
+        (valence - hour_mean_valence) / hour_std_valence as z_valence,
+        (energy - hour_mean_energy) / hour_std_energy as z_energy
+    from mood
+    join hour_norms using (user_id, hour_of_day)
+),
+driven as (
+    select
+        *,
+        greatest(abs(z_valence), abs(z_energy)) as max_abs_z,
+        case
+            when coalesce(abs(z_valence), 0) >= coalesce(abs(z_energy), 0) then 'valence'
+            else 'energy'
+        end as feature
+    from scored
+),
+final as (
+    select
+        user_id,
+        play_id,
+        played_at,
+        date,
+        cast(hour_of_day as integer) as hour_of_day,
+        track_key,
+        track_name,
+        artist_name,
+        valence,
+        energy,
+        hour_mean_valence,
+        hour_std_valence,
+        hour_mean_energy,
+        hour_std_energy,
+        cast(n_hour_plays as bigint) as n_hour_plays,
+        z_valence,
+        z_energy,
+        max_abs_z,
+        feature,
+        case
+            when (case feature when 'valence' then z_valence else z_energy end) > 0 then 'higher'
+            else 'lower'
+        end as direction,
+        case {severity_label} end as severity,
+        cast(case {severity_rank} end as bigint) as severity_rank
+    from driven
+    where max_abs_z > {threshold}
+)
+select * from final
+order by user_id, played_at, play_id
+"""
+
+
+def anomalies_sql(plays: str) -> str:
+    """The query over a ``plays`` subquery (deduplicated music plays)."""
+    return ANOMALIES_SQL.format(
+        plays=plays,
+        sums=",\n        ".join(_sums(name) for name in ("valence", "energy")),
+        moments=",\n        ".join(_moments(name) for name in ("valence", "energy")),
+        norm_valence=_norm("valence"),
+        norm_energy=_norm("energy"),
+        severity_label=" ".join(
+            f"when max_abs_z > {t} then '{label}'" for t, label, _ in SEVERITIES
+        ),
+        severity_rank=" ".join(f"when max_abs_z > {t} then {rank}" for t, _, rank in SEVERITIES),
+        threshold=THRESHOLD,
+    )

@@ -1,14 +1,19 @@
 """Mood states: k-means and a Gaussian mixture over a user's distinct tracks.
 
-Each distinct track (first play's features) is one point; features are
-standardised per user. k runs over 2..6. k-means picks the k with the highest
-silhouette; the Gaussian mixture (diagonal covariances) the k with the lowest
-BIC. Every candidate k is kept in ``cluster_model_selection`` with inertia,
-silhouette, BIC and AIC, and the choice flagged. A cluster is named by the
-mood quadrant of its centroid (mean valence and energy of its tracks), with a
-number when two clusters share a quadrant. Stability: the chosen model is
-refitted with another seed and the adjusted Rand index between the two
-labelings is stored.
+Each distinct track (features of its first non-skipped play with every
+feature known) is one point; features are standardised per user. k runs over
+2..6. Models are fitted on at most ``FIT_TRACKS`` tracks (a seeded sample when
+a user has more) and every track is then assigned with ``predict``. k-means
+(k-means++ start) picks the k with the highest silhouette; the Gaussian
+mixture (diagonal covariances, started from the k-means centres of the same k)
+the k with the lowest BIC. Silhouettes of every candidate are computed on one
+seeded sample of at most ``SILHOUETTE_SAMPLE`` tracks, so candidates are
+compared on the same points. Every candidate k is kept in
+``cluster_model_selection`` with inertia, silhouette, BIC and AIC, and the
+choice flagged. A cluster is named by the mood quadrant of its centroid (mean
+valence and energy of its tracks), with a number when two clusters share a
+quadrant. Stability: the chosen model is refitted with another seed and the
+adjusted Rand index between the two labelings of all tracks is stored.
 """
 
 from __future__ import annotations
@@ -16,44 +21,55 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score, silhouette_score
-from sklearn.mixture import GaussianMixture
-from sklearn.preprocessing import StandardScaler
+from sklearn.metrics import adjusted_rand_score
 
-from .plays import FEATURES, mood_plays
+from . import mixtures
+from .plays import FEATURES
 from .quadrants import quadrant_array
 
 K_RANGE = range(2, 7)
 MIN_TRACKS = 30
-SILHOUETTE_SAMPLE = 2000
+FIT_TRACKS = 500
+SILHOUETTE_SAMPLE = 500
 CRITERIA = {"kmeans": "max silhouette", "gmm": "min BIC"}
 
+# A track's features come from track_features (joined on track_key), so every
+# play of a track carries the same values: the first listened play's features
+# are the track's. Duplicates of a play therefore cannot change a point, and
+# this query reads the plays without the duplicate rule of cognitive.plays_sql.
+TRACKS_SQL = """
+with plays as (
+    select user_id, track_key, played_at, {features}
+    from listening_with_features
+    where is_music and user_id is not null and played_at is not null
+        and not coalesce(is_skip, false)
+),
+complete as (
+    select *
+    from plays
+    where {finite}
+),
+first_plays as (
+    select user_id, track_key, {first}
+    from complete
+    group by user_id, track_key
+),
+final as (
+    select * from first_plays
+)
+select * from final
+order by user_id, track_key
+"""
 
-def distinct_tracks(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(track_keys, raw feature matrix): one row per distinct track with all features."""
-    plays = mood_plays(arrays)
-    X = np.column_stack([plays[name].astype(float) for name in FEATURES])
-    complete = np.isfinite(X).all(axis=1)
-    keys, first = np.unique(plays["track_key"][complete].astype(str), return_index=True)
-    return keys, X[complete][first]
 
-
-def _fit(method: str, k: int, X: np.ndarray, seed: int):
-    if method == "kmeans":
-        model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(X)
-        return model, model.labels_
-    model = GaussianMixture(
-        n_components=k, covariance_type="diag", random_state=seed, reg_covar=1e-4, n_init=2
-    ).fit(X)
-    return model, model.predict(X)
-
-
-def _silhouette(X: np.ndarray, labels: np.ndarray, seed: int) -> float | None:
-    if np.unique(labels).size < 2:
-        return None
-    size = min(SILHOUETTE_SAMPLE, X.shape[0])
-    return float(silhouette_score(X, labels, sample_size=size, random_state=seed))
+def tracks_sql(allow_synthetic: bool) -> str:
+    """One row per user and distinct track with every feature known, in track order."""
+    guard = "true" if allow_synthetic else "coalesce(feature_source, '') <> 'synthetic'"
+    return TRACKS_SQL.format(
+        features=", ".join(f"case when {guard} then {name} end as {name}" for name in FEATURES),
+        finite=" and ".join(f"isfinite({name})" for name in FEATURES),
+        first=", ".join(f"arg_min({name}, played_at) as {name}" for name in FEATURES),
+    )
 
 
 @dataclass
@@ -65,30 +81,80 @@ class Clustering:
     selection: list[dict]
 
 
-def cluster_tracks(X_raw: np.ndarray, method: str, seed: int = 0) -> Clustering:
-    """Fit every k, choose by the method's criterion, and measure stability."""
-    X = StandardScaler().fit_transform(X_raw)
-    rows, fitted = [], {}
+class Silhouette:
+    """Exact silhouette scores of any labeling on one fixed sample of points
+    (the pairwise distances are computed once)."""
+
+    def __init__(self, X: np.ndarray, size: int, seed: int):
+        rng = np.random.default_rng(seed)
+        self.index = np.sort(rng.permutation(X.shape[0])[:size])
+        points = X[self.index]
+        squares = (points**2).sum(axis=1)
+        d2 = squares[:, None] + squares[None, :] - 2 * points @ points.T
+        np.maximum(d2, 0, out=d2)
+        np.fill_diagonal(d2, 0)
+        self.distances = np.sqrt(d2, out=d2)
+
+    def score(self, labels: np.ndarray) -> float | None:
+        clusters, sample = np.unique(labels[self.index], return_inverse=True)
+        if clusters.size < 2:
+            return None
+        members = np.eye(clusters.size)[sample]
+        sums = self.distances @ members
+        counts = members.sum(axis=0)
+        rows = np.arange(sample.size)
+        own = counts[sample]
+        inner = sums[rows, sample] / np.maximum(own - 1, 1)
+        means = sums / counts
+        means[rows, sample] = np.inf
+        nearest = means.min(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = (nearest - inner) / np.maximum(inner, nearest)
+        values = np.where(own > 1, np.nan_to_num(values), 0.0)
+        return float(values.mean())
+
+
+def standardise(X_raw: np.ndarray) -> np.ndarray:
+    scale = X_raw.std(axis=0)
+    return (X_raw - X_raw.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+
+
+def cluster_user(
+    X_raw: np.ndarray, seed: int = 0, fit_tracks: int = FIT_TRACKS
+) -> dict[str, Clustering]:
+    """Both methods for one user's tracks: every k, the choice, its stability."""
+    X = standardise(X_raw)
+    fit = X[np.sort(np.random.default_rng(seed).permutation(X.shape[0])[:fit_tracks])]
+    silhouette = Silhouette(X, SILHOUETTE_SAMPLE, seed)
+    rows: dict[str, list[dict]] = {"kmeans": [], "gmm": []}
+    labels: dict[tuple[str, int], np.ndarray] = {}
     for k in K_RANGE:
-        if k >= X.shape[0]:
+        if k >= fit.shape[0]:
             break
-        model, labels = _fit(method, k, X, seed)
-        fitted[k] = labels
-        rows.append(
-            {
-                "k": k,
-                "inertia": float(model.inertia_) if method == "kmeans" else None,
-                "silhouette": _silhouette(X, labels, seed),
-                "bic": float(model.bic(X)) if method == "gmm" else None,
-                "aic": float(model.aic(X)) if method == "gmm" else None,
-            }
-        )
-    chosen = _choose(method, rows)
-    for row in rows:
-        row["is_chosen"] = row["k"] == chosen
-    _, again = _fit(method, chosen, X, seed + 1)
-    ari = float(adjusted_rand_score(fitted[chosen], again))
-    return Clustering(method, chosen, fitted[chosen], ari, rows)
+        kmeans = mixtures.kmeans(fit, k, seed)
+        gmm = mixtures.gaussian_mixture(fit, kmeans.labels, k)
+        labels["kmeans", k] = kmeans.predict(X)
+        labels["gmm", k] = gmm.predict(X)
+        rows["kmeans"].append({"k": k, "inertia": kmeans.inertia, "bic": None, "aic": None})
+        rows["gmm"].append({"k": k, "inertia": None, "bic": gmm.bic, "aic": gmm.aic})
+    result = {}
+    for method, selection in rows.items():
+        for row in selection:
+            row["silhouette"] = silhouette.score(labels[method, row["k"]])
+        chosen = _choose(method, selection)
+        for row in selection:
+            row["is_chosen"] = row["k"] == chosen
+        again = mixtures.kmeans(fit, chosen, seed + 1)
+        if method == "gmm":
+            again = mixtures.gaussian_mixture(fit, again.labels, chosen)
+        ari = float(adjusted_rand_score(labels[method, chosen], again.predict(X)))
+        result[method] = Clustering(method, chosen, labels[method, chosen], ari, selection)
+    return result
+
+
+def cluster_tracks(X_raw: np.ndarray, method: str, seed: int = 0) -> Clustering:
+    """One method's clustering of one user's tracks."""
+    return cluster_user(X_raw, seed)[method]
 
 
 def _choose(method: str, rows: list[dict]) -> int:

@@ -1,4 +1,10 @@
-"""What the cognitive steps do: per user, then one Arrow table per output."""
+"""What the cognitive steps do: SQL over every user at once, then Arrow tables.
+
+Every step reads ``listening_with_features`` through ``StepContext.connect``,
+so an incremental run limited to some users sees only their rows. Each user's
+output depends only on that user's plays (clusters are seeded the same way
+for every user), which makes all four steps per-user.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,41 @@ import numpy as np
 import pyarrow as pa
 
 from ..runner import StepContext
+from ..settings import Settings
 from . import anomalies, clusters, segments, sequences
-from .plays import MOOD_COLUMNS, PLAY_COLUMNS, user_plays
+from .plays import FEATURES
 from .runs import one_thread
+
+# listening_with_features is unique on play_id (its grain check is critical), so
+# only the second duplicate rule is applied here: the same track at the same
+# instant stored under two play ids counts once (the lowest play_id is kept).
+PLAYS_SQL = """select {columns}
+    from listening_with_features
+    where is_music and user_id is not null and played_at is not null
+    qualify row_number() over (
+        partition by user_id, track_key, played_at order by play_id
+    ) = 1"""
+
+
+def plays_sql(settings: Settings, columns: tuple[str, ...]) -> str:
+    """Deduplicated music plays; synthetic features count as missing unless allowed."""
+    names = []
+    for name in columns:
+        if name in FEATURES and not settings.allow_synthetic:
+            name = (
+                f"case when coalesce(feature_source, '') <> 'synthetic' then {name} end as {name}"
+            )
+        names.append(name)
+    return PLAYS_SQL.format(columns=", ".join(names))
+
+
+def run_sql(ctx: StepContext, sql: str, schema: pa.Schema) -> pa.Table:
+    con = ctx.connect(only={"listening_with_features"})
+    try:
+        table = con.execute(sql).to_arrow_table()
+    finally:
+        con.close()
+    return table.select(schema.names).cast(schema)
 
 
 def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
@@ -16,19 +54,6 @@ def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
         return schema.empty_table()
     return pa.Table.from_pylist(rows, schema=schema)
 
-
-def _concat(chunks: list[dict], schema: pa.Schema) -> pa.Table:
-    tables = [
-        pa.table({f.name: chunk[f.name] for f in schema}, schema=schema)
-        for chunk in chunks
-        if chunk
-    ]
-    return pa.concat_tables(tables) if tables else schema.empty_table()
-
-
-KEYS = ("user_id", "play_id", "played_at", "track_key", "is_skip", "feature_source")
-CLUSTER_COLUMNS = (*KEYS, *clusters.FEATURES)
-SEGMENT_COLUMNS = (*KEYS, "date", "hour_of_day", "is_weekend", "session_id")
 
 CLUSTER_SCHEMA = pa.schema(
     [
@@ -41,7 +66,7 @@ CLUSTER_SCHEMA = pa.schema(
         ("n_tracks", pa.int64()),
         ("share", pa.float64()),
     ]
-    + [(f"mean_{name}", pa.float64()) for name in clusters.FEATURES]
+    + [(f"mean_{name}", pa.float64()) for name in FEATURES]
     + [
         ("n_distinct_tracks", pa.int64()),
         ("criterion", pa.string()),
@@ -67,54 +92,75 @@ SELECTION_SCHEMA = pa.schema(
 )
 
 
+def user_tracks(ctx: StepContext) -> list[tuple[str, np.ndarray]]:
+    """(user_id, raw feature matrix of the user's distinct tracks), per user."""
+    sql = clusters.tracks_sql(ctx.settings.allow_synthetic)
+    con = ctx.connect(only={"listening_with_features"})
+    try:
+        table = con.execute(sql).to_arrow_table()
+    finally:
+        con.close()
+    if table.num_rows == 0:
+        return []
+    users = table.column("user_id").to_numpy(zero_copy_only=False)
+    X = np.column_stack([table.column(name).to_numpy(zero_copy_only=False) for name in FEATURES])
+    starts = np.flatnonzero(np.concatenate([[True], users[1:] != users[:-1]]))
+    ends = np.append(starts[1:], users.size)
+    return [(str(users[s]), X[s:e].astype(float)) for s, e in zip(starts, ends, strict=True)]
+
+
 def mood_state_tables(ctx: StepContext, seed: int = 0) -> tuple[pa.Table, pa.Table]:
     cluster_rows, selection_rows = [], []
     with one_thread():
-        for user_id, arrays in user_plays(ctx, CLUSTER_COLUMNS):
-            keys, X = clusters.distinct_tracks(arrays)
-            for method, criterion in clusters.CRITERIA.items():
-                common = {
-                    "user_id": user_id,
-                    "method": method,
-                    "criterion": criterion,
-                    "n_distinct_tracks": int(keys.size),
-                }
-                if keys.size < clusters.MIN_TRACKS:
-                    selection_rows.append(
-                        {
-                            **common,
-                            "k": 0,
-                            "status": "insufficient_data",
-                            "is_chosen": False,
-                            "note": (
-                                f"{keys.size} distinct tracks with features;"
-                                f" needs >= {clusters.MIN_TRACKS}"
-                            ),
-                        }
-                    )
-                    continue
-                result = clusters.cluster_tracks(X, method, seed)
-                chosen = next(r for r in result.selection if r["is_chosen"])
-                selection_rows += [
-                    {
-                        **common,
-                        **row,
-                        "status": "ok",
-                        "note": (f"chosen by {criterion}" if row["is_chosen"] else ""),
-                    }
-                    for row in result.selection
-                ]
-                cluster_rows += [
-                    {
-                        **common,
-                        **row,
-                        "k": result.k,
-                        "silhouette": chosen["silhouette"],
-                        "stability_ari": result.stability_ari,
-                    }
-                    for row in clusters.describe(result, X)
-                ]
+        for user_id, X in user_tracks(ctx):
+            found, selection = _user_mood_states(user_id, X, seed)
+            cluster_rows += found
+            selection_rows += selection
     return _table(cluster_rows, CLUSTER_SCHEMA), _table(selection_rows, SELECTION_SCHEMA)
+
+
+def _user_mood_states(user_id: str, X: np.ndarray, seed: int) -> tuple[list[dict], list[dict]]:
+    n_tracks = X.shape[0]
+    common = {
+        method: {
+            "user_id": user_id,
+            "method": method,
+            "criterion": criterion,
+            "n_distinct_tracks": n_tracks,
+        }
+        for method, criterion in clusters.CRITERIA.items()
+    }
+    if n_tracks < clusters.MIN_TRACKS:
+        note = f"{n_tracks} distinct tracks with features; needs >= {clusters.MIN_TRACKS}"
+        selection = [
+            {**common[m], "k": 0, "status": "insufficient_data", "is_chosen": False, "note": note}
+            for m in clusters.CRITERIA
+        ]
+        return [], selection
+    found, selection = [], []
+    for method, result in clusters.cluster_user(X, seed).items():
+        criterion = common[method]["criterion"]
+        chosen = next(r for r in result.selection if r["is_chosen"])
+        selection += [
+            {
+                **common[method],
+                **row,
+                "status": "ok",
+                "note": f"chosen by {criterion}" if row["is_chosen"] else "",
+            }
+            for row in result.selection
+        ]
+        found += [
+            {
+                **common[method],
+                **row,
+                "k": result.k,
+                "silhouette": chosen["silhouette"],
+                "stability_ari": result.stability_ari,
+            }
+            for row in clusters.describe(result, X)
+        ]
+    return found, selection
 
 
 ANOMALY_SCHEMA = pa.schema(
@@ -146,13 +192,8 @@ ANOMALY_SCHEMA = pa.schema(
 
 
 def anomaly_table(ctx: StepContext) -> pa.Table:
-    chunks = []
-    for user_id, arrays in user_plays(ctx, PLAY_COLUMNS):
-        found = anomalies.find_anomalies(arrays)
-        found["user_id"] = np.full(found["play_id"].size, user_id, dtype=object)
-        found["hour_of_day"] = found["hour_of_day"].astype(np.int32)
-        chunks.append(found)
-    return _concat(chunks, ANOMALY_SCHEMA)
+    sql = anomalies.anomalies_sql(plays_sql(ctx.settings, anomalies.COLUMNS))
+    return run_sql(ctx, sql, ANOMALY_SCHEMA)
 
 
 SEQUENCE_SCHEMA = pa.schema(
@@ -172,13 +213,8 @@ SEQUENCE_SCHEMA = pa.schema(
 
 
 def sequence_table(ctx: StepContext) -> pa.Table:
-    chunks = []
-    for user_id, arrays in user_plays(ctx, MOOD_COLUMNS):
-        found = sequences.transitions(arrays)
-        if found:
-            found["user_id"] = np.full(found["lift"].size, user_id, dtype=object)
-            chunks.append(found)
-    return _concat(chunks, SEQUENCE_SCHEMA)
+    sql = sequences.sequences_sql(plays_sql(ctx.settings, sequences.COLUMNS))
+    return run_sql(ctx, sql, SEQUENCE_SCHEMA)
 
 
 SEGMENT_SCHEMA = pa.schema(
@@ -205,13 +241,5 @@ SEGMENT_SCHEMA = pa.schema(
 
 
 def segment_table(ctx: StepContext) -> pa.Table:
-    rules = "; ".join(
-        f"{name}: {column} >= {threshold}" for name, column, threshold in segments.RULES
-    )
-    rows = []
-    for user_id, arrays in user_plays(ctx, SEGMENT_COLUMNS):
-        rows += [
-            {"user_id": user_id, **row, "rules": f"first match of {rules}; else balanced"}
-            for row in segments.user_segments(arrays)
-        ]
-    return _table(rows, SEGMENT_SCHEMA)
+    sql = segments.segments_sql(plays_sql(ctx.settings, segments.COLUMNS))
+    return run_sql(ctx, sql, SEGMENT_SCHEMA)

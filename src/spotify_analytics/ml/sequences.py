@@ -1,44 +1,87 @@
 """Sequential patterns: mood-quadrant transitions between consecutive plays of a session.
 
-Consecutive means adjacent non-skipped plays with features, in time order, with
-the same ``session_id`` (the last play of one session and the first of the next
-are not a transition). probability = P(to | from); lift = P(to | from) / P(to),
-where P(to) is the share of all the user's transitions that end in ``to``; lift
-1 means no more than independence would give.
+Consecutive means adjacent non-skipped plays with features, in time order
+(``played_at``, then ``play_id``), with the same ``session_id`` (the last play
+of one session and the first of the next are not a transition).
+probability = P(to | from); lift = P(to | from) / P(to), where P(to) is the
+share of all the user's transitions that end in ``to``; lift 1 means no more
+than independence would give.
+
+One DuckDB query over every user at once (``SEQUENCES_SQL``); each user's rows
+depend only on that user's plays.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from .quadrants import quadrant_sql
 
-from .plays import mood_plays
-from .quadrants import quadrant_array
+COLUMNS = (
+    "user_id",
+    "play_id",
+    "played_at",
+    "track_key",
+    "session_id",
+    "is_skip",
+    "valence",
+    "energy",
+)
+
+SEQUENCES_SQL = """
+with plays as (
+    {plays}
+),
+mood as (
+    select user_id, played_at, play_id, session_id, {quadrant} as quadrant
+    from plays
+    where not coalesce(is_skip, false) and isfinite(valence) and isfinite(energy)
+),
+ordered as (
+    select
+        user_id,
+        session_id,
+        quadrant,
+        lag(session_id) over by_time as previous_session,
+        lag(quadrant) over by_time as previous_quadrant
+    from mood
+    window by_time as (partition by user_id order by played_at, play_id)
+),
+transitions as (
+    select
+        user_id,
+        previous_quadrant as from_quadrant,
+        quadrant as to_quadrant,
+        count(*) as n_transitions
+    from ordered
+    where session_id = previous_session
+    group by user_id, from_quadrant, to_quadrant
+),
+totals as (
+    select
+        *,
+        cast(sum(n_transitions) over (partition by user_id, from_quadrant) as bigint) as n_from,
+        cast(sum(n_transitions) over (partition by user_id, to_quadrant) as bigint) as n_to,
+        cast(sum(n_transitions) over (partition by user_id) as bigint) as n_user_transitions
+    from transitions
+),
+final as (
+    select
+        user_id,
+        from_quadrant,
+        to_quadrant,
+        cast(n_transitions as bigint) as n_transitions,
+        n_from,
+        n_transitions / n_from as probability,
+        n_to / n_user_transitions as marginal_to_probability,
+        (n_transitions / n_from) / (n_to / n_user_transitions) as lift,
+        n_from * (n_to / n_user_transitions) as expected_transitions,
+        n_user_transitions
+    from totals
+)
+select * from final
+order by user_id, from_quadrant, to_quadrant
+"""
 
 
-def transitions(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    plays = mood_plays(arrays)
-    quadrant = quadrant_array(plays["valence"], plays["energy"]).astype(str)
-    session = plays["session_id"]
-    same = session[1:] == session[:-1]
-    pairs = np.char.add(np.char.add(quadrant[:-1][same], "\x1f"), quadrant[1:][same])
-    if pairs.size == 0:
-        return {}
-    labels, counts = np.unique(pairs, return_counts=True)
-    source = np.array([label.split("\x1f")[0] for label in labels])
-    target = np.array([label.split("\x1f")[1] for label in labels])
-    total = counts.sum()
-    n_from = np.array([counts[source == s].sum() for s in source])
-    n_to = np.array([counts[target == t].sum() for t in target])
-    probability = counts / n_from
-    marginal = n_to / total
-    return {
-        "from_quadrant": source.astype(object),
-        "to_quadrant": target.astype(object),
-        "n_transitions": counts.astype(np.int64),
-        "n_from": n_from.astype(np.int64),
-        "probability": probability,
-        "marginal_to_probability": marginal,
-        "lift": probability / marginal,
-        "expected_transitions": n_from * marginal,
-        "n_user_transitions": np.full(counts.size, total, dtype=np.int64),
-    }
+def sequences_sql(plays: str) -> str:
+    """The query over a ``plays`` subquery (deduplicated music plays)."""
+    return SEQUENCES_SQL.format(plays=plays, quadrant=quadrant_sql())

@@ -8,6 +8,7 @@ from ..ml.cognitive import segment_table
 from ..runner import StepContext
 
 INPUTS = ("listening_with_features",)
+PER_USER = True  # a user's rows depend only on that user's plays
 OUTPUTS = ("gold/cognitive/behavioral_segments",)
 
 

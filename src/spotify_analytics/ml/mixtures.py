@@ -1,0 +1,171 @@
+"""k-means and diagonal Gaussian mixtures for the small per-user fits of clusters.py.
+
+The same algorithms as scikit-learn's ``KMeans`` (Lloyd, k-means++ starts) and
+``GaussianMixture(covariance_type="diag")`` (EM), written for many tiny fits:
+a user has a few hundred to a few thousand points in 9 dimensions, where
+scikit-learn's per-call overhead (validation, thread-pool set-up per fit,
+array-API dispatch per EM step) cost several times the arithmetic, over a
+thousand users and ten fits each. The k-means starts run side by side in one
+set of array operations. ``tests/test_ml_cognitive.py`` checks both against
+scikit-learn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+KMEANS_STARTS = 4
+KMEANS_MAX_ITER = 300
+KMEANS_TOL = 1e-4  # squared centre shift, relative to the mean feature variance
+EM_MAX_ITER = 100
+EM_TOL = 1e-3  # change of the mean log-likelihood per point
+REG_COVAR = 1e-4  # added to every variance, as in scikit-learn
+
+
+@dataclass
+class KMeansFit:
+    centers: np.ndarray
+    labels: np.ndarray
+    inertia: float
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return _distances(X, (X**2).sum(axis=1), self.centers[None])[:, 0].argmin(axis=1)
+
+
+def kmeans(X: np.ndarray, k: int, seed: int, starts: int = KMEANS_STARTS) -> KMeansFit:
+    """Lloyd's algorithm from ``starts`` k-means++ starts; the lowest inertia wins."""
+    rng = np.random.default_rng(seed)
+    centers = np.stack([_plus_plus(X, k, rng) for _ in range(starts)])
+    tol = KMEANS_TOL * X.var(axis=0).mean()
+    squares = (X**2).sum(axis=1)
+    previous = None
+    for _ in range(KMEANS_MAX_ITER):
+        labels = _distances(X, squares, centers).argmin(axis=2)
+        if previous is not None and (labels == previous).all():
+            break  # no point changed cluster: the centres are final
+        moved = _centres(X, labels, centers)
+        shift = ((moved - centers) ** 2).sum(axis=(1, 2))
+        centers, previous = moved, labels
+        if (shift <= tol).all():
+            break
+    d2 = _distances(X, squares, centers)
+    labels = d2.argmin(axis=2)
+    inertia = np.take_along_axis(d2, labels[..., None], axis=2)[..., 0].sum(axis=0)
+    best = int(inertia.argmin())
+    return KMeansFit(centers[best], labels[:, best], float(inertia[best]))
+
+
+def _plus_plus(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++: each next centre drawn with probability proportional to the
+    squared distance to the nearest centre so far."""
+    chosen = [int(rng.integers(X.shape[0]))]
+    closest = ((X - X[chosen[0]]) ** 2).sum(axis=1)
+    for _ in range(1, k):
+        total = closest.sum()
+        if total <= 0:  # every point sits on a centre already
+            chosen.append(int(rng.integers(X.shape[0])))
+            continue
+        pick = int(np.searchsorted(np.cumsum(closest), rng.random() * total, side="right"))
+        chosen.append(min(pick, X.shape[0] - 1))
+        closest = np.minimum(closest, ((X - X[chosen[-1]]) ** 2).sum(axis=1))
+    return X[chosen].copy()
+
+
+def _distances(X: np.ndarray, squares: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Squared distance of every point to every centre of every start:
+    (points, starts, k). ``centers`` is (starts, k, features)."""
+    starts, k, d = centers.shape
+    d2 = X @ centers.reshape(-1, d).T
+    d2 *= -2
+    d2 += squares[:, None]
+    d2 += (centers**2).sum(axis=2).ravel()
+    np.maximum(d2, 0, out=d2)
+    return d2.reshape(X.shape[0], starts, k)
+
+
+def _centres(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """The mean of each cluster of each start; an empty cluster keeps its centre."""
+    starts, k, d = centers.shape
+    members = (labels[:, :, None] == np.arange(k)).reshape(X.shape[0], -1).astype(float)
+    counts = members.sum(axis=0).reshape(starts, k, 1)
+    sums = (members.T @ X).reshape(starts, k, d)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), centers)
+
+
+@dataclass
+class MixtureFit:
+    weights: np.ndarray
+    means: np.ndarray
+    variances: np.ndarray
+    log_likelihood: float  # mean over the fitted points
+    n_points: int
+    converged: bool
+
+    def log_prob(self, X: np.ndarray) -> np.ndarray:
+        """log(weight_j) + log N(x | mean_j, diag(variance_j)) for every point and j."""
+        precision = 1.0 / self.variances
+        d = X.shape[1]
+        quadratic = (
+            (X**2) @ precision.T
+            - 2 * X @ (self.means * precision).T
+            + (self.means**2 * precision).sum(axis=1)
+        )
+        log_det = np.log(precision).sum(axis=1)
+        return np.log(self.weights) - 0.5 * (d * np.log(2 * np.pi) + quadratic) + 0.5 * log_det
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.log_prob(X).argmax(axis=1)
+
+    @property
+    def n_parameters(self) -> int:
+        k, d = self.means.shape
+        return 2 * k * d + k - 1
+
+    @property
+    def bic(self) -> float:
+        total = self.log_likelihood * self.n_points
+        return float(-2 * total + self.n_parameters * np.log(self.n_points))
+
+    @property
+    def aic(self) -> float:
+        return float(-2 * self.log_likelihood * self.n_points + 2 * self.n_parameters)
+
+
+def gaussian_mixture(X: np.ndarray, labels: np.ndarray, k: int) -> MixtureFit:
+    """EM for a diagonal-covariance mixture started from a hard partition
+    (scikit-learn's 'kmeans' start), until the mean log-likelihood changes by
+    less than ``EM_TOL``."""
+    fit = _m_step(X, np.eye(k)[labels])
+    previous = -np.inf
+    for _ in range(EM_MAX_ITER):
+        norm, resp = _e_step(X, fit)
+        fit = _m_step(X, resp)
+        if abs(norm - previous) < EM_TOL:
+            fit.converged = True
+            break
+        previous = norm
+    fit.log_likelihood = _e_step(X, fit)[0]
+    return fit
+
+
+def _e_step(X: np.ndarray, fit: MixtureFit) -> tuple[float, np.ndarray]:
+    log_prob = fit.log_prob(X)
+    top = log_prob.max(axis=1, keepdims=True)
+    norm = top[:, 0] + np.log(np.exp(log_prob - top).sum(axis=1))
+    return float(norm.mean()), np.exp(log_prob - norm[:, None])
+
+
+def _m_step(X: np.ndarray, resp: np.ndarray) -> MixtureFit:
+    counts = resp.sum(axis=0) + 10 * np.finfo(float).eps
+    means = resp.T @ X / counts[:, None]
+    variances = resp.T @ (X**2) / counts[:, None] - means**2 + REG_COVAR
+    return MixtureFit(
+        weights=counts / X.shape[0],
+        means=means,
+        variances=np.maximum(variances, REG_COVAR),
+        log_likelihood=np.nan,
+        n_points=X.shape[0],
+        converged=False,
+    )
