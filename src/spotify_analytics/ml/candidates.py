@@ -29,7 +29,7 @@ from .encoding import HourOfWeekEncoding, HourOfWeekOffset
 from .evaluation import Candidate
 
 BOOSTING = {"max_iter": 40, "learning_rate": 0.1, "max_leaf_nodes": 8, "min_samples_leaf": 40}
-LOGISTIC_MAX_ITER = 30
+LOGISTIC_MAX_ITER = 20
 
 
 MOMENTUM = (
@@ -87,7 +87,20 @@ class MajorityClass(ClassifierMixin, BaseEstimator):
         return np.full(len(X), self.classes_[np.argmax(self.prior_)], dtype=object)
 
 
-class EncodedRidge(RegressorMixin, BaseEstimator):
+class _OnEncoding:
+    """An estimator whose first stage is the hour-of-week encoding. ``fit_encoded``
+    takes rows already encoded by a fitted encoder, so candidates sharing an
+    encoder share that work in tuning (``evaluation.tune``)."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray):
+        encoder = clone(self.encoder)
+        return self.fit_encoded(encoder, encoder.fit_transform(X, y), y)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.predict_encoded(self.encoder_.transform(X))
+
+
+class EncodedRidge(_OnEncoding, RegressorMixin, BaseEstimator):
     """Hour-of-week encoding, standardised inputs, ridge regression (closed form).
 
     With ``offset`` the model predicts the (smoothed) hour-of-week mean plus a
@@ -99,16 +112,16 @@ class EncodedRidge(RegressorMixin, BaseEstimator):
         self.alpha = alpha
         self.offset = offset
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> EncodedRidge:
+    def fit_encoded(
+        self, encoder: HourOfWeekEncoding, Z: np.ndarray, y: np.ndarray
+    ) -> EncodedRidge:
         y = np.asarray(y, dtype=float)
-        self.encoder_ = clone(self.encoder)
-        Z = self.encoder_.fit_transform(X, y)
-        self.offset_column_ = X.shape[1] + 1  # the hour-of-week mean (see HourOfWeekEncoding)
+        self.encoder_ = encoder
+        self.offset_column_ = encoder.n_features_in_ + 1  # the hour-of-week mean
         self.coef_, self.intercept_ = _ridge(Z, y, self.alpha, self.offset_column_, self.offset)
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        Z = self.encoder_.transform(X)
+    def predict_encoded(self, Z: np.ndarray) -> np.ndarray:
         correction = Z @ self.coef_ + self.intercept_
         return correction + (Z[:, self.offset_column_] if self.offset else 0.0)
 
@@ -140,7 +153,7 @@ def _ridge(
     return coef, float(target_mean - mean @ coef)
 
 
-class EncodedLogistic(ClassifierMixin, BaseEstimator):
+class EncodedLogistic(_OnEncoding, ClassifierMixin, BaseEstimator):
     """Hour-of-week encoding (per class), standardised inputs, multinomial logistic
     regression with an L2 penalty of strength ``1 / C`` (scikit-learn's objective),
     solved by L-BFGS for at most ``max_iter`` iterations."""
@@ -157,11 +170,12 @@ class EncodedLogistic(ClassifierMixin, BaseEstimator):
         rows): the refit then needs a few iterations instead of many."""
         self._start = (fitted.classes_, np.vstack([fitted.coef_, fitted.intercept_]))
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> EncodedLogistic:
+    def fit_encoded(
+        self, encoder: HourOfWeekEncoding, Z: np.ndarray, y: np.ndarray
+    ) -> EncodedLogistic:
         labels = np.asarray(y).astype(str)
         self.classes_, codes = np.unique(labels, return_inverse=True)
-        self.encoder_ = clone(self.encoder)
-        Z = self.encoder_.fit_transform(X, labels)
+        self.encoder_ = encoder
         S, self.mean_, self.scale_ = _standardise(Z)
         start = None
         classes, weights = getattr(self, "_start", (None, None))
@@ -173,15 +187,17 @@ class EncodedLogistic(ClassifierMixin, BaseEstimator):
         )
         return self
 
-    def decision_function(self, X: np.ndarray) -> np.ndarray:
-        Z = self.encoder_.transform(X)
+    def _scores(self, Z: np.ndarray) -> np.ndarray:
         return ((Z - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        return self._scores(self.encoder_.transform(X))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return _softmax(self.decision_function(X))
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)].astype(object)
+    def predict_encoded(self, Z: np.ndarray) -> np.ndarray:
+        return self.classes_[np.argmax(self._scores(Z), axis=1)].astype(object)
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -203,23 +219,26 @@ def _multinomial(
     n, d = S.shape
     if k < 2:
         return np.zeros((d, k)), np.zeros(k)
-    # rows as columns: the per-row reductions over k classes run along contiguous memory
-    St = np.vstack([S.T, np.ones((1, n))])
-    onehot = np.zeros((k, n))
+    # rows as columns, so the per-row reductions over k classes run along contiguous
+    # memory; single precision halves the memory traffic of the two products
+    St = np.empty((d + 1, n), dtype=np.float32)
+    St[:d] = S.T
+    St[d] = 1.0
+    onehot = np.zeros((k, n), dtype=np.float32)
     onehot[codes, np.arange(n)] = 1.0
     scale = penalty / n
 
     def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
         W = flat.reshape(d + 1, k)
-        scores = W.T @ St
+        scores = W.T.astype(np.float32) @ St
         scores -= np.maximum.reduce(scores, axis=0)
         probabilities = np.exp(scores)
         total = np.add.reduce(probabilities, axis=0)
         probabilities /= total
-        value = (np.log(total).sum() - (onehot * scores).sum()) / n
+        value = (np.log(total).sum(dtype=float) - (onehot * scores).sum(dtype=float)) / n
         value += 0.5 * scale * (W[:-1] ** 2).sum()
         probabilities -= onehot
-        gradient = St @ probabilities.T / n
+        gradient = (St @ probabilities.T).astype(float) / n
         gradient[:-1] += scale * W[:-1]
         return value, gradient.ravel()
 

@@ -37,22 +37,27 @@ class HourOfWeekEncoding(TransformerMixin, BaseEstimator):
         self.smoothing = smoothing
         self.momentum = momentum
 
-    def _targets(self, y: np.ndarray) -> np.ndarray:
-        y = np.asarray(y)
-        if y.dtype.kind in "fiu":
-            return y.astype(float).reshape(-1, 1)
-        return (y.astype(str)[:, None] == self.classes_[None, :]).astype(float)
-
     def _groups(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         hour = np.clip(np.nan_to_num(X[:, self.hour_column]).astype(int), 0, 23)
         weekday = np.clip(np.nan_to_num(X[:, self.weekday_column]).astype(int), 1, 7)
         return hour, (weekday - 1) * 24 + hour
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> HourOfWeekEncoding:
+        self._fit(X, y)
+        return self
+
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Learn the sums; returns the target columns and the rows' hour and hour of week."""
         y = np.asarray(y)
-        self.classes_ = None if y.dtype.kind in "fiu" else np.unique(y.astype(str))
-        Y = self._targets(y)
+        if y.dtype.kind in "fiu":
+            self.classes_ = None
+            Y = y.astype(float).reshape(-1, 1)
+        else:
+            self.classes_, codes = np.unique(y.astype(str), return_inverse=True)
+            Y = np.zeros((y.size, self.classes_.size))
+            Y[np.arange(y.size), codes] = 1.0
         hour, how = self._groups(X)
+        self.n_features_in_ = X.shape[1]
         self.global_ = Y.mean(axis=0)
         self.hour_sum_, self.hour_n_ = _sums(hour, Y, 24)
         self.how_sum_, self.how_n_ = _sums(how, Y, 168)
@@ -60,7 +65,7 @@ class HourOfWeekEncoding(TransformerMixin, BaseEstimator):
         self.value_global_ = values.mean(axis=0)
         self.value_hour_sum_, _ = _sums(hour, values, 24)
         self.value_how_sum_, _ = _sums(how, values, 168)
-        return self
+        return Y, hour, how
 
     def _momentum_values(self, X: np.ndarray) -> np.ndarray:
         columns = [value for value, _ in self.momentum]
@@ -96,9 +101,7 @@ class HourOfWeekEncoding(TransformerMixin, BaseEstimator):
         return np.hstack([X, encoded, self._momentum(X, hour, how)])
 
     def fit_transform(self, X: np.ndarray, y: np.ndarray = None, **_: object) -> np.ndarray:
-        self.fit(X, y)
-        Y = self._targets(y)
-        hour, how = self._groups(X)
+        Y, hour, how = self._fit(X, y)
         encoded = self._encode(
             hour,
             how,

@@ -299,19 +299,41 @@ def tune(
     time-ordered, each validating only on rows after its training rows
     (``TimeSeriesSplit``, or with ``n_splits=1`` one holdout: the last
     ``validation_fraction`` of the rows). Also returns each candidate's model
-    fitted on the last fold (a warm start for the refit)."""
+    fitted on the last fold (a warm start for the refit). An estimator with
+    ``warm_start_from`` starts from the previous candidate's fit on the same fold
+    when that was of its own kind (e.g. the same model with another penalty)."""
     sign = 1.0 if metric.higher_is_better else -1.0
-    scores: dict[str, float] = {}
+    fold_scores: dict[str, list[float]] = {c.name: [] for c in candidates}
     fitted: dict[str, object] = {}
-    for candidate in candidates:
-        fold_scores = []
-        for train, valid in _folds(X, y, groups, n_splits, validation_fraction):
-            model = clone(candidate.estimator).fit(X[train], y[train])
-            fold_scores.append(metric(y[valid], model.predict(X[valid])))
-            fitted[candidate.name] = model
-        scores[candidate.name] = float(np.nanmean(fold_scores))
+    for train, valid in _folds(X, y, groups, n_splits, validation_fraction):
+        encoded: dict[int, tuple] = {}  # one encoding per fold for candidates sharing it
+        previous = None
+        for candidate in candidates:
+            model = clone(candidate.estimator)
+            if type(previous) is type(model) and hasattr(model, "warm_start_from"):
+                model.warm_start_from(previous)
+            if hasattr(model, "fit_encoded"):
+                encoder, Z_train, Z_valid = _encoded(encoded, candidate, X, y, train, valid)
+                prediction = model.fit_encoded(encoder, Z_train, y[train]).predict_encoded(Z_valid)
+            else:
+                prediction = model.fit(X[train], y[train]).predict(X[valid])
+            fold_scores[candidate.name].append(metric(y[valid], prediction))
+            fitted[candidate.name] = previous = model
+    scores = {name: float(np.nanmean(values)) for name, values in fold_scores.items()}
     best = max(candidates, key=lambda c: (sign * scores[c.name], -candidates.index(c)))
     return best, scores, fitted
+
+
+def _encoded(cache: dict, candidate: Candidate, X, y, train, valid) -> tuple:
+    key = id(candidate.estimator.encoder)
+    if key not in cache:
+        encoder = clone(candidate.estimator.encoder)
+        cache[key] = (
+            encoder,
+            encoder.fit_transform(X[train], y[train]),
+            encoder.transform(X[valid]),
+        )
+    return cache[key]
 
 
 def _folds(X, y, groups, n_splits: int, validation_fraction: float) -> list:

@@ -215,7 +215,8 @@ def select(arrays: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndar
 
 def mood_plays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Plays a mood model learns from: not skipped, valence and energy known."""
-    skip = np.array([bool(v) for v in arrays["is_skip"]], dtype=bool)
+    skip = arrays["is_skip"]
+    skip = skip == True if skip.dtype == object else skip.astype(bool)  # noqa: E712 (nulls)
     valence = arrays["valence"].astype(float)
     energy = arrays["energy"].astype(float)
     return select(arrays, ~skip & np.isfinite(valence) & np.isfinite(energy))

@@ -28,6 +28,7 @@ class Protocol:
 
     test_fraction: float = 0.2
     max_train: int = 5_000  # most recent training rows per user
+    classifier_max_train: int = 3_000  # the same for the classifier (10x the cost per row)
     min_train: int = 200
     min_test: int = 50
     cv_splits: int = 3  # regressions: TimeSeriesSplit folds over the training rows
@@ -36,6 +37,9 @@ class Protocol:
 
     def splits(self, kind: str) -> int:
         return self.cv_splits if kind == "regression" else self.classifier_cv_splits
+
+    def train_cap(self, kind: str) -> int:
+        return self.max_train if kind == "regression" else self.classifier_max_train
 
 
 @dataclass
@@ -88,7 +92,7 @@ def run_task(
     Everything depends on this user's rows only (no state shared between users),
     so a user's model is the same whichever users are built with it."""
     split = temporal_split(
-        data.times, test_fraction=protocol.test_fraction, max_train=protocol.max_train
+        data.times, test_fraction=protocol.test_fraction, max_train=protocol.train_cap(data.kind)
     )
     if split.n_train < protocol.min_train or split.n_test < protocol.min_test:
         note = (
