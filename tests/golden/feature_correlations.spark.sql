@@ -4,11 +4,13 @@
 /* the mean of their ranks). strength from |pearson_r| (spearman_strength from */
 /* |spearman_rho|): >= 0.7 strong, >= 0.4 moderate, >= 0.2 weak, else negligible. */
 /* Coefficients are NULL with fewer than 3 plays or a feature without spread. */
-/* Average rank = (rank() + plays <= value) / 2: rank() counts the plays below */
-/* plus one, and count(*) over the same ordering (default RANGE frame, peers */
-/* included) counts the plays at or below; one sort per feature. All 72 */
-/* coefficients come from one pass over the plays, then are laid out one row */
-/* per pair. */
+/* A track's features repeat on each of its plays, so the plays are first */
+/* counted per distinct feature tuple (weight w) and everything below runs on */
+/* those tuples: the average rank of a value is (plays at or below it) - */
+/* (plays at it - 1) / 2, one sort per feature; the coefficients are */
+/* weighted central moments (means first, then sums of w * dx * dy), which is */
+/* what corr() over the plays computes. All 72 coefficients come from one pass */
+/* over the tuples, then are laid out one row per pair. */
 WITH listening AS (
   SELECT
     *
@@ -47,7 +49,8 @@ WITH listening AS (
     AND NOT l.liveness IS NULL
     AND NOT l.valence IS NULL
     AND NOT l.tempo IS NULL
-), ranked AS (
+), tuples AS (
+  /* plays per user and distinct feature tuple */
   SELECT
     f.user_id,
     f.danceability,
@@ -59,131 +62,329 @@ WITH listening AS (
     f.liveness,
     f.valence,
     f.tempo,
-    (
-      RANK() OVER (PARTITION BY f.user_id ORDER BY f.danceability NULLS LAST) + COUNT(*) OVER (PARTITION BY f.user_id ORDER BY f.danceability NULLS LAST)
-    ) / 2.0 AS danceability_rank,
-    (
-      RANK() OVER (PARTITION BY f.user_id ORDER BY f.energy NULLS LAST) + COUNT(*) OVER (PARTITION BY f.user_id ORDER BY f.energy NULLS LAST)
-    ) / 2.0 AS energy_rank,
-    (
-      RANK() OVER (PARTITION BY f.user_id ORDER BY f.loudness NULLS LAST) + COUNT(*) OVER (PARTITION BY f.user_id ORDER BY f.loudness NULLS LAST)
-    ) / 2.0 AS loudness_rank,
-    (
-      RANK() OVER (PARTITION BY f.user_id ORDER BY f.speechiness NULLS LAST) + COUNT(*) OVER (PARTITION BY f.user_id ORDER BY f.speechiness NULLS LAST)
-    ) / 2.0 AS speechiness_rank,
-    (
-      RANK() OVER (PARTITION BY f.user_id ORDER BY f.acousticness NULLS LAST) + COUNT(*) OVER (PARTITION BY f.user_id ORDER BY f.acousticness NULLS LAST)
-    ) / 2.0 AS acousticness_rank,
-    (
-      RANK() OVER (PARTITION BY f.user_id ORDER BY f.instrumentalness NULLS LAST) + COUNT(*) OVER (PARTITION BY f.user_id ORDER BY f.instrumentalness NULLS LAST)
-    ) / 2.0 AS instrumentalness_rank,
-    (
-      RANK() OVER (PARTITION BY f.user_id ORDER BY f.liveness NULLS LAST) + COUNT(*) OVER (PARTITION BY f.user_id ORDER BY f.liveness NULLS LAST)
-    ) / 2.0 AS liveness_rank,
-    (
-      RANK() OVER (PARTITION BY f.user_id ORDER BY f.valence NULLS LAST) + COUNT(*) OVER (PARTITION BY f.user_id ORDER BY f.valence NULLS LAST)
-    ) / 2.0 AS valence_rank,
-    (
-      RANK() OVER (PARTITION BY f.user_id ORDER BY f.tempo NULLS LAST) + COUNT(*) OVER (PARTITION BY f.user_id ORDER BY f.tempo NULLS LAST)
-    ) / 2.0 AS tempo_rank
+    COUNT(*) AS w
   FROM feature_plays AS f
-), moments AS (
+  GROUP BY
+    f.user_id,
+    f.danceability,
+    f.energy,
+    f.loudness,
+    f.speechiness,
+    f.acousticness,
+    f.instrumentalness,
+    f.liveness,
+    f.valence,
+    f.tempo
+), ranked AS (
+  SELECT
+    t.*,
+    SUM(t.w) OVER (PARTITION BY t.user_id ORDER BY t.danceability NULLS LAST) - (
+      SUM(t.w) OVER (
+        PARTITION BY t.user_id
+        ORDER BY t.danceability NULLS LAST
+        range BETWEEN CURRENT ROW AND CURRENT ROW
+      ) - 1
+    ) / 2.0 AS danceability_rank,
+    SUM(t.w) OVER (PARTITION BY t.user_id ORDER BY t.energy NULLS LAST) - (
+      SUM(t.w) OVER (
+        PARTITION BY t.user_id
+        ORDER BY t.energy NULLS LAST
+        range BETWEEN CURRENT ROW AND CURRENT ROW
+      ) - 1
+    ) / 2.0 AS energy_rank,
+    SUM(t.w) OVER (PARTITION BY t.user_id ORDER BY t.loudness NULLS LAST) - (
+      SUM(t.w) OVER (
+        PARTITION BY t.user_id
+        ORDER BY t.loudness NULLS LAST
+        range BETWEEN CURRENT ROW AND CURRENT ROW
+      ) - 1
+    ) / 2.0 AS loudness_rank,
+    SUM(t.w) OVER (PARTITION BY t.user_id ORDER BY t.speechiness NULLS LAST) - (
+      SUM(t.w) OVER (
+        PARTITION BY t.user_id
+        ORDER BY t.speechiness NULLS LAST
+        range BETWEEN CURRENT ROW AND CURRENT ROW
+      ) - 1
+    ) / 2.0 AS speechiness_rank,
+    SUM(t.w) OVER (PARTITION BY t.user_id ORDER BY t.acousticness NULLS LAST) - (
+      SUM(t.w) OVER (
+        PARTITION BY t.user_id
+        ORDER BY t.acousticness NULLS LAST
+        range BETWEEN CURRENT ROW AND CURRENT ROW
+      ) - 1
+    ) / 2.0 AS acousticness_rank,
+    SUM(t.w) OVER (PARTITION BY t.user_id ORDER BY t.instrumentalness NULLS LAST) - (
+      SUM(t.w) OVER (
+        PARTITION BY t.user_id
+        ORDER BY t.instrumentalness NULLS LAST
+        range BETWEEN CURRENT ROW AND CURRENT ROW
+      ) - 1
+    ) / 2.0 AS instrumentalness_rank,
+    SUM(t.w) OVER (PARTITION BY t.user_id ORDER BY t.liveness NULLS LAST) - (
+      SUM(t.w) OVER (
+        PARTITION BY t.user_id
+        ORDER BY t.liveness NULLS LAST
+        range BETWEEN CURRENT ROW AND CURRENT ROW
+      ) - 1
+    ) / 2.0 AS liveness_rank,
+    SUM(t.w) OVER (PARTITION BY t.user_id ORDER BY t.valence NULLS LAST) - (
+      SUM(t.w) OVER (
+        PARTITION BY t.user_id
+        ORDER BY t.valence NULLS LAST
+        range BETWEEN CURRENT ROW AND CURRENT ROW
+      ) - 1
+    ) / 2.0 AS valence_rank,
+    SUM(t.w) OVER (PARTITION BY t.user_id ORDER BY t.tempo NULLS LAST) - (
+      SUM(t.w) OVER (
+        PARTITION BY t.user_id
+        ORDER BY t.tempo NULLS LAST
+        range BETWEEN CURRENT ROW AND CURRENT ROW
+      ) - 1
+    ) / 2.0 AS tempo_rank
+  FROM tuples AS t
+), means AS (
   SELECT
     r.user_id,
-    CAST(COUNT(*) AS BIGINT) AS n_feature_plays,
-    STDDEV_POP(r.danceability) AS danceability_sd,
-    STDDEV_POP(r.danceability_rank) AS danceability_rank_sd,
-    STDDEV_POP(r.energy) AS energy_sd,
-    STDDEV_POP(r.energy_rank) AS energy_rank_sd,
-    STDDEV_POP(r.loudness) AS loudness_sd,
-    STDDEV_POP(r.loudness_rank) AS loudness_rank_sd,
-    STDDEV_POP(r.speechiness) AS speechiness_sd,
-    STDDEV_POP(r.speechiness_rank) AS speechiness_rank_sd,
-    STDDEV_POP(r.acousticness) AS acousticness_sd,
-    STDDEV_POP(r.acousticness_rank) AS acousticness_rank_sd,
-    STDDEV_POP(r.instrumentalness) AS instrumentalness_sd,
-    STDDEV_POP(r.instrumentalness_rank) AS instrumentalness_rank_sd,
-    STDDEV_POP(r.liveness) AS liveness_sd,
-    STDDEV_POP(r.liveness_rank) AS liveness_rank_sd,
-    STDDEV_POP(r.valence) AS valence_sd,
-    STDDEV_POP(r.valence_rank) AS valence_rank_sd,
-    STDDEV_POP(r.tempo) AS tempo_sd,
-    STDDEV_POP(r.tempo_rank) AS tempo_rank_sd,
-    CORR(r.danceability, r.energy) AS pearson_danceability__energy,
-    CORR(r.danceability, r.loudness) AS pearson_danceability__loudness,
-    CORR(r.danceability, r.speechiness) AS pearson_danceability__speechiness,
-    CORR(r.danceability, r.acousticness) AS pearson_danceability__acousticness,
-    CORR(r.danceability, r.instrumentalness) AS pearson_danceability__instrumentalness,
-    CORR(r.danceability, r.liveness) AS pearson_danceability__liveness,
-    CORR(r.danceability, r.valence) AS pearson_danceability__valence,
-    CORR(r.danceability, r.tempo) AS pearson_danceability__tempo,
-    CORR(r.energy, r.loudness) AS pearson_energy__loudness,
-    CORR(r.energy, r.speechiness) AS pearson_energy__speechiness,
-    CORR(r.energy, r.acousticness) AS pearson_energy__acousticness,
-    CORR(r.energy, r.instrumentalness) AS pearson_energy__instrumentalness,
-    CORR(r.energy, r.liveness) AS pearson_energy__liveness,
-    CORR(r.energy, r.valence) AS pearson_energy__valence,
-    CORR(r.energy, r.tempo) AS pearson_energy__tempo,
-    CORR(r.loudness, r.speechiness) AS pearson_loudness__speechiness,
-    CORR(r.loudness, r.acousticness) AS pearson_loudness__acousticness,
-    CORR(r.loudness, r.instrumentalness) AS pearson_loudness__instrumentalness,
-    CORR(r.loudness, r.liveness) AS pearson_loudness__liveness,
-    CORR(r.loudness, r.valence) AS pearson_loudness__valence,
-    CORR(r.loudness, r.tempo) AS pearson_loudness__tempo,
-    CORR(r.speechiness, r.acousticness) AS pearson_speechiness__acousticness,
-    CORR(r.speechiness, r.instrumentalness) AS pearson_speechiness__instrumentalness,
-    CORR(r.speechiness, r.liveness) AS pearson_speechiness__liveness,
-    CORR(r.speechiness, r.valence) AS pearson_speechiness__valence,
-    CORR(r.speechiness, r.tempo) AS pearson_speechiness__tempo,
-    CORR(r.acousticness, r.instrumentalness) AS pearson_acousticness__instrumentalness,
-    CORR(r.acousticness, r.liveness) AS pearson_acousticness__liveness,
-    CORR(r.acousticness, r.valence) AS pearson_acousticness__valence,
-    CORR(r.acousticness, r.tempo) AS pearson_acousticness__tempo,
-    CORR(r.instrumentalness, r.liveness) AS pearson_instrumentalness__liveness,
-    CORR(r.instrumentalness, r.valence) AS pearson_instrumentalness__valence,
-    CORR(r.instrumentalness, r.tempo) AS pearson_instrumentalness__tempo,
-    CORR(r.liveness, r.valence) AS pearson_liveness__valence,
-    CORR(r.liveness, r.tempo) AS pearson_liveness__tempo,
-    CORR(r.valence, r.tempo) AS pearson_valence__tempo,
-    CORR(r.danceability_rank, r.energy_rank) AS spearman_danceability__energy,
-    CORR(r.danceability_rank, r.loudness_rank) AS spearman_danceability__loudness,
-    CORR(r.danceability_rank, r.speechiness_rank) AS spearman_danceability__speechiness,
-    CORR(r.danceability_rank, r.acousticness_rank) AS spearman_danceability__acousticness,
-    CORR(r.danceability_rank, r.instrumentalness_rank) AS spearman_danceability__instrumentalness,
-    CORR(r.danceability_rank, r.liveness_rank) AS spearman_danceability__liveness,
-    CORR(r.danceability_rank, r.valence_rank) AS spearman_danceability__valence,
-    CORR(r.danceability_rank, r.tempo_rank) AS spearman_danceability__tempo,
-    CORR(r.energy_rank, r.loudness_rank) AS spearman_energy__loudness,
-    CORR(r.energy_rank, r.speechiness_rank) AS spearman_energy__speechiness,
-    CORR(r.energy_rank, r.acousticness_rank) AS spearman_energy__acousticness,
-    CORR(r.energy_rank, r.instrumentalness_rank) AS spearman_energy__instrumentalness,
-    CORR(r.energy_rank, r.liveness_rank) AS spearman_energy__liveness,
-    CORR(r.energy_rank, r.valence_rank) AS spearman_energy__valence,
-    CORR(r.energy_rank, r.tempo_rank) AS spearman_energy__tempo,
-    CORR(r.loudness_rank, r.speechiness_rank) AS spearman_loudness__speechiness,
-    CORR(r.loudness_rank, r.acousticness_rank) AS spearman_loudness__acousticness,
-    CORR(r.loudness_rank, r.instrumentalness_rank) AS spearman_loudness__instrumentalness,
-    CORR(r.loudness_rank, r.liveness_rank) AS spearman_loudness__liveness,
-    CORR(r.loudness_rank, r.valence_rank) AS spearman_loudness__valence,
-    CORR(r.loudness_rank, r.tempo_rank) AS spearman_loudness__tempo,
-    CORR(r.speechiness_rank, r.acousticness_rank) AS spearman_speechiness__acousticness,
-    CORR(r.speechiness_rank, r.instrumentalness_rank) AS spearman_speechiness__instrumentalness,
-    CORR(r.speechiness_rank, r.liveness_rank) AS spearman_speechiness__liveness,
-    CORR(r.speechiness_rank, r.valence_rank) AS spearman_speechiness__valence,
-    CORR(r.speechiness_rank, r.tempo_rank) AS spearman_speechiness__tempo,
-    CORR(r.acousticness_rank, r.instrumentalness_rank) AS spearman_acousticness__instrumentalness,
-    CORR(r.acousticness_rank, r.liveness_rank) AS spearman_acousticness__liveness,
-    CORR(r.acousticness_rank, r.valence_rank) AS spearman_acousticness__valence,
-    CORR(r.acousticness_rank, r.tempo_rank) AS spearman_acousticness__tempo,
-    CORR(r.instrumentalness_rank, r.liveness_rank) AS spearman_instrumentalness__liveness,
-    CORR(r.instrumentalness_rank, r.valence_rank) AS spearman_instrumentalness__valence,
-    CORR(r.instrumentalness_rank, r.tempo_rank) AS spearman_instrumentalness__tempo,
-    CORR(r.liveness_rank, r.valence_rank) AS spearman_liveness__valence,
-    CORR(r.liveness_rank, r.tempo_rank) AS spearman_liveness__tempo,
-    CORR(r.valence_rank, r.tempo_rank) AS spearman_valence__tempo
+    CAST(SUM(r.w) AS BIGINT) AS n_feature_plays,
+    SUM(r.w * r.danceability) / SUM(r.w) AS danceability_mean,
+    SUM(r.w * r.energy) / SUM(r.w) AS energy_mean,
+    SUM(r.w * r.loudness) / SUM(r.w) AS loudness_mean,
+    SUM(r.w * r.speechiness) / SUM(r.w) AS speechiness_mean,
+    SUM(r.w * r.acousticness) / SUM(r.w) AS acousticness_mean,
+    SUM(r.w * r.instrumentalness) / SUM(r.w) AS instrumentalness_mean,
+    SUM(r.w * r.liveness) / SUM(r.w) AS liveness_mean,
+    SUM(r.w * r.valence) / SUM(r.w) AS valence_mean,
+    SUM(r.w * r.tempo) / SUM(r.w) AS tempo_mean,
+    SUM(r.w * r.danceability_rank) / SUM(r.w) AS danceability_rank_mean,
+    SUM(r.w * r.energy_rank) / SUM(r.w) AS energy_rank_mean,
+    SUM(r.w * r.loudness_rank) / SUM(r.w) AS loudness_rank_mean,
+    SUM(r.w * r.speechiness_rank) / SUM(r.w) AS speechiness_rank_mean,
+    SUM(r.w * r.acousticness_rank) / SUM(r.w) AS acousticness_rank_mean,
+    SUM(r.w * r.instrumentalness_rank) / SUM(r.w) AS instrumentalness_rank_mean,
+    SUM(r.w * r.liveness_rank) / SUM(r.w) AS liveness_rank_mean,
+    SUM(r.w * r.valence_rank) / SUM(r.w) AS valence_rank_mean,
+    SUM(r.w * r.tempo_rank) / SUM(r.w) AS tempo_rank_mean
   FROM ranked AS r
   GROUP BY
     r.user_id
+), centered AS (
+  SELECT
+    r.user_id,
+    r.w,
+    r.danceability - m.danceability_mean AS danceability_d,
+    r.energy - m.energy_mean AS energy_d,
+    r.loudness - m.loudness_mean AS loudness_d,
+    r.speechiness - m.speechiness_mean AS speechiness_d,
+    r.acousticness - m.acousticness_mean AS acousticness_d,
+    r.instrumentalness - m.instrumentalness_mean AS instrumentalness_d,
+    r.liveness - m.liveness_mean AS liveness_d,
+    r.valence - m.valence_mean AS valence_d,
+    r.tempo - m.tempo_mean AS tempo_d,
+    r.danceability_rank - m.danceability_rank_mean AS danceability_rank_d,
+    r.energy_rank - m.energy_rank_mean AS energy_rank_d,
+    r.loudness_rank - m.loudness_rank_mean AS loudness_rank_d,
+    r.speechiness_rank - m.speechiness_rank_mean AS speechiness_rank_d,
+    r.acousticness_rank - m.acousticness_rank_mean AS acousticness_rank_d,
+    r.instrumentalness_rank - m.instrumentalness_rank_mean AS instrumentalness_rank_d,
+    r.liveness_rank - m.liveness_rank_mean AS liveness_rank_d,
+    r.valence_rank - m.valence_rank_mean AS valence_rank_d,
+    r.tempo_rank - m.tempo_rank_mean AS tempo_rank_d
+  FROM ranked AS r
+  INNER JOIN means AS m
+    ON r.user_id = m.user_id
+), sums AS (
+  SELECT
+    c.user_id,
+    SUM(c.w * c.danceability_d * c.danceability_d) AS danceability_ss,
+    SUM(c.w * c.danceability_rank_d * c.danceability_rank_d) AS danceability_rank_ss,
+    SUM(c.w * c.energy_d * c.energy_d) AS energy_ss,
+    SUM(c.w * c.energy_rank_d * c.energy_rank_d) AS energy_rank_ss,
+    SUM(c.w * c.loudness_d * c.loudness_d) AS loudness_ss,
+    SUM(c.w * c.loudness_rank_d * c.loudness_rank_d) AS loudness_rank_ss,
+    SUM(c.w * c.speechiness_d * c.speechiness_d) AS speechiness_ss,
+    SUM(c.w * c.speechiness_rank_d * c.speechiness_rank_d) AS speechiness_rank_ss,
+    SUM(c.w * c.acousticness_d * c.acousticness_d) AS acousticness_ss,
+    SUM(c.w * c.acousticness_rank_d * c.acousticness_rank_d) AS acousticness_rank_ss,
+    SUM(c.w * c.instrumentalness_d * c.instrumentalness_d) AS instrumentalness_ss,
+    SUM(c.w * c.instrumentalness_rank_d * c.instrumentalness_rank_d) AS instrumentalness_rank_ss,
+    SUM(c.w * c.liveness_d * c.liveness_d) AS liveness_ss,
+    SUM(c.w * c.liveness_rank_d * c.liveness_rank_d) AS liveness_rank_ss,
+    SUM(c.w * c.valence_d * c.valence_d) AS valence_ss,
+    SUM(c.w * c.valence_rank_d * c.valence_rank_d) AS valence_rank_ss,
+    SUM(c.w * c.tempo_d * c.tempo_d) AS tempo_ss,
+    SUM(c.w * c.tempo_rank_d * c.tempo_rank_d) AS tempo_rank_ss,
+    SUM(c.w * c.danceability_d * c.energy_d) AS danceability__energy_sp,
+    SUM(c.w * c.danceability_d * c.loudness_d) AS danceability__loudness_sp,
+    SUM(c.w * c.danceability_d * c.speechiness_d) AS danceability__speechiness_sp,
+    SUM(c.w * c.danceability_d * c.acousticness_d) AS danceability__acousticness_sp,
+    SUM(c.w * c.danceability_d * c.instrumentalness_d) AS danceability__instrumentalness_sp,
+    SUM(c.w * c.danceability_d * c.liveness_d) AS danceability__liveness_sp,
+    SUM(c.w * c.danceability_d * c.valence_d) AS danceability__valence_sp,
+    SUM(c.w * c.danceability_d * c.tempo_d) AS danceability__tempo_sp,
+    SUM(c.w * c.energy_d * c.loudness_d) AS energy__loudness_sp,
+    SUM(c.w * c.energy_d * c.speechiness_d) AS energy__speechiness_sp,
+    SUM(c.w * c.energy_d * c.acousticness_d) AS energy__acousticness_sp,
+    SUM(c.w * c.energy_d * c.instrumentalness_d) AS energy__instrumentalness_sp,
+    SUM(c.w * c.energy_d * c.liveness_d) AS energy__liveness_sp,
+    SUM(c.w * c.energy_d * c.valence_d) AS energy__valence_sp,
+    SUM(c.w * c.energy_d * c.tempo_d) AS energy__tempo_sp,
+    SUM(c.w * c.loudness_d * c.speechiness_d) AS loudness__speechiness_sp,
+    SUM(c.w * c.loudness_d * c.acousticness_d) AS loudness__acousticness_sp,
+    SUM(c.w * c.loudness_d * c.instrumentalness_d) AS loudness__instrumentalness_sp,
+    SUM(c.w * c.loudness_d * c.liveness_d) AS loudness__liveness_sp,
+    SUM(c.w * c.loudness_d * c.valence_d) AS loudness__valence_sp,
+    SUM(c.w * c.loudness_d * c.tempo_d) AS loudness__tempo_sp,
+    SUM(c.w * c.speechiness_d * c.acousticness_d) AS speechiness__acousticness_sp,
+    SUM(c.w * c.speechiness_d * c.instrumentalness_d) AS speechiness__instrumentalness_sp,
+    SUM(c.w * c.speechiness_d * c.liveness_d) AS speechiness__liveness_sp,
+    SUM(c.w * c.speechiness_d * c.valence_d) AS speechiness__valence_sp,
+    SUM(c.w * c.speechiness_d * c.tempo_d) AS speechiness__tempo_sp,
+    SUM(c.w * c.acousticness_d * c.instrumentalness_d) AS acousticness__instrumentalness_sp,
+    SUM(c.w * c.acousticness_d * c.liveness_d) AS acousticness__liveness_sp,
+    SUM(c.w * c.acousticness_d * c.valence_d) AS acousticness__valence_sp,
+    SUM(c.w * c.acousticness_d * c.tempo_d) AS acousticness__tempo_sp,
+    SUM(c.w * c.instrumentalness_d * c.liveness_d) AS instrumentalness__liveness_sp,
+    SUM(c.w * c.instrumentalness_d * c.valence_d) AS instrumentalness__valence_sp,
+    SUM(c.w * c.instrumentalness_d * c.tempo_d) AS instrumentalness__tempo_sp,
+    SUM(c.w * c.liveness_d * c.valence_d) AS liveness__valence_sp,
+    SUM(c.w * c.liveness_d * c.tempo_d) AS liveness__tempo_sp,
+    SUM(c.w * c.valence_d * c.tempo_d) AS valence__tempo_sp,
+    SUM(c.w * c.danceability_rank_d * c.energy_rank_d) AS danceability__energy_rank_sp,
+    SUM(c.w * c.danceability_rank_d * c.loudness_rank_d) AS danceability__loudness_rank_sp,
+    SUM(c.w * c.danceability_rank_d * c.speechiness_rank_d) AS danceability__speechiness_rank_sp,
+    SUM(c.w * c.danceability_rank_d * c.acousticness_rank_d) AS danceability__acousticness_rank_sp,
+    SUM(c.w * c.danceability_rank_d * c.instrumentalness_rank_d) AS danceability__instrumentalness_rank_sp,
+    SUM(c.w * c.danceability_rank_d * c.liveness_rank_d) AS danceability__liveness_rank_sp,
+    SUM(c.w * c.danceability_rank_d * c.valence_rank_d) AS danceability__valence_rank_sp,
+    SUM(c.w * c.danceability_rank_d * c.tempo_rank_d) AS danceability__tempo_rank_sp,
+    SUM(c.w * c.energy_rank_d * c.loudness_rank_d) AS energy__loudness_rank_sp,
+    SUM(c.w * c.energy_rank_d * c.speechiness_rank_d) AS energy__speechiness_rank_sp,
+    SUM(c.w * c.energy_rank_d * c.acousticness_rank_d) AS energy__acousticness_rank_sp,
+    SUM(c.w * c.energy_rank_d * c.instrumentalness_rank_d) AS energy__instrumentalness_rank_sp,
+    SUM(c.w * c.energy_rank_d * c.liveness_rank_d) AS energy__liveness_rank_sp,
+    SUM(c.w * c.energy_rank_d * c.valence_rank_d) AS energy__valence_rank_sp,
+    SUM(c.w * c.energy_rank_d * c.tempo_rank_d) AS energy__tempo_rank_sp,
+    SUM(c.w * c.loudness_rank_d * c.speechiness_rank_d) AS loudness__speechiness_rank_sp,
+    SUM(c.w * c.loudness_rank_d * c.acousticness_rank_d) AS loudness__acousticness_rank_sp,
+    SUM(c.w * c.loudness_rank_d * c.instrumentalness_rank_d) AS loudness__instrumentalness_rank_sp,
+    SUM(c.w * c.loudness_rank_d * c.liveness_rank_d) AS loudness__liveness_rank_sp,
+    SUM(c.w * c.loudness_rank_d * c.valence_rank_d) AS loudness__valence_rank_sp,
+    SUM(c.w * c.loudness_rank_d * c.tempo_rank_d) AS loudness__tempo_rank_sp,
+    SUM(c.w * c.speechiness_rank_d * c.acousticness_rank_d) AS speechiness__acousticness_rank_sp,
+    SUM(c.w * c.speechiness_rank_d * c.instrumentalness_rank_d) AS speechiness__instrumentalness_rank_sp,
+    SUM(c.w * c.speechiness_rank_d * c.liveness_rank_d) AS speechiness__liveness_rank_sp,
+    SUM(c.w * c.speechiness_rank_d * c.valence_rank_d) AS speechiness__valence_rank_sp,
+    SUM(c.w * c.speechiness_rank_d * c.tempo_rank_d) AS speechiness__tempo_rank_sp,
+    SUM(c.w * c.acousticness_rank_d * c.instrumentalness_rank_d) AS acousticness__instrumentalness_rank_sp,
+    SUM(c.w * c.acousticness_rank_d * c.liveness_rank_d) AS acousticness__liveness_rank_sp,
+    SUM(c.w * c.acousticness_rank_d * c.valence_rank_d) AS acousticness__valence_rank_sp,
+    SUM(c.w * c.acousticness_rank_d * c.tempo_rank_d) AS acousticness__tempo_rank_sp,
+    SUM(c.w * c.instrumentalness_rank_d * c.liveness_rank_d) AS instrumentalness__liveness_rank_sp,
+    SUM(c.w * c.instrumentalness_rank_d * c.valence_rank_d) AS instrumentalness__valence_rank_sp,
+    SUM(c.w * c.instrumentalness_rank_d * c.tempo_rank_d) AS instrumentalness__tempo_rank_sp,
+    SUM(c.w * c.liveness_rank_d * c.valence_rank_d) AS liveness__valence_rank_sp,
+    SUM(c.w * c.liveness_rank_d * c.tempo_rank_d) AS liveness__tempo_rank_sp,
+    SUM(c.w * c.valence_rank_d * c.tempo_rank_d) AS valence__tempo_rank_sp
+  FROM centered AS c
+  GROUP BY
+    c.user_id
+), moments AS (
+  SELECT
+    m.user_id,
+    m.n_feature_plays,
+    SQRT(s.danceability_ss / m.n_feature_plays) AS danceability_sd,
+    SQRT(s.danceability_rank_ss / m.n_feature_plays) AS danceability_rank_sd,
+    SQRT(s.energy_ss / m.n_feature_plays) AS energy_sd,
+    SQRT(s.energy_rank_ss / m.n_feature_plays) AS energy_rank_sd,
+    SQRT(s.loudness_ss / m.n_feature_plays) AS loudness_sd,
+    SQRT(s.loudness_rank_ss / m.n_feature_plays) AS loudness_rank_sd,
+    SQRT(s.speechiness_ss / m.n_feature_plays) AS speechiness_sd,
+    SQRT(s.speechiness_rank_ss / m.n_feature_plays) AS speechiness_rank_sd,
+    SQRT(s.acousticness_ss / m.n_feature_plays) AS acousticness_sd,
+    SQRT(s.acousticness_rank_ss / m.n_feature_plays) AS acousticness_rank_sd,
+    SQRT(s.instrumentalness_ss / m.n_feature_plays) AS instrumentalness_sd,
+    SQRT(s.instrumentalness_rank_ss / m.n_feature_plays) AS instrumentalness_rank_sd,
+    SQRT(s.liveness_ss / m.n_feature_plays) AS liveness_sd,
+    SQRT(s.liveness_rank_ss / m.n_feature_plays) AS liveness_rank_sd,
+    SQRT(s.valence_ss / m.n_feature_plays) AS valence_sd,
+    SQRT(s.valence_rank_ss / m.n_feature_plays) AS valence_rank_sd,
+    SQRT(s.tempo_ss / m.n_feature_plays) AS tempo_sd,
+    SQRT(s.tempo_rank_ss / m.n_feature_plays) AS tempo_rank_sd,
+    s.danceability__energy_sp / SQRT(s.danceability_ss * s.energy_ss) AS pearson_danceability__energy,
+    s.danceability__loudness_sp / SQRT(s.danceability_ss * s.loudness_ss) AS pearson_danceability__loudness,
+    s.danceability__speechiness_sp / SQRT(s.danceability_ss * s.speechiness_ss) AS pearson_danceability__speechiness,
+    s.danceability__acousticness_sp / SQRT(s.danceability_ss * s.acousticness_ss) AS pearson_danceability__acousticness,
+    s.danceability__instrumentalness_sp / SQRT(s.danceability_ss * s.instrumentalness_ss) AS pearson_danceability__instrumentalness,
+    s.danceability__liveness_sp / SQRT(s.danceability_ss * s.liveness_ss) AS pearson_danceability__liveness,
+    s.danceability__valence_sp / SQRT(s.danceability_ss * s.valence_ss) AS pearson_danceability__valence,
+    s.danceability__tempo_sp / SQRT(s.danceability_ss * s.tempo_ss) AS pearson_danceability__tempo,
+    s.energy__loudness_sp / SQRT(s.energy_ss * s.loudness_ss) AS pearson_energy__loudness,
+    s.energy__speechiness_sp / SQRT(s.energy_ss * s.speechiness_ss) AS pearson_energy__speechiness,
+    s.energy__acousticness_sp / SQRT(s.energy_ss * s.acousticness_ss) AS pearson_energy__acousticness,
+    s.energy__instrumentalness_sp / SQRT(s.energy_ss * s.instrumentalness_ss) AS pearson_energy__instrumentalness,
+    s.energy__liveness_sp / SQRT(s.energy_ss * s.liveness_ss) AS pearson_energy__liveness,
+    s.energy__valence_sp / SQRT(s.energy_ss * s.valence_ss) AS pearson_energy__valence,
+    s.energy__tempo_sp / SQRT(s.energy_ss * s.tempo_ss) AS pearson_energy__tempo,
+    s.loudness__speechiness_sp / SQRT(s.loudness_ss * s.speechiness_ss) AS pearson_loudness__speechiness,
+    s.loudness__acousticness_sp / SQRT(s.loudness_ss * s.acousticness_ss) AS pearson_loudness__acousticness,
+    s.loudness__instrumentalness_sp / SQRT(s.loudness_ss * s.instrumentalness_ss) AS pearson_loudness__instrumentalness,
+    s.loudness__liveness_sp / SQRT(s.loudness_ss * s.liveness_ss) AS pearson_loudness__liveness,
+    s.loudness__valence_sp / SQRT(s.loudness_ss * s.valence_ss) AS pearson_loudness__valence,
+    s.loudness__tempo_sp / SQRT(s.loudness_ss * s.tempo_ss) AS pearson_loudness__tempo,
+    s.speechiness__acousticness_sp / SQRT(s.speechiness_ss * s.acousticness_ss) AS pearson_speechiness__acousticness,
+    s.speechiness__instrumentalness_sp / SQRT(s.speechiness_ss * s.instrumentalness_ss) AS pearson_speechiness__instrumentalness,
+    s.speechiness__liveness_sp / SQRT(s.speechiness_ss * s.liveness_ss) AS pearson_speechiness__liveness,
+    s.speechiness__valence_sp / SQRT(s.speechiness_ss * s.valence_ss) AS pearson_speechiness__valence,
+    s.speechiness__tempo_sp / SQRT(s.speechiness_ss * s.tempo_ss) AS pearson_speechiness__tempo,
+    s.acousticness__instrumentalness_sp / SQRT(s.acousticness_ss * s.instrumentalness_ss) AS pearson_acousticness__instrumentalness,
+    s.acousticness__liveness_sp / SQRT(s.acousticness_ss * s.liveness_ss) AS pearson_acousticness__liveness,
+    s.acousticness__valence_sp / SQRT(s.acousticness_ss * s.valence_ss) AS pearson_acousticness__valence,
+    s.acousticness__tempo_sp / SQRT(s.acousticness_ss * s.tempo_ss) AS pearson_acousticness__tempo,
+    s.instrumentalness__liveness_sp / SQRT(s.instrumentalness_ss * s.liveness_ss) AS pearson_instrumentalness__liveness,
+    s.instrumentalness__valence_sp / SQRT(s.instrumentalness_ss * s.valence_ss) AS pearson_instrumentalness__valence,
+    s.instrumentalness__tempo_sp / SQRT(s.instrumentalness_ss * s.tempo_ss) AS pearson_instrumentalness__tempo,
+    s.liveness__valence_sp / SQRT(s.liveness_ss * s.valence_ss) AS pearson_liveness__valence,
+    s.liveness__tempo_sp / SQRT(s.liveness_ss * s.tempo_ss) AS pearson_liveness__tempo,
+    s.valence__tempo_sp / SQRT(s.valence_ss * s.tempo_ss) AS pearson_valence__tempo,
+    s.danceability__energy_rank_sp / SQRT(s.danceability_rank_ss * s.energy_rank_ss) AS spearman_danceability__energy,
+    s.danceability__loudness_rank_sp / SQRT(s.danceability_rank_ss * s.loudness_rank_ss) AS spearman_danceability__loudness,
+    s.danceability__speechiness_rank_sp / SQRT(s.danceability_rank_ss * s.speechiness_rank_ss) AS spearman_danceability__speechiness,
+    s.danceability__acousticness_rank_sp / SQRT(s.danceability_rank_ss * s.acousticness_rank_ss) AS spearman_danceability__acousticness,
+    s.danceability__instrumentalness_rank_sp / SQRT(s.danceability_rank_ss * s.instrumentalness_rank_ss) AS spearman_danceability__instrumentalness,
+    s.danceability__liveness_rank_sp / SQRT(s.danceability_rank_ss * s.liveness_rank_ss) AS spearman_danceability__liveness,
+    s.danceability__valence_rank_sp / SQRT(s.danceability_rank_ss * s.valence_rank_ss) AS spearman_danceability__valence,
+    s.danceability__tempo_rank_sp / SQRT(s.danceability_rank_ss * s.tempo_rank_ss) AS spearman_danceability__tempo,
+    s.energy__loudness_rank_sp / SQRT(s.energy_rank_ss * s.loudness_rank_ss) AS spearman_energy__loudness,
+    s.energy__speechiness_rank_sp / SQRT(s.energy_rank_ss * s.speechiness_rank_ss) AS spearman_energy__speechiness,
+    s.energy__acousticness_rank_sp / SQRT(s.energy_rank_ss * s.acousticness_rank_ss) AS spearman_energy__acousticness,
+    s.energy__instrumentalness_rank_sp / SQRT(s.energy_rank_ss * s.instrumentalness_rank_ss) AS spearman_energy__instrumentalness,
+    s.energy__liveness_rank_sp / SQRT(s.energy_rank_ss * s.liveness_rank_ss) AS spearman_energy__liveness,
+    s.energy__valence_rank_sp / SQRT(s.energy_rank_ss * s.valence_rank_ss) AS spearman_energy__valence,
+    s.energy__tempo_rank_sp / SQRT(s.energy_rank_ss * s.tempo_rank_ss) AS spearman_energy__tempo,
+    s.loudness__speechiness_rank_sp / SQRT(s.loudness_rank_ss * s.speechiness_rank_ss) AS spearman_loudness__speechiness,
+    s.loudness__acousticness_rank_sp / SQRT(s.loudness_rank_ss * s.acousticness_rank_ss) AS spearman_loudness__acousticness,
+    s.loudness__instrumentalness_rank_sp / SQRT(s.loudness_rank_ss * s.instrumentalness_rank_ss) AS spearman_loudness__instrumentalness,
+    s.loudness__liveness_rank_sp / SQRT(s.loudness_rank_ss * s.liveness_rank_ss) AS spearman_loudness__liveness,
+    s.loudness__valence_rank_sp / SQRT(s.loudness_rank_ss * s.valence_rank_ss) AS spearman_loudness__valence,
+    s.loudness__tempo_rank_sp / SQRT(s.loudness_rank_ss * s.tempo_rank_ss) AS spearman_loudness__tempo,
+    s.speechiness__acousticness_rank_sp / SQRT(s.speechiness_rank_ss * s.acousticness_rank_ss) AS spearman_speechiness__acousticness,
+    s.speechiness__instrumentalness_rank_sp / SQRT(s.speechiness_rank_ss * s.instrumentalness_rank_ss) AS spearman_speechiness__instrumentalness,
+    s.speechiness__liveness_rank_sp / SQRT(s.speechiness_rank_ss * s.liveness_rank_ss) AS spearman_speechiness__liveness,
+    s.speechiness__valence_rank_sp / SQRT(s.speechiness_rank_ss * s.valence_rank_ss) AS spearman_speechiness__valence,
+    s.speechiness__tempo_rank_sp / SQRT(s.speechiness_rank_ss * s.tempo_rank_ss) AS spearman_speechiness__tempo,
+    s.acousticness__instrumentalness_rank_sp / SQRT(s.acousticness_rank_ss * s.instrumentalness_rank_ss) AS spearman_acousticness__instrumentalness,
+    s.acousticness__liveness_rank_sp / SQRT(s.acousticness_rank_ss * s.liveness_rank_ss) AS spearman_acousticness__liveness,
+    s.acousticness__valence_rank_sp / SQRT(s.acousticness_rank_ss * s.valence_rank_ss) AS spearman_acousticness__valence,
+    s.acousticness__tempo_rank_sp / SQRT(s.acousticness_rank_ss * s.tempo_rank_ss) AS spearman_acousticness__tempo,
+    s.instrumentalness__liveness_rank_sp / SQRT(s.instrumentalness_rank_ss * s.liveness_rank_ss) AS spearman_instrumentalness__liveness,
+    s.instrumentalness__valence_rank_sp / SQRT(s.instrumentalness_rank_ss * s.valence_rank_ss) AS spearman_instrumentalness__valence,
+    s.instrumentalness__tempo_rank_sp / SQRT(s.instrumentalness_rank_ss * s.tempo_rank_ss) AS spearman_instrumentalness__tempo,
+    s.liveness__valence_rank_sp / SQRT(s.liveness_rank_ss * s.valence_rank_ss) AS spearman_liveness__valence,
+    s.liveness__tempo_rank_sp / SQRT(s.liveness_rank_ss * s.tempo_rank_ss) AS spearman_liveness__tempo,
+    s.valence__tempo_rank_sp / SQRT(s.valence_rank_ss * s.tempo_rank_ss) AS spearman_valence__tempo
+  FROM means AS m
+  INNER JOIN sums AS s
+    ON m.user_id = s.user_id
 ), feature_pairs AS (
   SELECT
     *

@@ -4,11 +4,13 @@
 -- the mean of their ranks). strength from |pearson_r| (spearman_strength from
 -- |spearman_rho|): >= 0.7 strong, >= 0.4 moderate, >= 0.2 weak, else negligible.
 -- Coefficients are NULL with fewer than 3 plays or a feature without spread.
--- Average rank = (rank() + plays <= value) / 2: rank() counts the plays below
--- plus one, and count(*) over the same ordering (default RANGE frame, peers
--- included) counts the plays at or below; one sort per feature. All 72
--- coefficients come from one pass over the plays, then are laid out one row
--- per pair.
+-- A track's features repeat on each of its plays, so the plays are first
+-- counted per distinct feature tuple (weight w) and everything below runs on
+-- those tuples: the average rank of a value is (plays at or below it) -
+-- (plays at it - 1) / 2, one sort per feature; the coefficients are
+-- weighted central moments (means first, then sums of w * dx * dy), which is
+-- what corr() over the plays computes. All 72 coefficients come from one pass
+-- over the tuples, then are laid out one row per pair.
 with listening as (
     select * from listening_with_features
 ),
@@ -46,7 +48,8 @@ feature_plays as (
         and l.tempo is not null
 ),
 
-ranked as (
+tuples as (
+    -- plays per user and distinct feature tuple
     select
         f.user_id,
         f.danceability,
@@ -58,123 +61,300 @@ ranked as (
         f.liveness,
         f.valence,
         f.tempo,
-        (rank() over (partition by f.user_id order by f.danceability)
-            + count(*) over (partition by f.user_id order by f.danceability)) / 2.0 as danceability_rank,
-        (rank() over (partition by f.user_id order by f.energy)
-            + count(*) over (partition by f.user_id order by f.energy)) / 2.0 as energy_rank,
-        (rank() over (partition by f.user_id order by f.loudness)
-            + count(*) over (partition by f.user_id order by f.loudness)) / 2.0 as loudness_rank,
-        (rank() over (partition by f.user_id order by f.speechiness)
-            + count(*) over (partition by f.user_id order by f.speechiness)) / 2.0 as speechiness_rank,
-        (rank() over (partition by f.user_id order by f.acousticness)
-            + count(*) over (partition by f.user_id order by f.acousticness)) / 2.0 as acousticness_rank,
-        (rank() over (partition by f.user_id order by f.instrumentalness)
-            + count(*) over (partition by f.user_id order by f.instrumentalness)) / 2.0 as instrumentalness_rank,
-        (rank() over (partition by f.user_id order by f.liveness)
-            + count(*) over (partition by f.user_id order by f.liveness)) / 2.0 as liveness_rank,
-        (rank() over (partition by f.user_id order by f.valence)
-            + count(*) over (partition by f.user_id order by f.valence)) / 2.0 as valence_rank,
-        (rank() over (partition by f.user_id order by f.tempo)
-            + count(*) over (partition by f.user_id order by f.tempo)) / 2.0 as tempo_rank
+        count(*) as w
     from feature_plays as f
+    group by f.user_id, f.danceability, f.energy, f.loudness, f.speechiness, f.acousticness, f.instrumentalness, f.liveness, f.valence, f.tempo
+),
+
+ranked as (
+    select
+        t.*,
+        sum(t.w) over (partition by t.user_id order by t.danceability)
+            - (sum(t.w) over (
+                partition by t.user_id order by t.danceability range between current row and current row
+            ) - 1) / 2.0 as danceability_rank,
+        sum(t.w) over (partition by t.user_id order by t.energy)
+            - (sum(t.w) over (
+                partition by t.user_id order by t.energy range between current row and current row
+            ) - 1) / 2.0 as energy_rank,
+        sum(t.w) over (partition by t.user_id order by t.loudness)
+            - (sum(t.w) over (
+                partition by t.user_id order by t.loudness range between current row and current row
+            ) - 1) / 2.0 as loudness_rank,
+        sum(t.w) over (partition by t.user_id order by t.speechiness)
+            - (sum(t.w) over (
+                partition by t.user_id order by t.speechiness range between current row and current row
+            ) - 1) / 2.0 as speechiness_rank,
+        sum(t.w) over (partition by t.user_id order by t.acousticness)
+            - (sum(t.w) over (
+                partition by t.user_id order by t.acousticness range between current row and current row
+            ) - 1) / 2.0 as acousticness_rank,
+        sum(t.w) over (partition by t.user_id order by t.instrumentalness)
+            - (sum(t.w) over (
+                partition by t.user_id order by t.instrumentalness range between current row and current row
+            ) - 1) / 2.0 as instrumentalness_rank,
+        sum(t.w) over (partition by t.user_id order by t.liveness)
+            - (sum(t.w) over (
+                partition by t.user_id order by t.liveness range between current row and current row
+            ) - 1) / 2.0 as liveness_rank,
+        sum(t.w) over (partition by t.user_id order by t.valence)
+            - (sum(t.w) over (
+                partition by t.user_id order by t.valence range between current row and current row
+            ) - 1) / 2.0 as valence_rank,
+        sum(t.w) over (partition by t.user_id order by t.tempo)
+            - (sum(t.w) over (
+                partition by t.user_id order by t.tempo range between current row and current row
+            ) - 1) / 2.0 as tempo_rank
+    from tuples as t
+),
+
+means as (
+    select
+        r.user_id,
+        cast(sum(r.w) as bigint) as n_feature_plays,
+        sum(r.w * r.danceability) / sum(r.w) as danceability_mean,
+        sum(r.w * r.energy) / sum(r.w) as energy_mean,
+        sum(r.w * r.loudness) / sum(r.w) as loudness_mean,
+        sum(r.w * r.speechiness) / sum(r.w) as speechiness_mean,
+        sum(r.w * r.acousticness) / sum(r.w) as acousticness_mean,
+        sum(r.w * r.instrumentalness) / sum(r.w) as instrumentalness_mean,
+        sum(r.w * r.liveness) / sum(r.w) as liveness_mean,
+        sum(r.w * r.valence) / sum(r.w) as valence_mean,
+        sum(r.w * r.tempo) / sum(r.w) as tempo_mean,
+        sum(r.w * r.danceability_rank) / sum(r.w) as danceability_rank_mean,
+        sum(r.w * r.energy_rank) / sum(r.w) as energy_rank_mean,
+        sum(r.w * r.loudness_rank) / sum(r.w) as loudness_rank_mean,
+        sum(r.w * r.speechiness_rank) / sum(r.w) as speechiness_rank_mean,
+        sum(r.w * r.acousticness_rank) / sum(r.w) as acousticness_rank_mean,
+        sum(r.w * r.instrumentalness_rank) / sum(r.w) as instrumentalness_rank_mean,
+        sum(r.w * r.liveness_rank) / sum(r.w) as liveness_rank_mean,
+        sum(r.w * r.valence_rank) / sum(r.w) as valence_rank_mean,
+        sum(r.w * r.tempo_rank) / sum(r.w) as tempo_rank_mean
+    from ranked as r
+    group by r.user_id
+),
+
+centered as (
+    select
+        r.user_id,
+        r.w,
+        r.danceability - m.danceability_mean as danceability_d,
+        r.energy - m.energy_mean as energy_d,
+        r.loudness - m.loudness_mean as loudness_d,
+        r.speechiness - m.speechiness_mean as speechiness_d,
+        r.acousticness - m.acousticness_mean as acousticness_d,
+        r.instrumentalness - m.instrumentalness_mean as instrumentalness_d,
+        r.liveness - m.liveness_mean as liveness_d,
+        r.valence - m.valence_mean as valence_d,
+        r.tempo - m.tempo_mean as tempo_d,
+        r.danceability_rank - m.danceability_rank_mean as danceability_rank_d,
+        r.energy_rank - m.energy_rank_mean as energy_rank_d,
+        r.loudness_rank - m.loudness_rank_mean as loudness_rank_d,
+        r.speechiness_rank - m.speechiness_rank_mean as speechiness_rank_d,
+        r.acousticness_rank - m.acousticness_rank_mean as acousticness_rank_d,
+        r.instrumentalness_rank - m.instrumentalness_rank_mean as instrumentalness_rank_d,
+        r.liveness_rank - m.liveness_rank_mean as liveness_rank_d,
+        r.valence_rank - m.valence_rank_mean as valence_rank_d,
+        r.tempo_rank - m.tempo_rank_mean as tempo_rank_d
+    from ranked as r
+    inner join means as m
+        on r.user_id = m.user_id
+),
+
+sums as (
+    select
+        c.user_id,
+        sum(c.w * c.danceability_d * c.danceability_d) as danceability_ss,
+        sum(c.w * c.danceability_rank_d * c.danceability_rank_d) as danceability_rank_ss,
+        sum(c.w * c.energy_d * c.energy_d) as energy_ss,
+        sum(c.w * c.energy_rank_d * c.energy_rank_d) as energy_rank_ss,
+        sum(c.w * c.loudness_d * c.loudness_d) as loudness_ss,
+        sum(c.w * c.loudness_rank_d * c.loudness_rank_d) as loudness_rank_ss,
+        sum(c.w * c.speechiness_d * c.speechiness_d) as speechiness_ss,
+        sum(c.w * c.speechiness_rank_d * c.speechiness_rank_d) as speechiness_rank_ss,
+        sum(c.w * c.acousticness_d * c.acousticness_d) as acousticness_ss,
+        sum(c.w * c.acousticness_rank_d * c.acousticness_rank_d) as acousticness_rank_ss,
+        sum(c.w * c.instrumentalness_d * c.instrumentalness_d) as instrumentalness_ss,
+        sum(c.w * c.instrumentalness_rank_d * c.instrumentalness_rank_d) as instrumentalness_rank_ss,
+        sum(c.w * c.liveness_d * c.liveness_d) as liveness_ss,
+        sum(c.w * c.liveness_rank_d * c.liveness_rank_d) as liveness_rank_ss,
+        sum(c.w * c.valence_d * c.valence_d) as valence_ss,
+        sum(c.w * c.valence_rank_d * c.valence_rank_d) as valence_rank_ss,
+        sum(c.w * c.tempo_d * c.tempo_d) as tempo_ss,
+        sum(c.w * c.tempo_rank_d * c.tempo_rank_d) as tempo_rank_ss,
+        sum(c.w * c.danceability_d * c.energy_d) as danceability__energy_sp,
+        sum(c.w * c.danceability_d * c.loudness_d) as danceability__loudness_sp,
+        sum(c.w * c.danceability_d * c.speechiness_d) as danceability__speechiness_sp,
+        sum(c.w * c.danceability_d * c.acousticness_d) as danceability__acousticness_sp,
+        sum(c.w * c.danceability_d * c.instrumentalness_d) as danceability__instrumentalness_sp,
+        sum(c.w * c.danceability_d * c.liveness_d) as danceability__liveness_sp,
+        sum(c.w * c.danceability_d * c.valence_d) as danceability__valence_sp,
+        sum(c.w * c.danceability_d * c.tempo_d) as danceability__tempo_sp,
+        sum(c.w * c.energy_d * c.loudness_d) as energy__loudness_sp,
+        sum(c.w * c.energy_d * c.speechiness_d) as energy__speechiness_sp,
+        sum(c.w * c.energy_d * c.acousticness_d) as energy__acousticness_sp,
+        sum(c.w * c.energy_d * c.instrumentalness_d) as energy__instrumentalness_sp,
+        sum(c.w * c.energy_d * c.liveness_d) as energy__liveness_sp,
+        sum(c.w * c.energy_d * c.valence_d) as energy__valence_sp,
+        sum(c.w * c.energy_d * c.tempo_d) as energy__tempo_sp,
+        sum(c.w * c.loudness_d * c.speechiness_d) as loudness__speechiness_sp,
+        sum(c.w * c.loudness_d * c.acousticness_d) as loudness__acousticness_sp,
+        sum(c.w * c.loudness_d * c.instrumentalness_d) as loudness__instrumentalness_sp,
+        sum(c.w * c.loudness_d * c.liveness_d) as loudness__liveness_sp,
+        sum(c.w * c.loudness_d * c.valence_d) as loudness__valence_sp,
+        sum(c.w * c.loudness_d * c.tempo_d) as loudness__tempo_sp,
+        sum(c.w * c.speechiness_d * c.acousticness_d) as speechiness__acousticness_sp,
+        sum(c.w * c.speechiness_d * c.instrumentalness_d) as speechiness__instrumentalness_sp,
+        sum(c.w * c.speechiness_d * c.liveness_d) as speechiness__liveness_sp,
+        sum(c.w * c.speechiness_d * c.valence_d) as speechiness__valence_sp,
+        sum(c.w * c.speechiness_d * c.tempo_d) as speechiness__tempo_sp,
+        sum(c.w * c.acousticness_d * c.instrumentalness_d) as acousticness__instrumentalness_sp,
+        sum(c.w * c.acousticness_d * c.liveness_d) as acousticness__liveness_sp,
+        sum(c.w * c.acousticness_d * c.valence_d) as acousticness__valence_sp,
+        sum(c.w * c.acousticness_d * c.tempo_d) as acousticness__tempo_sp,
+        sum(c.w * c.instrumentalness_d * c.liveness_d) as instrumentalness__liveness_sp,
+        sum(c.w * c.instrumentalness_d * c.valence_d) as instrumentalness__valence_sp,
+        sum(c.w * c.instrumentalness_d * c.tempo_d) as instrumentalness__tempo_sp,
+        sum(c.w * c.liveness_d * c.valence_d) as liveness__valence_sp,
+        sum(c.w * c.liveness_d * c.tempo_d) as liveness__tempo_sp,
+        sum(c.w * c.valence_d * c.tempo_d) as valence__tempo_sp,
+        sum(c.w * c.danceability_rank_d * c.energy_rank_d) as danceability__energy_rank_sp,
+        sum(c.w * c.danceability_rank_d * c.loudness_rank_d) as danceability__loudness_rank_sp,
+        sum(c.w * c.danceability_rank_d * c.speechiness_rank_d) as danceability__speechiness_rank_sp,
+        sum(c.w * c.danceability_rank_d * c.acousticness_rank_d) as danceability__acousticness_rank_sp,
+        sum(c.w * c.danceability_rank_d * c.instrumentalness_rank_d) as danceability__instrumentalness_rank_sp,
+        sum(c.w * c.danceability_rank_d * c.liveness_rank_d) as danceability__liveness_rank_sp,
+        sum(c.w * c.danceability_rank_d * c.valence_rank_d) as danceability__valence_rank_sp,
+        sum(c.w * c.danceability_rank_d * c.tempo_rank_d) as danceability__tempo_rank_sp,
+        sum(c.w * c.energy_rank_d * c.loudness_rank_d) as energy__loudness_rank_sp,
+        sum(c.w * c.energy_rank_d * c.speechiness_rank_d) as energy__speechiness_rank_sp,
+        sum(c.w * c.energy_rank_d * c.acousticness_rank_d) as energy__acousticness_rank_sp,
+        sum(c.w * c.energy_rank_d * c.instrumentalness_rank_d) as energy__instrumentalness_rank_sp,
+        sum(c.w * c.energy_rank_d * c.liveness_rank_d) as energy__liveness_rank_sp,
+        sum(c.w * c.energy_rank_d * c.valence_rank_d) as energy__valence_rank_sp,
+        sum(c.w * c.energy_rank_d * c.tempo_rank_d) as energy__tempo_rank_sp,
+        sum(c.w * c.loudness_rank_d * c.speechiness_rank_d) as loudness__speechiness_rank_sp,
+        sum(c.w * c.loudness_rank_d * c.acousticness_rank_d) as loudness__acousticness_rank_sp,
+        sum(c.w * c.loudness_rank_d * c.instrumentalness_rank_d) as loudness__instrumentalness_rank_sp,
+        sum(c.w * c.loudness_rank_d * c.liveness_rank_d) as loudness__liveness_rank_sp,
+        sum(c.w * c.loudness_rank_d * c.valence_rank_d) as loudness__valence_rank_sp,
+        sum(c.w * c.loudness_rank_d * c.tempo_rank_d) as loudness__tempo_rank_sp,
+        sum(c.w * c.speechiness_rank_d * c.acousticness_rank_d) as speechiness__acousticness_rank_sp,
+        sum(c.w * c.speechiness_rank_d * c.instrumentalness_rank_d) as speechiness__instrumentalness_rank_sp,
+        sum(c.w * c.speechiness_rank_d * c.liveness_rank_d) as speechiness__liveness_rank_sp,
+        sum(c.w * c.speechiness_rank_d * c.valence_rank_d) as speechiness__valence_rank_sp,
+        sum(c.w * c.speechiness_rank_d * c.tempo_rank_d) as speechiness__tempo_rank_sp,
+        sum(c.w * c.acousticness_rank_d * c.instrumentalness_rank_d) as acousticness__instrumentalness_rank_sp,
+        sum(c.w * c.acousticness_rank_d * c.liveness_rank_d) as acousticness__liveness_rank_sp,
+        sum(c.w * c.acousticness_rank_d * c.valence_rank_d) as acousticness__valence_rank_sp,
+        sum(c.w * c.acousticness_rank_d * c.tempo_rank_d) as acousticness__tempo_rank_sp,
+        sum(c.w * c.instrumentalness_rank_d * c.liveness_rank_d) as instrumentalness__liveness_rank_sp,
+        sum(c.w * c.instrumentalness_rank_d * c.valence_rank_d) as instrumentalness__valence_rank_sp,
+        sum(c.w * c.instrumentalness_rank_d * c.tempo_rank_d) as instrumentalness__tempo_rank_sp,
+        sum(c.w * c.liveness_rank_d * c.valence_rank_d) as liveness__valence_rank_sp,
+        sum(c.w * c.liveness_rank_d * c.tempo_rank_d) as liveness__tempo_rank_sp,
+        sum(c.w * c.valence_rank_d * c.tempo_rank_d) as valence__tempo_rank_sp
+    from centered as c
+    group by c.user_id
 ),
 
 moments as (
     select
-        r.user_id,
-        cast(count(*) as bigint) as n_feature_plays,
-        stddev_pop(r.danceability) as danceability_sd,
-        stddev_pop(r.danceability_rank) as danceability_rank_sd,
-        stddev_pop(r.energy) as energy_sd,
-        stddev_pop(r.energy_rank) as energy_rank_sd,
-        stddev_pop(r.loudness) as loudness_sd,
-        stddev_pop(r.loudness_rank) as loudness_rank_sd,
-        stddev_pop(r.speechiness) as speechiness_sd,
-        stddev_pop(r.speechiness_rank) as speechiness_rank_sd,
-        stddev_pop(r.acousticness) as acousticness_sd,
-        stddev_pop(r.acousticness_rank) as acousticness_rank_sd,
-        stddev_pop(r.instrumentalness) as instrumentalness_sd,
-        stddev_pop(r.instrumentalness_rank) as instrumentalness_rank_sd,
-        stddev_pop(r.liveness) as liveness_sd,
-        stddev_pop(r.liveness_rank) as liveness_rank_sd,
-        stddev_pop(r.valence) as valence_sd,
-        stddev_pop(r.valence_rank) as valence_rank_sd,
-        stddev_pop(r.tempo) as tempo_sd,
-        stddev_pop(r.tempo_rank) as tempo_rank_sd,
-        corr(r.danceability, r.energy) as pearson_danceability__energy,
-        corr(r.danceability, r.loudness) as pearson_danceability__loudness,
-        corr(r.danceability, r.speechiness) as pearson_danceability__speechiness,
-        corr(r.danceability, r.acousticness) as pearson_danceability__acousticness,
-        corr(r.danceability, r.instrumentalness) as pearson_danceability__instrumentalness,
-        corr(r.danceability, r.liveness) as pearson_danceability__liveness,
-        corr(r.danceability, r.valence) as pearson_danceability__valence,
-        corr(r.danceability, r.tempo) as pearson_danceability__tempo,
-        corr(r.energy, r.loudness) as pearson_energy__loudness,
-        corr(r.energy, r.speechiness) as pearson_energy__speechiness,
-        corr(r.energy, r.acousticness) as pearson_energy__acousticness,
-        corr(r.energy, r.instrumentalness) as pearson_energy__instrumentalness,
-        corr(r.energy, r.liveness) as pearson_energy__liveness,
-        corr(r.energy, r.valence) as pearson_energy__valence,
-        corr(r.energy, r.tempo) as pearson_energy__tempo,
-        corr(r.loudness, r.speechiness) as pearson_loudness__speechiness,
-        corr(r.loudness, r.acousticness) as pearson_loudness__acousticness,
-        corr(r.loudness, r.instrumentalness) as pearson_loudness__instrumentalness,
-        corr(r.loudness, r.liveness) as pearson_loudness__liveness,
-        corr(r.loudness, r.valence) as pearson_loudness__valence,
-        corr(r.loudness, r.tempo) as pearson_loudness__tempo,
-        corr(r.speechiness, r.acousticness) as pearson_speechiness__acousticness,
-        corr(r.speechiness, r.instrumentalness) as pearson_speechiness__instrumentalness,
-        corr(r.speechiness, r.liveness) as pearson_speechiness__liveness,
-        corr(r.speechiness, r.valence) as pearson_speechiness__valence,
-        corr(r.speechiness, r.tempo) as pearson_speechiness__tempo,
-        corr(r.acousticness, r.instrumentalness) as pearson_acousticness__instrumentalness,
-        corr(r.acousticness, r.liveness) as pearson_acousticness__liveness,
-        corr(r.acousticness, r.valence) as pearson_acousticness__valence,
-        corr(r.acousticness, r.tempo) as pearson_acousticness__tempo,
-        corr(r.instrumentalness, r.liveness) as pearson_instrumentalness__liveness,
-        corr(r.instrumentalness, r.valence) as pearson_instrumentalness__valence,
-        corr(r.instrumentalness, r.tempo) as pearson_instrumentalness__tempo,
-        corr(r.liveness, r.valence) as pearson_liveness__valence,
-        corr(r.liveness, r.tempo) as pearson_liveness__tempo,
-        corr(r.valence, r.tempo) as pearson_valence__tempo,
-        corr(r.danceability_rank, r.energy_rank) as spearman_danceability__energy,
-        corr(r.danceability_rank, r.loudness_rank) as spearman_danceability__loudness,
-        corr(r.danceability_rank, r.speechiness_rank) as spearman_danceability__speechiness,
-        corr(r.danceability_rank, r.acousticness_rank) as spearman_danceability__acousticness,
-        corr(r.danceability_rank, r.instrumentalness_rank) as spearman_danceability__instrumentalness,
-        corr(r.danceability_rank, r.liveness_rank) as spearman_danceability__liveness,
-        corr(r.danceability_rank, r.valence_rank) as spearman_danceability__valence,
-        corr(r.danceability_rank, r.tempo_rank) as spearman_danceability__tempo,
-        corr(r.energy_rank, r.loudness_rank) as spearman_energy__loudness,
-        corr(r.energy_rank, r.speechiness_rank) as spearman_energy__speechiness,
-        corr(r.energy_rank, r.acousticness_rank) as spearman_energy__acousticness,
-        corr(r.energy_rank, r.instrumentalness_rank) as spearman_energy__instrumentalness,
-        corr(r.energy_rank, r.liveness_rank) as spearman_energy__liveness,
-        corr(r.energy_rank, r.valence_rank) as spearman_energy__valence,
-        corr(r.energy_rank, r.tempo_rank) as spearman_energy__tempo,
-        corr(r.loudness_rank, r.speechiness_rank) as spearman_loudness__speechiness,
-        corr(r.loudness_rank, r.acousticness_rank) as spearman_loudness__acousticness,
-        corr(r.loudness_rank, r.instrumentalness_rank) as spearman_loudness__instrumentalness,
-        corr(r.loudness_rank, r.liveness_rank) as spearman_loudness__liveness,
-        corr(r.loudness_rank, r.valence_rank) as spearman_loudness__valence,
-        corr(r.loudness_rank, r.tempo_rank) as spearman_loudness__tempo,
-        corr(r.speechiness_rank, r.acousticness_rank) as spearman_speechiness__acousticness,
-        corr(r.speechiness_rank, r.instrumentalness_rank) as spearman_speechiness__instrumentalness,
-        corr(r.speechiness_rank, r.liveness_rank) as spearman_speechiness__liveness,
-        corr(r.speechiness_rank, r.valence_rank) as spearman_speechiness__valence,
-        corr(r.speechiness_rank, r.tempo_rank) as spearman_speechiness__tempo,
-        corr(r.acousticness_rank, r.instrumentalness_rank) as spearman_acousticness__instrumentalness,
-        corr(r.acousticness_rank, r.liveness_rank) as spearman_acousticness__liveness,
-        corr(r.acousticness_rank, r.valence_rank) as spearman_acousticness__valence,
-        corr(r.acousticness_rank, r.tempo_rank) as spearman_acousticness__tempo,
-        corr(r.instrumentalness_rank, r.liveness_rank) as spearman_instrumentalness__liveness,
-        corr(r.instrumentalness_rank, r.valence_rank) as spearman_instrumentalness__valence,
-        corr(r.instrumentalness_rank, r.tempo_rank) as spearman_instrumentalness__tempo,
-        corr(r.liveness_rank, r.valence_rank) as spearman_liveness__valence,
-        corr(r.liveness_rank, r.tempo_rank) as spearman_liveness__tempo,
-        corr(r.valence_rank, r.tempo_rank) as spearman_valence__tempo
-    from ranked as r
-    group by r.user_id
+        m.user_id,
+        m.n_feature_plays,
+        sqrt(s.danceability_ss / m.n_feature_plays) as danceability_sd,
+        sqrt(s.danceability_rank_ss / m.n_feature_plays) as danceability_rank_sd,
+        sqrt(s.energy_ss / m.n_feature_plays) as energy_sd,
+        sqrt(s.energy_rank_ss / m.n_feature_plays) as energy_rank_sd,
+        sqrt(s.loudness_ss / m.n_feature_plays) as loudness_sd,
+        sqrt(s.loudness_rank_ss / m.n_feature_plays) as loudness_rank_sd,
+        sqrt(s.speechiness_ss / m.n_feature_plays) as speechiness_sd,
+        sqrt(s.speechiness_rank_ss / m.n_feature_plays) as speechiness_rank_sd,
+        sqrt(s.acousticness_ss / m.n_feature_plays) as acousticness_sd,
+        sqrt(s.acousticness_rank_ss / m.n_feature_plays) as acousticness_rank_sd,
+        sqrt(s.instrumentalness_ss / m.n_feature_plays) as instrumentalness_sd,
+        sqrt(s.instrumentalness_rank_ss / m.n_feature_plays) as instrumentalness_rank_sd,
+        sqrt(s.liveness_ss / m.n_feature_plays) as liveness_sd,
+        sqrt(s.liveness_rank_ss / m.n_feature_plays) as liveness_rank_sd,
+        sqrt(s.valence_ss / m.n_feature_plays) as valence_sd,
+        sqrt(s.valence_rank_ss / m.n_feature_plays) as valence_rank_sd,
+        sqrt(s.tempo_ss / m.n_feature_plays) as tempo_sd,
+        sqrt(s.tempo_rank_ss / m.n_feature_plays) as tempo_rank_sd,
+        s.danceability__energy_sp / sqrt(s.danceability_ss * s.energy_ss) as pearson_danceability__energy,
+        s.danceability__loudness_sp / sqrt(s.danceability_ss * s.loudness_ss) as pearson_danceability__loudness,
+        s.danceability__speechiness_sp / sqrt(s.danceability_ss * s.speechiness_ss) as pearson_danceability__speechiness,
+        s.danceability__acousticness_sp / sqrt(s.danceability_ss * s.acousticness_ss) as pearson_danceability__acousticness,
+        s.danceability__instrumentalness_sp / sqrt(s.danceability_ss * s.instrumentalness_ss) as pearson_danceability__instrumentalness,
+        s.danceability__liveness_sp / sqrt(s.danceability_ss * s.liveness_ss) as pearson_danceability__liveness,
+        s.danceability__valence_sp / sqrt(s.danceability_ss * s.valence_ss) as pearson_danceability__valence,
+        s.danceability__tempo_sp / sqrt(s.danceability_ss * s.tempo_ss) as pearson_danceability__tempo,
+        s.energy__loudness_sp / sqrt(s.energy_ss * s.loudness_ss) as pearson_energy__loudness,
+        s.energy__speechiness_sp / sqrt(s.energy_ss * s.speechiness_ss) as pearson_energy__speechiness,
+        s.energy__acousticness_sp / sqrt(s.energy_ss * s.acousticness_ss) as pearson_energy__acousticness,
+        s.energy__instrumentalness_sp / sqrt(s.energy_ss * s.instrumentalness_ss) as pearson_energy__instrumentalness,
+        s.energy__liveness_sp / sqrt(s.energy_ss * s.liveness_ss) as pearson_energy__liveness,
+        s.energy__valence_sp / sqrt(s.energy_ss * s.valence_ss) as pearson_energy__valence,
+        s.energy__tempo_sp / sqrt(s.energy_ss * s.tempo_ss) as pearson_energy__tempo,
+        s.loudness__speechiness_sp / sqrt(s.loudness_ss * s.speechiness_ss) as pearson_loudness__speechiness,
+        s.loudness__acousticness_sp / sqrt(s.loudness_ss * s.acousticness_ss) as pearson_loudness__acousticness,
+        s.loudness__instrumentalness_sp / sqrt(s.loudness_ss * s.instrumentalness_ss) as pearson_loudness__instrumentalness,
+        s.loudness__liveness_sp / sqrt(s.loudness_ss * s.liveness_ss) as pearson_loudness__liveness,
+        s.loudness__valence_sp / sqrt(s.loudness_ss * s.valence_ss) as pearson_loudness__valence,
+        s.loudness__tempo_sp / sqrt(s.loudness_ss * s.tempo_ss) as pearson_loudness__tempo,
+        s.speechiness__acousticness_sp / sqrt(s.speechiness_ss * s.acousticness_ss) as pearson_speechiness__acousticness,
+        s.speechiness__instrumentalness_sp / sqrt(s.speechiness_ss * s.instrumentalness_ss) as pearson_speechiness__instrumentalness,
+        s.speechiness__liveness_sp / sqrt(s.speechiness_ss * s.liveness_ss) as pearson_speechiness__liveness,
+        s.speechiness__valence_sp / sqrt(s.speechiness_ss * s.valence_ss) as pearson_speechiness__valence,
+        s.speechiness__tempo_sp / sqrt(s.speechiness_ss * s.tempo_ss) as pearson_speechiness__tempo,
+        s.acousticness__instrumentalness_sp / sqrt(s.acousticness_ss * s.instrumentalness_ss) as pearson_acousticness__instrumentalness,
+        s.acousticness__liveness_sp / sqrt(s.acousticness_ss * s.liveness_ss) as pearson_acousticness__liveness,
+        s.acousticness__valence_sp / sqrt(s.acousticness_ss * s.valence_ss) as pearson_acousticness__valence,
+        s.acousticness__tempo_sp / sqrt(s.acousticness_ss * s.tempo_ss) as pearson_acousticness__tempo,
+        s.instrumentalness__liveness_sp / sqrt(s.instrumentalness_ss * s.liveness_ss) as pearson_instrumentalness__liveness,
+        s.instrumentalness__valence_sp / sqrt(s.instrumentalness_ss * s.valence_ss) as pearson_instrumentalness__valence,
+        s.instrumentalness__tempo_sp / sqrt(s.instrumentalness_ss * s.tempo_ss) as pearson_instrumentalness__tempo,
+        s.liveness__valence_sp / sqrt(s.liveness_ss * s.valence_ss) as pearson_liveness__valence,
+        s.liveness__tempo_sp / sqrt(s.liveness_ss * s.tempo_ss) as pearson_liveness__tempo,
+        s.valence__tempo_sp / sqrt(s.valence_ss * s.tempo_ss) as pearson_valence__tempo,
+        s.danceability__energy_rank_sp / sqrt(s.danceability_rank_ss * s.energy_rank_ss) as spearman_danceability__energy,
+        s.danceability__loudness_rank_sp / sqrt(s.danceability_rank_ss * s.loudness_rank_ss) as spearman_danceability__loudness,
+        s.danceability__speechiness_rank_sp / sqrt(s.danceability_rank_ss * s.speechiness_rank_ss) as spearman_danceability__speechiness,
+        s.danceability__acousticness_rank_sp / sqrt(s.danceability_rank_ss * s.acousticness_rank_ss) as spearman_danceability__acousticness,
+        s.danceability__instrumentalness_rank_sp / sqrt(s.danceability_rank_ss * s.instrumentalness_rank_ss) as spearman_danceability__instrumentalness,
+        s.danceability__liveness_rank_sp / sqrt(s.danceability_rank_ss * s.liveness_rank_ss) as spearman_danceability__liveness,
+        s.danceability__valence_rank_sp / sqrt(s.danceability_rank_ss * s.valence_rank_ss) as spearman_danceability__valence,
+        s.danceability__tempo_rank_sp / sqrt(s.danceability_rank_ss * s.tempo_rank_ss) as spearman_danceability__tempo,
+        s.energy__loudness_rank_sp / sqrt(s.energy_rank_ss * s.loudness_rank_ss) as spearman_energy__loudness,
+        s.energy__speechiness_rank_sp / sqrt(s.energy_rank_ss * s.speechiness_rank_ss) as spearman_energy__speechiness,
+        s.energy__acousticness_rank_sp / sqrt(s.energy_rank_ss * s.acousticness_rank_ss) as spearman_energy__acousticness,
+        s.energy__instrumentalness_rank_sp / sqrt(s.energy_rank_ss * s.instrumentalness_rank_ss) as spearman_energy__instrumentalness,
+        s.energy__liveness_rank_sp / sqrt(s.energy_rank_ss * s.liveness_rank_ss) as spearman_energy__liveness,
+        s.energy__valence_rank_sp / sqrt(s.energy_rank_ss * s.valence_rank_ss) as spearman_energy__valence,
+        s.energy__tempo_rank_sp / sqrt(s.energy_rank_ss * s.tempo_rank_ss) as spearman_energy__tempo,
+        s.loudness__speechiness_rank_sp / sqrt(s.loudness_rank_ss * s.speechiness_rank_ss) as spearman_loudness__speechiness,
+        s.loudness__acousticness_rank_sp / sqrt(s.loudness_rank_ss * s.acousticness_rank_ss) as spearman_loudness__acousticness,
+        s.loudness__instrumentalness_rank_sp / sqrt(s.loudness_rank_ss * s.instrumentalness_rank_ss) as spearman_loudness__instrumentalness,
+        s.loudness__liveness_rank_sp / sqrt(s.loudness_rank_ss * s.liveness_rank_ss) as spearman_loudness__liveness,
+        s.loudness__valence_rank_sp / sqrt(s.loudness_rank_ss * s.valence_rank_ss) as spearman_loudness__valence,
+        s.loudness__tempo_rank_sp / sqrt(s.loudness_rank_ss * s.tempo_rank_ss) as spearman_loudness__tempo,
+        s.speechiness__acousticness_rank_sp / sqrt(s.speechiness_rank_ss * s.acousticness_rank_ss) as spearman_speechiness__acousticness,
+        s.speechiness__instrumentalness_rank_sp / sqrt(s.speechiness_rank_ss * s.instrumentalness_rank_ss) as spearman_speechiness__instrumentalness,
+        s.speechiness__liveness_rank_sp / sqrt(s.speechiness_rank_ss * s.liveness_rank_ss) as spearman_speechiness__liveness,
+        s.speechiness__valence_rank_sp / sqrt(s.speechiness_rank_ss * s.valence_rank_ss) as spearman_speechiness__valence,
+        s.speechiness__tempo_rank_sp / sqrt(s.speechiness_rank_ss * s.tempo_rank_ss) as spearman_speechiness__tempo,
+        s.acousticness__instrumentalness_rank_sp / sqrt(s.acousticness_rank_ss * s.instrumentalness_rank_ss) as spearman_acousticness__instrumentalness,
+        s.acousticness__liveness_rank_sp / sqrt(s.acousticness_rank_ss * s.liveness_rank_ss) as spearman_acousticness__liveness,
+        s.acousticness__valence_rank_sp / sqrt(s.acousticness_rank_ss * s.valence_rank_ss) as spearman_acousticness__valence,
+        s.acousticness__tempo_rank_sp / sqrt(s.acousticness_rank_ss * s.tempo_rank_ss) as spearman_acousticness__tempo,
+        s.instrumentalness__liveness_rank_sp / sqrt(s.instrumentalness_rank_ss * s.liveness_rank_ss) as spearman_instrumentalness__liveness,
+        s.instrumentalness__valence_rank_sp / sqrt(s.instrumentalness_rank_ss * s.valence_rank_ss) as spearman_instrumentalness__valence,
+        s.instrumentalness__tempo_rank_sp / sqrt(s.instrumentalness_rank_ss * s.tempo_rank_ss) as spearman_instrumentalness__tempo,
+        s.liveness__valence_rank_sp / sqrt(s.liveness_rank_ss * s.valence_rank_ss) as spearman_liveness__valence,
+        s.liveness__tempo_rank_sp / sqrt(s.liveness_rank_ss * s.tempo_rank_ss) as spearman_liveness__tempo,
+        s.valence__tempo_rank_sp / sqrt(s.valence_rank_ss * s.tempo_rank_ss) as spearman_valence__tempo
+    from means as m
+    inner join sums as s
+        on m.user_id = s.user_id
 ),
 
 feature_pairs as (
