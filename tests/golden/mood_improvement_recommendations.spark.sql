@@ -29,12 +29,7 @@ WITH listening AS (
     l.session_id,
     l.play_id,
     l.played_at,
-    l.track_id,
     l.track_key,
-    l.catalog_track_id,
-    l.track_name,
-    l.artist_name,
-    l.genres,
     (
       NOT l.valence IS NULL
       AND (
@@ -96,22 +91,6 @@ WITH listening AS (
     AND s.prev_has_features
     AND s.valence > s.prev_valence
     AND s.valence > u.user_mean_valence
-), history_tracks AS (
-  SELECT
-    f.user_id,
-    f.track_key,
-    MAX(f.track_id) AS track_id,
-    MAX(f.track_name) AS track_name,
-    MAX(f.artist_name) AS artist_name,
-    AVG(f.valence) AS valence,
-    AVG(f.energy) AS energy,
-    AVG(f.danceability) AS danceability,
-    AVG(f.acousticness) AS acousticness,
-    AVG(f.tempo) AS tempo
-  FROM feature_plays AS f
-  GROUP BY
-    f.user_id,
-    f.track_key
 ), track_lifts AS (
   SELECT
     l.user_id,
@@ -122,6 +101,22 @@ WITH listening AS (
   GROUP BY
     l.user_id,
     l.track_key
+), history_tracks AS (
+  /* mean features over all the user's feature plays of each track that lifted */
+  SELECT
+    f.user_id,
+    f.track_key,
+    AVG(f.valence) AS valence,
+    AVG(f.energy) AS energy,
+    AVG(f.danceability) AS danceability,
+    AVG(f.acousticness) AS acousticness,
+    AVG(f.tempo) AS tempo
+  FROM feature_plays AS f
+  INNER JOIN track_lifts AS t
+    ON f.user_id = t.user_id AND f.track_key = t.track_key
+  GROUP BY
+    f.user_id,
+    f.track_key
 ), history_ranked AS (
   SELECT
     h.*,
@@ -140,6 +135,34 @@ WITH listening AS (
     ON h.user_id = u.user_id
   WHERE
     h.valence >= u.user_mean_valence
+), history_top AS (
+  SELECT
+    *
+  FROM history_ranked
+  WHERE
+    rank <= 10
+), history_names AS (
+  /* names of the picked tracks only (the largest of each over the feature plays) */
+  SELECT
+    l.user_id,
+    l.track_key,
+    MAX(l.track_id) AS track_id,
+    MAX(l.track_name) AS track_name,
+    MAX(l.artist_name) AS artist_name
+  FROM listening AS l
+  CROSS JOIN params AS p
+  INNER JOIN history_top AS h
+    ON l.user_id = h.user_id AND l.track_key = h.track_key
+  WHERE
+    COALESCE(l.is_music, FALSE)
+    AND NOT COALESCE(l.is_skip, FALSE)
+    AND NOT l.valence IS NULL
+    AND (
+      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+    )
+  GROUP BY
+    l.user_id,
+    l.track_key
 ), lift_profile AS (
   SELECT
     l.user_id,
@@ -211,16 +234,36 @@ WITH listening AS (
     STDDEV_SAMP(c.valence) AS valence_std,
     STDDEV_SAMP(c.tempo) AS tempo_std
   FROM catalog AS c
+), genre_lists AS (
+  /* feature plays per genre list (tracks share lists), unnested below */
+  SELECT
+    l.user_id,
+    l.genres,
+    COUNT(*) AS plays
+  FROM listening AS l
+  CROSS JOIN params AS p
+  WHERE
+    COALESCE(l.is_music, FALSE)
+    AND NOT COALESCE(l.is_skip, FALSE)
+    AND NOT l.user_id IS NULL
+    AND NOT l.valence IS NULL
+    AND (
+      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+    )
+  GROUP BY
+    l.user_id,
+    l.genres
 ), play_genres AS (
   SELECT
-    f.user_id,
-    EXPLODE(f.genres) AS genre
-  FROM feature_plays AS f
+    g.user_id,
+    EXPLODE(g.genres) AS genre,
+    g.plays
+  FROM genre_lists AS g
 ), user_genres AS (
   SELECT
     g.user_id,
     g.genre,
-    ROW_NUMBER() OVER (PARTITION BY g.user_id ORDER BY COUNT(*) DESC, g.genre NULLS LAST) AS genre_rank
+    ROW_NUMBER() OVER (PARTITION BY g.user_id ORDER BY SUM(g.plays) DESC, g.genre NULLS LAST) AS genre_rank
   FROM play_genres AS g
   GROUP BY
     g.user_id,
@@ -236,12 +279,6 @@ WITH listening AS (
     ON g.user_id = u.user_id
   WHERE
     g.genre_rank <= 3
-), catalog_genres AS (
-  SELECT
-    c.track_id,
-    c.valence,
-    EXPLODE(c.genres) AS genre
-  FROM catalog AS c
 ), heard AS (
   /* catalog tracks the user has played (catalog_track_id is the catalog track */
   /* linked by id, else by name; a played id outside the catalog never matches) */
@@ -251,22 +288,6 @@ WITH listening AS (
   FROM listening AS l
   WHERE
     NOT COALESCE(l.catalog_track_id, l.track_id) IS NULL
-), candidates AS (
-  /* unheard catalog tracks in the user's top 3 genres, happier than the user's */
-  /* mean (the valence test rides on the genre join: no user x catalog product); */
-  /* a track in several of those genres keeps the user's highest-ranked one */
-  SELECT
-    g.user_id,
-    cg.track_id,
-    g.genre,
-    ROW_NUMBER() OVER (PARTITION BY g.user_id, cg.track_id ORDER BY g.genre_rank NULLS LAST) AS genre_pick
-  FROM top_genres AS g
-  INNER JOIN catalog_genres AS cg
-    ON g.genre = cg.genre AND cg.valence > g.user_mean_valence
-  LEFT JOIN heard AS h
-    ON g.user_id = h.user_id AND cg.track_id = h.track_id
-  WHERE
-    h.track_id IS NULL
 ), catalog_z AS (
   /* every catalog track in z-scores (catalog mean and std per feature) */
   SELECT
@@ -274,6 +295,7 @@ WITH listening AS (
     c.track_name,
     c.artist_name,
     c.popularity,
+    c.genres,
     c.valence,
     c.energy,
     c.danceability,
@@ -423,10 +445,62 @@ WITH listening AS (
     END AS tempo_z
   FROM profiles AS p
   CROSS JOIN catalog_stats AS s
-), scored AS (
+), catalog_genres AS (
+  SELECT
+    c.*,
+    EXPLODE(c.genres) AS genre
+  FROM catalog_z AS c
+), candidates AS (
+  /* unheard catalog tracks in the user's top 3 genres, happier than the user's */
+  /* mean (the valence test rides on the genre join: no user x catalog product), */
+  /* with their distance to the user's profile; a track in several of those */
+  /* genres appears once per genre here */
+  SELECT
+    g.user_id,
+    c.track_id,
+    g.genre,
+    g.genre_rank,
+    c.popularity,
+    SQRT(
+      POWER(c.danceability_z - p.danceability_z, 2) + POWER(c.energy_z - p.energy_z, 2) + POWER(c.loudness_z - p.loudness_z, 2) + POWER(c.speechiness_z - p.speechiness_z, 2) + POWER(c.acousticness_z - p.acousticness_z, 2) + POWER(c.instrumentalness_z - p.instrumentalness_z, 2) + POWER(c.liveness_z - p.liveness_z, 2) + POWER(c.valence_z - p.valence_z, 2) + POWER(c.tempo_z - p.tempo_z, 2)
+    ) AS distance
+  FROM top_genres AS g
+  INNER JOIN catalog_genres AS c
+    ON g.genre = c.genre AND c.valence > g.user_mean_valence
+  INNER JOIN profiles_z AS p
+    ON g.user_id = p.user_id
+  LEFT JOIN heard AS h
+    ON g.user_id = h.user_id AND c.track_id = h.track_id
+  WHERE
+    h.track_id IS NULL
+), nearest AS (
+  /* rank on narrow rows: the copies of a track share its dense_rank, so */
+  /* the 10 nearest tracks are the rows with dense_rank <= 10 */
   SELECT
     k.user_id,
+    k.track_id,
     k.genre,
+    k.genre_rank,
+    k.distance,
+    DENSE_RANK() OVER (
+      PARTITION BY k.user_id
+      ORDER BY k.distance NULLS LAST, k.popularity DESC, k.track_id NULLS LAST
+    ) AS rank
+  FROM candidates AS k
+), nearest_picks AS (
+  /* a track in several of the user's top genres keeps its highest-ranked one */
+  SELECT
+    n.*,
+    ROW_NUMBER() OVER (PARTITION BY n.user_id, n.track_id ORDER BY n.genre_rank NULLS LAST) AS genre_pick
+  FROM nearest AS n
+  WHERE
+    n.rank <= 10
+), catalog_ranked AS (
+  SELECT
+    n.user_id,
+    n.rank,
+    n.genre,
+    n.distance,
     c.track_id,
     c.track_name,
     c.artist_name,
@@ -438,36 +512,25 @@ WITH listening AS (
     c.tempo,
     u.user_mean_valence,
     u.n_feature_plays,
-    p.profile_basis,
-    SQRT(
-      POWER(c.danceability_z - p.danceability_z, 2) + POWER(c.energy_z - p.energy_z, 2) + POWER(c.loudness_z - p.loudness_z, 2) + POWER(c.speechiness_z - p.speechiness_z, 2) + POWER(c.acousticness_z - p.acousticness_z, 2) + POWER(c.instrumentalness_z - p.instrumentalness_z, 2) + POWER(c.liveness_z - p.liveness_z, 2) + POWER(c.valence_z - p.valence_z, 2) + POWER(c.tempo_z - p.tempo_z, 2)
-    ) AS distance
-  FROM candidates AS k
+    p.profile_basis
+  FROM nearest_picks AS n
   INNER JOIN catalog_z AS c
-    ON k.track_id = c.track_id
+    ON n.track_id = c.track_id
   INNER JOIN profiles_z AS p
-    ON k.user_id = p.user_id
+    ON n.user_id = p.user_id
   INNER JOIN user_mood AS u
-    ON k.user_id = u.user_id
+    ON n.user_id = u.user_id
   WHERE
-    k.genre_pick = 1
-), catalog_ranked AS (
-  SELECT
-    s.*,
-    ROW_NUMBER() OVER (
-      PARTITION BY s.user_id
-      ORDER BY s.distance NULLS LAST, s.popularity DESC, s.track_id NULLS LAST
-    ) AS rank
-  FROM scored AS s
+    n.genre_pick = 1
 ), final AS (
   SELECT
     h.user_id,
     'history' AS source,
     h.rank,
-    h.track_id,
+    n.track_id,
     h.track_key,
-    h.track_name,
-    h.artist_name,
+    n.track_name,
+    n.artist_name,
     CAST(NULL AS STRING) AS genre,
     h.valence,
     h.energy,
@@ -481,9 +544,9 @@ WITH listening AS (
     h.n_feature_plays,
     CAST(NULL AS STRING) AS profile_basis,
     'lifted your valence by +' || CAST(CAST(ROUND(h.mean_valence_lift, 2) AS DECIMAL(10, 2)) AS STRING) || ' on average the ' || CAST(h.lift_plays AS STRING) || ' time(s) it followed a lower-valence track in a session' AS reason
-  FROM history_ranked AS h
-  WHERE
-    h.rank <= 10
+  FROM history_top AS h
+  INNER JOIN history_names AS n
+    ON h.user_id = n.user_id AND h.track_key = n.track_key
   UNION ALL
   SELECT
     c.user_id,
@@ -507,8 +570,6 @@ WITH listening AS (
     c.profile_basis,
     'unheard ' || c.genre || ' track close to your mood-lift profile (distance ' || CAST(CAST(ROUND(c.distance, 2) AS DECIMAL(10, 2)) AS STRING) || '), valence ' || CAST(CAST(ROUND(c.valence, 2) AS DECIMAL(10, 2)) AS STRING) || ' vs your mean ' || CAST(CAST(ROUND(c.user_mean_valence, 2) AS DECIMAL(10, 2)) AS STRING) AS reason
   FROM catalog_ranked AS c
-  WHERE
-    c.rank <= 10
 )
 SELECT
   *

@@ -29,12 +29,7 @@ music_plays as (
         l.session_id,
         l.play_id,
         l.played_at,
-        l.track_id,
         l.track_key,
-        l.catalog_track_id,
-        l.track_name,
-        l.artist_name,
-        l.genres,
         (
             l.valence is not null
             and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
@@ -93,22 +88,6 @@ lift_plays as (
         and s.valence > u.user_mean_valence
 ),
 
-history_tracks as (
-    select
-        f.user_id,
-        f.track_key,
-        max(f.track_id) as track_id,
-        max(f.track_name) as track_name,
-        max(f.artist_name) as artist_name,
-        avg(f.valence) as valence,
-        avg(f.energy) as energy,
-        avg(f.danceability) as danceability,
-        avg(f.acousticness) as acousticness,
-        avg(f.tempo) as tempo
-    from feature_plays as f
-    group by f.user_id, f.track_key
-),
-
 track_lifts as (
     select
         l.user_id,
@@ -117,6 +96,22 @@ track_lifts as (
         avg(l.lift) as mean_valence_lift
     from lift_plays as l
     group by l.user_id, l.track_key
+),
+
+history_tracks as (
+    -- mean features over all the user's feature plays of each track that lifted
+    select
+        f.user_id,
+        f.track_key,
+        avg(f.valence) as valence,
+        avg(f.energy) as energy,
+        avg(f.danceability) as danceability,
+        avg(f.acousticness) as acousticness,
+        avg(f.tempo) as tempo
+    from feature_plays as f
+    inner join track_lifts as t
+        on f.user_id = t.user_id and f.track_key = t.track_key
+    group by f.user_id, f.track_key
 ),
 
 history_ranked as (
@@ -136,6 +131,29 @@ history_ranked as (
     inner join user_mood as u
         on h.user_id = u.user_id
     where h.valence >= u.user_mean_valence
+),
+
+history_top as (
+    select * from history_ranked where rank <= 10
+),
+
+history_names as (
+    -- names of the picked tracks only (the largest of each over the feature plays)
+    select
+        l.user_id,
+        l.track_key,
+        max(l.track_id) as track_id,
+        max(l.track_name) as track_name,
+        max(l.artist_name) as artist_name
+    from listening as l
+    cross join params as p
+    inner join history_top as h
+        on l.user_id = h.user_id and l.track_key = h.track_key
+    where coalesce(l.is_music, false)
+        and not coalesce(l.is_skip, false)
+        and l.valence is not null
+        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+    group by l.user_id, l.track_key
 ),
 
 lift_profile as (
@@ -206,18 +224,35 @@ catalog_stats as (
     from catalog as c
 ),
 
+genre_lists as (
+    -- feature plays per genre list (tracks share lists), unnested below
+    select
+        l.user_id,
+        l.genres,
+        count(*) as plays
+    from listening as l
+    cross join params as p
+    where coalesce(l.is_music, false)
+        and not coalesce(l.is_skip, false)
+        and l.user_id is not null
+        and l.valence is not null
+        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+    group by l.user_id, l.genres
+),
+
 play_genres as (
     select
-        f.user_id,
-        unnest(f.genres) as genre
-    from feature_plays as f
+        g.user_id,
+        unnest(g.genres) as genre,
+        g.plays
+    from genre_lists as g
 ),
 
 user_genres as (
     select
         g.user_id,
         g.genre,
-        row_number() over (partition by g.user_id order by count(*) desc, g.genre) as genre_rank
+        row_number() over (partition by g.user_id order by sum(g.plays) desc, g.genre) as genre_rank
     from play_genres as g
     group by g.user_id, g.genre
 ),
@@ -234,14 +269,6 @@ top_genres as (
     where g.genre_rank <= 3
 ),
 
-catalog_genres as (
-    select
-        c.track_id,
-        c.valence,
-        unnest(c.genres) as genre
-    from catalog as c
-),
-
 heard as (
     -- catalog tracks the user has played (catalog_track_id is the catalog track
     -- linked by id, else by name; a played id outside the catalog never matches)
@@ -252,26 +279,6 @@ heard as (
     where coalesce(l.catalog_track_id, l.track_id) is not null
 ),
 
-candidates as (
-    -- unheard catalog tracks in the user's top 3 genres, happier than the user's
-    -- mean (the valence test rides on the genre join: no user x catalog product);
-    -- a track in several of those genres keeps the user's highest-ranked one
-    select
-        g.user_id,
-        cg.track_id,
-        g.genre,
-        row_number() over (
-            partition by g.user_id, cg.track_id order by g.genre_rank
-        ) as genre_pick
-    from top_genres as g
-    inner join catalog_genres as cg
-        on g.genre = cg.genre
-        and cg.valence > g.user_mean_valence
-    left join heard as h
-        on g.user_id = h.user_id and cg.track_id = h.track_id
-    where h.track_id is null
-),
-
 catalog_z as (
     -- every catalog track in z-scores (catalog mean and std per feature)
     select
@@ -279,6 +286,7 @@ catalog_z as (
         c.track_name,
         c.artist_name,
         c.popularity,
+        c.genres,
         c.valence,
         c.energy,
         c.danceability,
@@ -323,22 +331,24 @@ profiles_z as (
     cross join catalog_stats as s
 ),
 
-scored as (
+catalog_genres as (
     select
-        k.user_id,
-        k.genre,
+        c.*,
+        unnest(c.genres) as genre
+    from catalog_z as c
+),
+
+candidates as (
+    -- unheard catalog tracks in the user's top 3 genres, happier than the user's
+    -- mean (the valence test rides on the genre join: no user x catalog product),
+    -- with their distance to the user's profile; a track in several of those
+    -- genres appears once per genre here
+    select
+        g.user_id,
         c.track_id,
-        c.track_name,
-        c.artist_name,
+        g.genre,
+        g.genre_rank,
         c.popularity,
-        c.valence,
-        c.energy,
-        c.danceability,
-        c.acousticness,
-        c.tempo,
-        u.user_mean_valence,
-        u.n_feature_plays,
-        p.profile_basis,
         sqrt(
             power(c.danceability_z - p.danceability_z, 2)
             + power(c.energy_z - p.energy_z, 2)
@@ -350,24 +360,71 @@ scored as (
             + power(c.valence_z - p.valence_z, 2)
             + power(c.tempo_z - p.tempo_z, 2)
         ) as distance
-    from candidates as k
-    inner join catalog_z as c
-        on k.track_id = c.track_id
+    from top_genres as g
+    inner join catalog_genres as c
+        on g.genre = c.genre
+        and c.valence > g.user_mean_valence
     inner join profiles_z as p
-        on k.user_id = p.user_id
-    inner join user_mood as u
-        on k.user_id = u.user_id
-    where k.genre_pick = 1
+        on g.user_id = p.user_id
+    left join heard as h
+        on g.user_id = h.user_id and c.track_id = h.track_id
+    where h.track_id is null
+),
+
+nearest as (
+    -- rank on narrow rows: the copies of a track share its dense_rank, so
+    -- the 10 nearest tracks are the rows with dense_rank <= 10
+    select
+        k.user_id,
+        k.track_id,
+        k.genre,
+        k.genre_rank,
+        k.distance,
+        dense_rank() over (
+            partition by k.user_id
+            order by k.distance, k.popularity desc, k.track_id
+        ) as rank
+    from candidates as k
+),
+
+nearest_picks as (
+    -- a track in several of the user's top genres keeps its highest-ranked one
+    select
+        n.*,
+        row_number() over (
+            partition by n.user_id, n.track_id
+            order by n.genre_rank
+        ) as genre_pick
+    from nearest as n
+    where n.rank <= 10
 ),
 
 catalog_ranked as (
     select
-        s.*,
-        row_number() over (
-            partition by s.user_id
-            order by s.distance, s.popularity desc, s.track_id
-        ) as rank
-    from scored as s
+        n.user_id,
+        n.rank,
+        n.genre,
+        n.distance,
+        c.track_id,
+        c.track_name,
+        c.artist_name,
+        c.popularity,
+        c.valence,
+        c.energy,
+        c.danceability,
+        c.acousticness,
+        c.tempo,
+        u.user_mean_valence,
+        u.n_feature_plays,
+        p.profile_basis
+    from nearest_picks as n
+    inner join catalog_z as c
+        on n.track_id = c.track_id
+    inner join profiles_z as p
+        on n.user_id = p.user_id
+    inner join user_mood as u
+        on n.user_id = u.user_id
+    where n.genre_pick = 1
 ),
 
 final as (
@@ -375,10 +432,10 @@ final as (
         h.user_id,
         'history' as source,
         h.rank,
-        h.track_id,
+        n.track_id,
         h.track_key,
-        h.track_name,
-        h.artist_name,
+        n.track_name,
+        n.artist_name,
         cast(null as varchar) as genre,
         h.valence,
         h.energy,
@@ -395,8 +452,9 @@ final as (
         || cast(cast(round(h.mean_valence_lift, 2) as decimal(10, 2)) as varchar)
         || ' on average the ' || cast(h.lift_plays as varchar)
         || ' time(s) it followed a lower-valence track in a session' as reason
-    from history_ranked as h
-    where h.rank <= 10
+    from history_top as h
+    inner join history_names as n
+        on h.user_id = n.user_id and h.track_key = n.track_key
     union all
     select
         c.user_id,
@@ -423,7 +481,6 @@ final as (
         || cast(cast(round(c.valence, 2) as decimal(10, 2)) as varchar) || ' vs your mean '
         || cast(cast(round(c.user_mean_valence, 2) as decimal(10, 2)) as varchar) as reason
     from catalog_ranked as c
-    where c.rank <= 10
 )
 
 select * from final
