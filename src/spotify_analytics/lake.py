@@ -22,11 +22,13 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError
 
@@ -148,6 +150,25 @@ class Lake:
             return pads.dataset(BRONZE_TABLES[name].schema.empty_table())
         return self.delta(name).to_pyarrow_dataset()
 
+    def user_partitions(self, name: str, users: frozenset[str]) -> pa.Table | None:
+        """The rows of ``users`` of a table partitioned by user_id, read from
+        their partitions only; None if the table is not partitioned that way."""
+        if not self.exists(name):
+            return None
+        location = self.location(name)
+        table = self.delta(location)
+        if table.metadata().partition_columns != ["user_id"]:
+            return None
+        schema = pa.schema(table.schema().to_arrow())
+        parts = [schema.empty_table()]
+        for action in pa.table(table.get_add_actions(flatten=True)).to_pylist():
+            user = action.get("partition.user_id")
+            if user in users:
+                data = pq.read_table(self.path(location) / unquote(action["path"]))
+                data = data.append_column("user_id", pa.array([user] * data.num_rows))
+                parts.append(conform(data, schema))
+        return pa.concat_tables(parts)
+
     def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
         return self.dataset(name).to_table(columns=columns)
 
@@ -268,8 +289,9 @@ class Lake:
         Declared Bronze tables that were never written appear empty with their
         schema, so SQL models can always name them. ``only`` limits the views to
         those names; ``users`` limits every table with a ``user_id`` column to
-        those users' rows. ``source`` gives a table's dataset (default
-        :meth:`dataset`; the runner passes one that reuses datasets within a run).
+        those users' rows (read from their partitions alone when the table is
+        partitioned by user). ``source`` gives a table's dataset (default
+        :meth:`dataset`; the runner passes one that reuses datasets in a run).
         """
         source = source or self.dataset
         spill = self.root / "_state" / "duckdb_tmp"
@@ -281,23 +303,37 @@ class Lake:
         for name in names:
             if only is not None and name not in only:
                 continue
-            _register(con, name, _only_users(source(name), users))
+            if users is None:
+                _register(con, name, source(name))
+                continue
+            partitions = self.user_partitions(name, users)
+            if partitions is not None:
+                _register(con, name, partitions)
+                continue
+            data = source(name)
+            _register(con, name, data, _users_filter(users) if _has_users(data) else "")
         for name, table in (extra or {}).items():
             _register(con, name, table)
         return con
 
 
-def _register(con: duckdb.DuckDBPyConnection, name: str, data: object) -> None:
+def _register(con: duckdb.DuckDBPyConnection, name: str, data: object, where: str = "") -> None:
     hidden = f"__lake_{name}"
     con.register(hidden, data)
-    con.execute(f'create or replace view "{name}" as select * from "{hidden}"')
-    con.execute(f'create or replace view "default"."{name}" as select * from "{hidden}"')
+    con.execute(f'create or replace view "{name}" as select * from "{hidden}"{where}')
+    con.execute(f'create or replace view "default"."{name}" as select * from "{hidden}"{where}')
 
 
-def _only_users(dataset: pads.Dataset, users: frozenset[str] | None) -> pads.Dataset:
-    if users is None or "user_id" not in dataset.schema.names:
-        return dataset
-    return dataset.filter(pc.field("user_id").isin(sorted(users)))
+def _has_users(data: pa.Table | pads.Dataset) -> bool:
+    return "user_id" in data.schema.names
+
+
+def _users_filter(users: frozenset[str]) -> str:
+    """A WHERE clause keeping ``users``' rows. The ``|| ''`` keeps DuckDB from
+    pushing it into the Arrow scan as string_view literals, which pyarrow 26
+    cannot compare with the string_view statistics of delta-rs files."""
+    quoted = ", ".join("'" + user.replace("'", "''") + "'" for user in sorted(users))
+    return f" where (user_id || '') in ({quoted})"
 
 
 def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
