@@ -165,7 +165,7 @@ def test_resolution_order_whole_rows(lake: Lake) -> None:
     assert first["valence"] == 0.99 and first["catalog_track_id"] == "sp1"  # not 0.11
     assert (second["feature_source"], second["feature_confidence"]) == ("catalog_id", "high")
     assert second["genres"] == ["alt-rock", "indie", "rock"] and second["valence"] == 0.22
-    assert second["n_plays"] == 2
+    assert "n_plays" not in second  # a count over every user would change with any new play
 
     third = tf["artist c|song three (feat. z) - remastered 2011"]
     assert (third["feature_source"], third["feature_confidence"]) == ("catalog_match", "medium")

@@ -305,8 +305,7 @@ WITH play_rows AS (
     CAST(chosen.liveness AS DOUBLE) AS liveness,
     CAST(chosen.valence AS DOUBLE) AS valence,
     CAST(chosen.tempo AS DOUBLE) AS tempo,
-    CAST(chosen.time_signature AS BIGINT) AS time_signature,
-    CAST(played_tracks.n_plays AS BIGINT) AS n_plays
+    CAST(chosen.time_signature AS BIGINT) AS time_signature
   FROM played_tracks
   LEFT JOIN ranked_candidates AS chosen
     ON chosen.track_key = played_tracks.track_key AND chosen.candidate_rank = 1

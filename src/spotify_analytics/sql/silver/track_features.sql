@@ -290,8 +290,7 @@ final as (
         cast(chosen.liveness as double) as liveness,
         cast(chosen.valence as double) as valence,
         cast(chosen.tempo as double) as tempo,
-        cast(chosen.time_signature as bigint) as time_signature,
-        cast(played_tracks.n_plays as bigint) as n_plays
+        cast(chosen.time_signature as bigint) as time_signature
     from played_tracks
     left join ranked_candidates as chosen
         on chosen.track_key = played_tracks.track_key
