@@ -10,6 +10,7 @@ import functools
 from datetime import UTC, datetime, timedelta
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -280,6 +281,34 @@ def test_audio_feature_distributions(lake: Lake) -> None:
     assert empty["n_feature_plays"] == 0
     stats = ("min_value", "p25", "median", "p75", "max_value", "mean", "std")
     assert all(empty[s] is None for s in stats)
+
+
+def test_audio_feature_distributions_repeated_plays_and_tied_values(lake: Lake) -> None:
+    # tracks played several times and different tracks sharing a value
+    plays_per_track = {"a|1": (0.2, 1), "a|2": (0.2, 3), "a|3": (0.5, 2), "a|4": (0.9, 2)}
+    rows, values, minute = [], [], 0
+    for track, (valence, times) in plays_per_track.items():
+        for _ in range(times):
+            minute += 5
+            rows.append(
+                play(
+                    "u1",
+                    f"2024-01-01 {10 + minute // 60}:{minute % 60:02d}",
+                    track,
+                    valence=valence,
+                )
+            )
+            values.append(valence)
+    build(lake, rows)
+    got = {r["feature"]: r for r in lake.read("audio_feature_distributions").to_pylist()}
+    v = got["valence"]
+    assert v["n_feature_plays"] == len(values) == 8
+    expected = np.percentile(values, [0, 25, 50, 75, 100])
+    assert [v[s] for s in ("min_value", "p25", "median", "p75", "max_value")] == pytest.approx(
+        list(expected)
+    )
+    assert v["mean"] == pytest.approx(np.mean(values))
+    assert v["std"] == pytest.approx(np.std(values, ddof=1))
 
 
 def test_feature_source_coverage(lake: Lake) -> None:

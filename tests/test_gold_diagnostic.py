@@ -245,6 +245,23 @@ def test_mood_time_correlations_planted_pattern(lake: Lake, settings: Settings) 
 # -- feature_correlations -------------------------------------------------------------
 
 
+def test_feature_correlations_weigh_repeated_plays(lake: Lake, settings: Settings) -> None:
+    # each track is played a different number of times; every play counts
+    tracks = [(0.1, 0.3, 1), (0.2, 0.1, 3), (0.2, 0.5, 2), (0.4, 0.5, 1), (0.9, 0.8, 4)]
+    rows, valence, energy = [], [], []
+    for k, (v, e, times) in enumerate(tracks):
+        for n in range(times):
+            rows.append(play(at=at(k, n), track=f"t{k}", valence=v, energy=e))
+            valence.append(v)
+            energy.append(e)
+    write_listening(lake, rows)
+    result = by(build(lake, settings, "feature_correlations"), "user_id", "feature_x", "feature_y")
+    pair = result[("u1", "energy", "valence")]
+    assert pair["n_feature_plays"] == len(valence) == 11
+    assert pair["pearson_r"] == pytest.approx(stats.pearsonr(energy, valence).statistic)
+    assert pair["spearman_rho"] == pytest.approx(stats.spearmanr(energy, valence).statistic)
+
+
 def test_feature_correlations_pearson_spearman_with_ties(lake: Lake, settings: Settings) -> None:
     valence = [0.1, 0.2, 0.2, 0.4, 0.9]
     energy = [0.3, 0.1, 0.5, 0.5, 0.8]

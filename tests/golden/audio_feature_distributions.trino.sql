@@ -2,9 +2,10 @@
 /* features excluded): min, quartiles, max, mean, sample std. */
 /* Percentiles interpolate linearly between the two nearest ranks (the */
 /* definition of DuckDB quantile_cont and Spark percentile). They are computed */
-/* from counts per distinct value and running sums, so every engine gives the */
-/* same numbers and memory stays bounded (audio features repeat per track). The */
-/* value at rank r is the smallest value whose running count reaches r. A user */
+/* from play counts per user and track and running sums of those counts in */
+/* value order, so every engine gives the same numbers and memory stays bounded */
+/* (audio features repeat per track). The value at rank r is the smallest value */
+/* whose running count reaches r (ties in any order give the same value). A user */
 /* with no usable features gets a row per feature with n_feature_plays = 0 and */
 /* NULL stats. */
 WITH listening AS (
@@ -16,18 +17,20 @@ WITH listening AS (
     allow_synthetic
   FROM run_params
 ), features AS (
+  /* numbered: the per-feature steps below key on the number, not the name */
   SELECT
+    f.feature_no,
     f.feature
   FROM (VALUES
-    ('danceability'),
-    ('energy'),
-    ('valence'),
-    ('acousticness'),
-    ('instrumentalness'),
-    ('speechiness'),
-    ('liveness'),
-    ('tempo'),
-    ('loudness')) AS f(feature)
+    (1, 'danceability'),
+    (2, 'energy'),
+    (3, 'valence'),
+    (4, 'acousticness'),
+    (5, 'instrumentalness'),
+    (6, 'speechiness'),
+    (7, 'liveness'),
+    (8, 'tempo'),
+    (9, 'loudness')) AS f(feature_no, feature)
 ), flagged AS (
   SELECT
     l.*,
@@ -62,73 +65,58 @@ WITH listening AS (
 ), long_values AS (
   SELECT
     tp.user_id,
-    fe.feature,
+    fe.feature_no,
     tp.plays,
-    CASE fe.feature
-      WHEN 'danceability'
+    CASE fe.feature_no
+      WHEN 1
       THEN tp.danceability
-      WHEN 'energy'
+      WHEN 2
       THEN tp.energy
-      WHEN 'valence'
+      WHEN 3
       THEN tp.valence
-      WHEN 'acousticness'
+      WHEN 4
       THEN tp.acousticness
-      WHEN 'instrumentalness'
+      WHEN 5
       THEN tp.instrumentalness
-      WHEN 'speechiness'
+      WHEN 6
       THEN tp.speechiness
-      WHEN 'liveness'
+      WHEN 7
       THEN tp.liveness
-      WHEN 'tempo'
+      WHEN 8
       THEN tp.tempo
-      WHEN 'loudness'
+      WHEN 9
       THEN tp.loudness
     END AS value
   FROM track_plays AS tp
   CROSS JOIN features AS fe
-), value_counts AS (
-  SELECT
-    v.user_id,
-    v.feature,
-    v.value,
-    CAST(SUM(v.plays) AS BIGINT) AS plays
-  FROM long_values AS v
-  GROUP BY
-    v.user_id,
-    v.feature,
-    v.value
 ), running AS (
   SELECT
     c.user_id,
-    c.feature,
+    c.feature_no,
     c.value,
     c.plays,
-    SUM(CASE WHEN NOT c.value IS NULL THEN c.plays ELSE 0 END) OVER (PARTITION BY c.user_id, c.feature) AS n,
-    SUM(CASE WHEN NOT c.value IS NULL THEN c.plays ELSE 0 END) OVER (
-      PARTITION BY c.user_id, c.feature
+    CAST(SUM(CASE WHEN NOT c.value IS NULL THEN c.plays ELSE 0 END) OVER (PARTITION BY c.user_id, c.feature_no) AS BIGINT) AS n,
+    CAST(SUM(CASE WHEN NOT c.value IS NULL THEN c.plays ELSE 0 END) OVER (
+      PARTITION BY c.user_id, c.feature_no
       ORDER BY c.value
       rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
-    ) AS running_plays,
-    SUM(c.plays * c.value) OVER (PARTITION BY c.user_id, c.feature) AS value_sum
-  FROM value_counts AS c
+    ) AS BIGINT) AS running_plays,
+    SUM(c.plays * c.value) OVER (PARTITION BY c.user_id, c.feature_no) AS value_sum
+  FROM long_values AS c
 ), positioned AS (
   SELECT
     r.*,
     CAST(r.value_sum AS DOUBLE) / NULLIF(r.n, 0) AS mean_value,
-    1 + 0.25 * (
+    1 /* positions are exact in double (quarters of integers) */ + CAST(r.n - 1 AS DOUBLE) / 4 AS pos_25,
+    1 + CAST(r.n - 1 AS DOUBLE) / 2 AS pos_50,
+    1 + CAST(3 * (
       r.n - 1
-    ) AS pos_25,
-    1 + 0.50 * (
-      r.n - 1
-    ) AS pos_50,
-    1 + 0.75 * (
-      r.n - 1
-    ) AS pos_75
+    ) AS DOUBLE) / 4 AS pos_75
   FROM running AS r
 ), aggregated AS (
   SELECT
     p.user_id,
-    p.feature,
+    p.feature_no,
     CAST(MAX(p.n) AS BIGINT) AS n_feature_plays,
     MIN(p.value) AS min_value,
     MAX(p.value) AS max_value,
@@ -152,11 +140,11 @@ WITH listening AS (
   FROM positioned AS p
   GROUP BY
     p.user_id,
-    p.feature
+    p.feature_no
 ), final AS (
   SELECT
     a.user_id,
-    a.feature,
+    fe.feature,
     a.n_feature_plays,
     a.min_value,
     a.low_25 + a.frac_25 * (
@@ -172,6 +160,8 @@ WITH listening AS (
     a.mean,
     a.std
   FROM aggregated AS a
+  INNER JOIN features AS fe
+    ON a.feature_no = fe.feature_no
 )
 SELECT
   *

@@ -2,9 +2,10 @@
 -- features excluded): min, quartiles, max, mean, sample std.
 -- Percentiles interpolate linearly between the two nearest ranks (the
 -- definition of DuckDB quantile_cont and Spark percentile). They are computed
--- from counts per distinct value and running sums, so every engine gives the
--- same numbers and memory stays bounded (audio features repeat per track). The
--- value at rank r is the smallest value whose running count reaches r. A user
+-- from play counts per user and track and running sums of those counts in
+-- value order, so every engine gives the same numbers and memory stays bounded
+-- (audio features repeat per track). The value at rank r is the smallest value
+-- whose running count reaches r (ties in any order give the same value). A user
 -- with no usable features gets a row per feature with n_feature_plays = 0 and
 -- NULL stats.
 with listening as (
@@ -16,12 +17,16 @@ params as (
 ),
 
 features as (
-    select f.feature
+    -- numbered: the per-feature steps below key on the number, not the name
+    select
+        f.feature_no,
+        f.feature
     from (
         values
-        ('danceability'), ('energy'), ('valence'), ('acousticness'), ('instrumentalness'),
-        ('speechiness'), ('liveness'), ('tempo'), ('loudness')
-    ) as f (feature)
+        (1, 'danceability'), (2, 'energy'), (3, 'valence'), (4, 'acousticness'),
+        (5, 'instrumentalness'), (6, 'speechiness'), (7, 'liveness'), (8, 'tempo'),
+        (9, 'loudness')
+    ) as f (feature_no, feature)
 ),
 
 flagged as (
@@ -57,64 +62,55 @@ track_plays as (
 long_values as (
     select
         tp.user_id,
-        fe.feature,
+        fe.feature_no,
         tp.plays,
-        case fe.feature
-            when 'danceability' then tp.danceability
-            when 'energy' then tp.energy
-            when 'valence' then tp.valence
-            when 'acousticness' then tp.acousticness
-            when 'instrumentalness' then tp.instrumentalness
-            when 'speechiness' then tp.speechiness
-            when 'liveness' then tp.liveness
-            when 'tempo' then tp.tempo
-            when 'loudness' then tp.loudness
+        case fe.feature_no
+            when 1 then tp.danceability
+            when 2 then tp.energy
+            when 3 then tp.valence
+            when 4 then tp.acousticness
+            when 5 then tp.instrumentalness
+            when 6 then tp.speechiness
+            when 7 then tp.liveness
+            when 8 then tp.tempo
+            when 9 then tp.loudness
         end as value
     from track_plays as tp
     cross join features as fe
 ),
 
-value_counts as (
-    select
-        v.user_id,
-        v.feature,
-        v.value,
-        cast(sum(v.plays) as bigint) as plays
-    from long_values as v
-    group by v.user_id, v.feature, v.value
-),
-
 running as (
     select
         c.user_id,
-        c.feature,
+        c.feature_no,
         c.value,
         c.plays,
-        sum(case when c.value is not null then c.plays else 0 end)
-            over (partition by c.user_id, c.feature) as n,
-        sum(case when c.value is not null then c.plays else 0 end) over (
-            partition by c.user_id, c.feature
+        cast(sum(case when c.value is not null then c.plays else 0 end)
+            over (partition by c.user_id, c.feature_no) as bigint) as n,
+        cast(sum(case when c.value is not null then c.plays else 0 end) over (
+            partition by c.user_id, c.feature_no
             order by c.value
             rows between unbounded preceding and current row
-        ) as running_plays,
-        sum(c.plays * c.value) over (partition by c.user_id, c.feature) as value_sum
-    from value_counts as c
+        ) as bigint) as running_plays,
+        sum(c.plays * c.value) over (partition by c.user_id, c.feature_no) as value_sum
+    from long_values as c
 ),
 
 positioned as (
     select
         r.*,
         r.value_sum / nullif(r.n, 0) as mean_value,
-        1 + 0.25 * (r.n - 1) as pos_25,
-        1 + 0.50 * (r.n - 1) as pos_50,
-        1 + 0.75 * (r.n - 1) as pos_75
+        -- positions are exact in double (quarters of integers)
+        1 + cast(r.n - 1 as double) / 4 as pos_25,
+        1 + cast(r.n - 1 as double) / 2 as pos_50,
+        1 + cast(3 * (r.n - 1) as double) / 4 as pos_75
     from running as r
 ),
 
 aggregated as (
     select
         p.user_id,
-        p.feature,
+        p.feature_no,
         cast(max(p.n) as bigint) as n_feature_plays,
         min(p.value) as min_value,
         max(p.value) as max_value,
@@ -133,13 +129,13 @@ aggregated as (
         min(case when p.running_plays >= floor(p.pos_75) then p.value end) as low_75,
         min(case when p.running_plays >= ceil(p.pos_75) then p.value end) as high_75
     from positioned as p
-    group by p.user_id, p.feature
+    group by p.user_id, p.feature_no
 ),
 
 final as (
     select
         a.user_id,
-        a.feature,
+        fe.feature,
         a.n_feature_plays,
         a.min_value,
         a.low_25 + a.frac_25 * (a.high_25 - a.low_25) as p25,
@@ -149,6 +145,8 @@ final as (
         a.mean,
         a.std
     from aggregated as a
+    inner join features as fe
+        on a.feature_no = fe.feature_no
 )
 
 select * from final
