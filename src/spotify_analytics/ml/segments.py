@@ -43,6 +43,9 @@ COLUMNS = (
     "is_skip",
 )
 
+# Each play is counted once per month in three groupings (month totals, month
+# and track, month and session); the 'all' rows roll those up, so no step
+# reads the plays twice. A track's first ever play is its earliest.
 SEGMENTS_SQL = """
 with plays as (
     {plays}
@@ -52,60 +55,126 @@ flagged as (
         user_id,
         track_key,
         session_id,
+        played_at,
         date,
-        hour_of_day,
+        strftime(date, '%Y-%m') as month,
         coalesce(is_skip, false) as skip,
-        coalesce(is_weekend, false) as weekend,
-        played_at = min(played_at) over (partition by user_id, track_key) as first_play,
-        strftime(date, '%Y-%m') as month
+        hour_of_day >= 23 or hour_of_day <= 5 as night,
+        hour_of_day between 6 and 11 as morning,
+        coalesce(is_weekend, false) as weekend
     from plays
 ),
-periods as (
-    select 'all' as period_type, 'all' as period, * from flagged
+monthly as (
+    select
+        user_id,
+        month,
+        min(date) as period_start,
+        max(date) as period_end,
+        count(*) as n_plays,
+        count(*) filter (where skip) as n_skips,
+        count(*) filter (where night) as n_night,
+        count(*) filter (where morning) as n_morning,
+        count(*) filter (where weekend) as n_weekend
+    from flagged
+    group by user_id, month
+),
+monthly_tracks as (
+    select
+        user_id,
+        month,
+        track_key,
+        count(*) filter (where not skip) as n_listened,
+        min(played_at) as first_at,
+        arg_min(skip, played_at) as first_skipped
+    from flagged
+    group by user_id, month, track_key
+),
+monthly_sessions as (
+    select user_id, month, session_id
+    from flagged
+    group by user_id, month, session_id
+),
+tracks as (
+    select
+        user_id,
+        track_key,
+        sum(n_listened) as n_listened,
+        arg_min(month, first_at) as first_month,
+        arg_min(first_skipped, first_at) as first_skipped
+    from monthly_tracks
+    group by user_id, track_key
+),
+period_totals as (
+    select user_id, 'month' as period_type, month as period, * exclude (user_id, month)
+    from monthly
     union all
-    select 'month' as period_type, month as period, * from flagged
+    select
+        user_id,
+        'all',
+        'all',
+        min(period_start),
+        max(period_end),
+        sum(n_plays),
+        sum(n_skips),
+        sum(n_night),
+        sum(n_morning),
+        sum(n_weekend)
+    from monthly
+    group by user_id
+),
+period_tracks as (
+    select user_id, 'month' as period_type, month as period, n_listened
+    from monthly_tracks
+    union all
+    select user_id, 'all', 'all', n_listened
+    from tracks
 ),
 track_counts as (
-    select user_id, period_type, period, count(*) filter (where not skip) as n_listened
-    from periods
-    group by user_id, period_type, period, track_key
-),
-top_tracks as (
     select
         user_id,
         period_type,
         period,
         count(*) filter (where n_listened > 0) as distinct_tracks,
-        list_sum(list_slice(list_sort(list(n_listened), 'desc'), 1, {top})) as top_listened
-    from track_counts
+        sum(n_listened) as n_listened,
+        list_sum(max(n_listened, {top})) as top_listened
+    from period_tracks
     group by user_id, period_type, period
 ),
-metrics as (
-    select
-        user_id,
-        period_type,
-        period,
-        min(date) as period_start,
-        max(date) as period_end,
-        count(*) as n_plays,
-        count(*) filter (where not skip) as n_listened,
-        count(*) filter (where skip) / count(*) as skip_rate,
-        count(*) filter (where hour_of_day >= 23 or hour_of_day <= 5) / count(*) as night_share,
-        count(*) filter (where hour_of_day between 6 and 11) / count(*) as morning_share,
-        count(*) filter (where weekend) / count(*) as weekend_share,
-        count(*) filter (where first_play and not skip) as n_new_listened,
-        count(*) / count(distinct coalesce(session_id, '')) as mean_session_plays
-    from periods
-    group by user_id, period_type, period
+session_counts as (
+    select user_id, 'month' as period_type, month as period, count(*) as n_sessions
+    from monthly_sessions
+    group by user_id, month
+    union all
+    select user_id, 'all', 'all', count(distinct coalesce(session_id, ''))
+    from monthly_sessions
+    group by user_id
+),
+new_track_counts as (
+    select user_id, 'month' as period_type, first_month as period, count(*) as n_new
+    from tracks
+    where not first_skipped
+    group by user_id, first_month
+    union all
+    select user_id, 'all', 'all', count(*)
+    from tracks
+    where not first_skipped
+    group by user_id
 ),
 shares as (
     select
-        metrics.* exclude (n_listened, n_new_listened),
-        n_new_listened / greatest(n_listened, 1) as new_track_share,
+        period_totals.*,
+        n_skips / n_plays as skip_rate,
+        n_night / n_plays as night_share,
+        n_morning / n_plays as morning_share,
+        n_weekend / n_plays as weekend_share,
+        coalesce(n_new, 0) / greatest(n_listened, 1) as new_track_share,
         top_listened / greatest(n_listened, 1) as top10_share,
-        distinct_tracks
-    from metrics
-    join top_tracks using (user_id, period_type, period)
+        distinct_tracks,
+        n_plays / n_sessions as mean_session_plays
+    from period_totals
+    join track_counts using (user_id, period_type, period)
+    join session_counts using (user_id, period_type, period)
+    left join new_track_counts using (user_id, period_type, period)
 ),
 named as (
     select
