@@ -92,6 +92,10 @@ class _OnEncoding:
     takes rows already encoded by a fitted encoder, so candidates sharing an
     encoder share that work in tuning (``evaluation.tune``)."""
 
+    def __sklearn_clone__(self):  # what clone() does, without inspecting signatures
+        params = {name: getattr(self, name) for name in self._parameters}
+        return type(self)(**{**params, "encoder": clone(self.encoder)})
+
     def fit(self, X: np.ndarray, y: np.ndarray):
         encoder = clone(self.encoder)
         return self.fit_encoded(encoder, encoder.fit_transform(X, y), y)
@@ -106,6 +110,8 @@ class EncodedRidge(_OnEncoding, RegressorMixin, BaseEstimator):
     With ``offset`` the model predicts the (smoothed) hour-of-week mean plus a
     learnt correction, so heavy regularisation falls back to the hour-of-week
     baseline; without, it shrinks towards the training mean."""
+
+    _parameters = ("encoder", "alpha", "offset")
 
     def __init__(self, encoder: HourOfWeekEncoding, alpha: float = 1.0, offset: bool = True):
         self.encoder = encoder
@@ -157,6 +163,8 @@ class EncodedLogistic(_OnEncoding, ClassifierMixin, BaseEstimator):
     """Hour-of-week encoding (per class), standardised inputs, multinomial logistic
     regression with an L2 penalty of strength ``1 / C`` (scikit-learn's objective),
     solved by L-BFGS for at most ``max_iter`` iterations."""
+
+    _parameters = ("encoder", "C", "max_iter")
 
     def __init__(
         self, encoder: HourOfWeekEncoding, C: float = 1.0, max_iter: int = LOGISTIC_MAX_ITER

@@ -37,6 +37,11 @@ class HourOfWeekEncoding(TransformerMixin, BaseEstimator):
         self.smoothing = smoothing
         self.momentum = momentum
 
+    def __sklearn_clone__(self) -> HourOfWeekEncoding:  # clone() without inspecting signatures
+        return HourOfWeekEncoding(
+            self.hour_column, self.weekday_column, self.smoothing, self.momentum
+        )
+
     def _groups(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         hour = np.clip(np.nan_to_num(X[:, self.hour_column]).astype(int), 0, 23)
         weekday = np.clip(np.nan_to_num(X[:, self.weekday_column]).astype(int), 1, 7)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..runner import StepContext
 
@@ -45,21 +46,9 @@ with source as (
     from listening_with_features
     where is_music and user_id is not null and played_at is not null{where}
 ),
-features_allowed as (
+final as (
     select {allowed}
     from source
-),
-deduped as (
-    select *
-    from features_allowed
-    qualify row_number() over (partition by user_id, play_id order by played_at) = 1
-),
-final as (
-    select *
-    from deduped
-    qualify row_number() over (
-        partition by user_id, track_key, played_at order by play_id
-    ) = 1
 )
 select * from final
 order by user_id, played_at, play_id
@@ -90,7 +79,8 @@ def plays_query(
     user_id: str | None = None,
     users: tuple[str, str] | None = None,
 ) -> str:
-    """Music plays, one row per play (duplicates of a play dropped), in time order.
+    """Music plays in time order per user (duplicates still in: ``dedupe_plays``
+    drops them per user, much cheaper than two window functions over every play).
     Synthetic features count as missing unless ``allow_synthetic``."""
     guard = "true" if allow_synthetic else "coalesce(feature_source, '') <> 'synthetic'"
     guards = ",\n        ".join(
@@ -123,11 +113,44 @@ def load_plays(ctx: StepContext, columns: tuple[str, ...] = PLAY_COLUMNS) -> pa.
 def user_plays(
     ctx: StepContext, columns: tuple[str, ...] = PLAY_COLUMNS
 ) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
-    """``(user_id, arrays)`` per user, in user order. Users are read in chunks of
-    about ``CHUNK_ROWS`` plays (one query each, streamed in record batches), so
-    memory stays bounded however many plays and users there are."""
-    allow = ctx.settings.allow_synthetic
-    yield from per_user(by_user_chunks(ctx, lambda users: plays_query(allow, columns, users=users)))
+    """``(user_id, arrays)`` per user, in user order, duplicates dropped. One query
+    streamed in record batches: the table is not stored in user order, so a
+    query per range of users would scan every play each time; DuckDB's sort
+    spills to disk beyond its memory limit, and Python holds one user at a time."""
+    sql = plays_query(ctx.settings.allow_synthetic, columns)
+    con = ctx.connect(only={"listening_with_features"})
+    try:
+        for user_id, arrays in per_user(con.execute(sql).to_arrow_reader(BATCH_ROWS)):
+            yield user_id, dedupe_plays(arrays)
+    finally:
+        con.close()
+
+
+def dedupe_plays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One row per ``play_id`` (its earliest), then one per ``track_key`` and
+    ``played_at`` (the smallest ``play_id``), for one user's rows sorted by
+    ``played_at`` and ``play_id``: the same play stored twice counts once."""
+    if arrays["play_id"].size < 2:
+        return arrays
+    if len(set(arrays["play_id"].tolist())) < arrays["play_id"].size:  # rare: sort only then
+        _, first = _unique(arrays["play_id"], return_index=True)
+        arrays = select(arrays, np.sort(first))
+    at = arrays["played_at"]
+    if not (at[1:] == at[:-1]).any():  # no two plays at one moment
+        return arrays
+    moment = np.zeros(arrays["played_at"].size, dtype=[("at", "i8"), ("track", "i8")])
+    moment["at"] = arrays["played_at"].astype("datetime64[us]").astype(np.int64)
+    moment["track"] = _unique(arrays["track_key"], return_inverse=True)[1]
+    _, first = np.unique(moment, return_index=True)
+    return select(arrays, np.sort(first)) if first.size < moment.size else arrays
+
+
+def _unique(values: np.ndarray, **options: bool) -> tuple:
+    """``np.unique`` with nulls as one value of their own (as SQL's partition by groups them)."""
+    try:
+        return np.unique(values, **options)
+    except TypeError:  # None among strings
+        return np.unique(np.array(["\x00" if v is None else v for v in values.tolist()]), **options)
 
 
 def by_user_chunks(
@@ -190,23 +213,29 @@ def per_user(
     stream of record batches; a user may span several batches)."""
     batches = source.to_batches() if isinstance(source, pa.Table) else source
     pending: list[pa.RecordBatch] = []
+    pending_user = None
     for batch in batches:
         if batch.num_rows == 0:
             continue
-        users = batch.column("user_id").to_numpy(zero_copy_only=False)
-        starts = np.flatnonzero(np.concatenate([[True], users[1:] != users[:-1]]))
-        for start, end in zip(starts, np.append(starts[1:], users.size), strict=True):
-            if pending and pending[-1].column("user_id")[0].as_py() != users[start]:
-                yield _user_arrays(pending)
+        runs = pc.run_end_encode(batch.column("user_id").cast(pa.string()))
+        users = runs.values.to_pylist()
+        ends = runs.run_ends.to_numpy()
+        for user, start, end in zip(users, np.append(0, ends[:-1]), ends, strict=True):
+            if pending and user != pending_user:
+                yield _user_arrays(pending_user, pending)
                 pending = []
+            pending_user = user
             pending.append(batch.slice(start, end - start))
     if pending:
-        yield _user_arrays(pending)
+        yield _user_arrays(pending_user, pending)
 
 
-def _user_arrays(chunks: list[pa.RecordBatch]) -> tuple[str, dict[str, np.ndarray]]:
-    arrays = to_arrays(pa.Table.from_batches(chunks).combine_chunks())
-    return str(arrays["user_id"][0]), arrays
+def _user_arrays(user_id: str, chunks: list[pa.RecordBatch]) -> tuple[str, dict[str, np.ndarray]]:
+    table = pa.Table.from_batches(chunks).combine_chunks()
+    n = table.num_rows
+    arrays = to_arrays(table.drop_columns(["user_id"]))
+    arrays["user_id"] = np.full(n, user_id, dtype=object)
+    return str(user_id), arrays
 
 
 def select(arrays: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:

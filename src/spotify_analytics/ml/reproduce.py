@@ -13,7 +13,15 @@ from . import artifacts, catalog
 from .context import TASKS, context_data
 from .forecast import MODEL as ENERGY
 from .forecast import forecast_data, hour_cells
-from .plays import PLAY_COLUMNS, mood_plays, per_user, plays_query, select, to_arrays
+from .plays import (
+    PLAY_COLUMNS,
+    dedupe_plays,
+    mood_plays,
+    per_user,
+    plays_query,
+    select,
+    to_arrays,
+)
 from .plays import query as run_query
 from .training import predict
 
@@ -44,6 +52,7 @@ def reproduce_predictions(lake: Lake, settings: Settings, model: str, user_id: s
     arrays = next((a for _, a in per_user(run_query(ctx, sql, "listening_with_features"))), None)
     if arrays is None:
         raise LakeError(f"{lake.root}: no plays for user {user_id!r}")
+    arrays = dedupe_plays(arrays)
     cutoff = np.datetime64(card["cutoff"].rstrip("Z"), "us")
     if model == ENERGY:
         cells = hour_cells(mood_plays(arrays))
