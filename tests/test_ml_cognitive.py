@@ -17,7 +17,7 @@ from spotify_analytics.lake import Lake, conform
 from spotify_analytics.ml import clusters, mixtures
 from spotify_analytics.ml.cognitive import anomaly_table, segment_table, sequence_table
 from spotify_analytics.ml.plays import FEATURES, per_user
-from spotify_analytics.ml.quadrants import quadrant_array, quadrant_sql
+from spotify_analytics.ml.quadrants import quadrant_array, quadrant_names_sql, quadrant_sql
 from spotify_analytics.ml.runs import one_thread
 from spotify_analytics.ml.synthetic import planted_listening
 from spotify_analytics.runner import StepContext
@@ -302,7 +302,9 @@ def test_planted_users_get_distinct_archetypes(planted) -> None:
 def test_quadrant_sql_matches_the_numpy_rule() -> None:
     grid = np.array([0.0, 0.39, 0.4, 0.41, 0.59, 0.6, 0.61, 1.0])
     valence, energy = (values.ravel() for values in np.meshgrid(grid, grid))
-    sql = f"select {quadrant_sql('v', 'e')} as q from points"
+    code = quadrant_sql("v", "e", codes=True)
+    sql = f"select {quadrant_sql('v', 'e')} as q, {quadrant_names_sql(code)} as c from points"
     points = pa.table({"v": valence, "e": energy})  # noqa: F841 (read by DuckDB)
-    found = duckdb.sql(sql).fetchnumpy()["q"]
-    assert list(found) == list(quadrant_array(valence, energy))
+    found = duckdb.sql(sql).fetchnumpy()
+    assert list(found["q"]) == list(quadrant_array(valence, energy))
+    assert list(found["c"]) == list(found["q"])

@@ -137,14 +137,16 @@ def cluster_user(
         labels["gmm", k] = gmm.predict(X)
         rows["kmeans"].append({"k": k, "inertia": kmeans.inertia, "bic": None, "aic": None})
         rows["gmm"].append({"k": k, "inertia": None, "bic": gmm.bic, "aic": gmm.aic})
-    result = {}
+    result, refits = {}, {}
     for method, selection in rows.items():
         for row in selection:
             row["silhouette"] = silhouette.score(labels[method, row["k"]])
         chosen = _choose(method, selection)
         for row in selection:
             row["is_chosen"] = row["k"] == chosen
-        again = mixtures.kmeans(fit, chosen, seed + 1)
+        if chosen not in refits:
+            refits[chosen] = mixtures.kmeans(fit, chosen, seed + 1)
+        again = refits[chosen]
         if method == "gmm":
             again = mixtures.gaussian_mixture(fit, again.labels, chosen)
         ari = float(adjusted_rand_score(labels[method, chosen], again.predict(X)))

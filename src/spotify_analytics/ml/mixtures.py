@@ -31,7 +31,7 @@ class KMeansFit:
     inertia: float
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return _distances(X, (X**2).sum(axis=1), self.centers[None])[:, 0].argmin(axis=1)
+        return _nearest(X, self.centers[None])[:, 0]
 
 
 def kmeans(X: np.ndarray, k: int, seed: int, starts: int = KMEANS_STARTS) -> KMeansFit:
@@ -39,10 +39,9 @@ def kmeans(X: np.ndarray, k: int, seed: int, starts: int = KMEANS_STARTS) -> KMe
     rng = np.random.default_rng(seed)
     centers = np.stack([_plus_plus(X, k, rng) for _ in range(starts)])
     tol = KMEANS_TOL * X.var(axis=0).mean()
-    squares = (X**2).sum(axis=1)
     previous = None
     for _ in range(KMEANS_MAX_ITER):
-        labels = _distances(X, squares, centers).argmin(axis=2)
+        labels = _nearest(X, centers)
         if previous is not None and (labels == previous).all():
             break  # no point changed cluster: the centres are final
         moved = _centres(X, labels, centers)
@@ -50,9 +49,8 @@ def kmeans(X: np.ndarray, k: int, seed: int, starts: int = KMEANS_STARTS) -> KMe
         centers, previous = moved, labels
         if (shift <= tol).all():
             break
-    d2 = _distances(X, squares, centers)
-    labels = d2.argmin(axis=2)
-    inertia = np.take_along_axis(d2, labels[..., None], axis=2)[..., 0].sum(axis=0)
+    labels = _nearest(X, centers)
+    inertia = ((X[:, None, :] - centers[np.arange(starts), labels]) ** 2).sum(axis=(0, 2))
     best = int(inertia.argmin())
     return KMeansFit(centers[best], labels[:, best], float(inertia[best]))
 
@@ -73,22 +71,21 @@ def _plus_plus(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return X[chosen].copy()
 
 
-def _distances(X: np.ndarray, squares: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Squared distance of every point to every centre of every start:
-    (points, starts, k). ``centers`` is (starts, k, features)."""
+def _nearest(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """The nearest centre of every point for each start: (points, starts).
+    ``centers`` is (starts, k, features); |x|^2 is left out, as it does not
+    change which centre is nearest."""
     starts, k, d = centers.shape
-    d2 = X @ centers.reshape(-1, d).T
-    d2 *= -2
-    d2 += squares[:, None]
-    d2 += (centers**2).sum(axis=2).ravel()
-    np.maximum(d2, 0, out=d2)
-    return d2.reshape(X.shape[0], starts, k)
+    scores = X @ centers.reshape(-1, d).T
+    scores *= -2
+    scores += (centers**2).sum(axis=2).ravel()
+    return scores.reshape(X.shape[0], starts, k).argmin(axis=2)
 
 
 def _centres(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> np.ndarray:
     """The mean of each cluster of each start; an empty cluster keeps its centre."""
     starts, k, d = centers.shape
-    members = (labels[:, :, None] == np.arange(k)).reshape(X.shape[0], -1).astype(float)
+    members = np.eye(k)[labels].reshape(X.shape[0], starts * k)
     counts = members.sum(axis=0).reshape(starts, k, 1)
     sums = (members.T @ X).reshape(starts, k, d)
     return np.where(counts > 0, sums / np.maximum(counts, 1), centers)

@@ -30,12 +30,21 @@ def quadrant_of(valence: float, energy: float) -> str:
     return str(quadrant_array(np.array([valence]), np.array([energy]))[0])
 
 
-def quadrant_sql(valence: str = "valence", energy: str = "energy") -> str:
-    """The same rule as a DuckDB expression over two finite columns."""
+def quadrant_sql(valence: str = "valence", energy: str = "energy", *, codes: bool = False) -> str:
+    """The same rule as a DuckDB expression over two finite columns: the
+    quadrant's name, or with ``codes`` its position in ``QUADRANTS`` (a small
+    integer, cheaper to sort and group; ``quadrant_names_sql`` turns it back)."""
+    label = (lambda i: str(i)) if codes else (lambda i: f"'{QUADRANTS[i]}'")
     return (
-        f"case when {valence} >= {HIGH} and {energy} >= {HIGH} then '{QUADRANTS[0]}'"
-        f" when {valence} >= {HIGH} and {energy} < {LOW} then '{QUADRANTS[1]}'"
-        f" when {valence} < {LOW} and {energy} >= {HIGH} then '{QUADRANTS[2]}'"
-        f" when {valence} < {LOW} and {energy} < {LOW} then '{QUADRANTS[3]}'"
-        f" else '{QUADRANTS[4]}' end"
+        f"case when {valence} >= {HIGH} and {energy} >= {HIGH} then {label(0)}"
+        f" when {valence} >= {HIGH} and {energy} < {LOW} then {label(1)}"
+        f" when {valence} < {LOW} and {energy} >= {HIGH} then {label(2)}"
+        f" when {valence} < {LOW} and {energy} < {LOW} then {label(3)}"
+        f" else {label(4)} end"
     )
+
+
+def quadrant_names_sql(code: str) -> str:
+    """The name of a quadrant code made by ``quadrant_sql(codes=True)``."""
+    names = ", ".join(f"'{name}'" for name in QUADRANTS)
+    return f"[{names}][{code} + 1]"

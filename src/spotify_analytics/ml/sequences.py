@@ -13,7 +13,7 @@ depend only on that user's plays.
 
 from __future__ import annotations
 
-from .quadrants import quadrant_sql
+from .quadrants import quadrant_names_sql, quadrant_sql
 
 COLUMNS = (
     "user_id",
@@ -31,7 +31,7 @@ with plays as (
     {plays}
 ),
 mood as (
-    select user_id, played_at, play_id, session_id, {quadrant} as quadrant
+    select user_id, played_at, play_id, session_id, {quadrant} as quadrant_code
     from plays
     where not coalesce(is_skip, false) and isfinite(valence) and isfinite(energy)
 ),
@@ -39,35 +39,35 @@ ordered as (
     select
         user_id,
         session_id,
-        quadrant,
+        quadrant_code,
         lag(session_id) over by_time as previous_session,
-        lag(quadrant) over by_time as previous_quadrant
+        lag(quadrant_code) over by_time as previous_code
     from mood
     window by_time as (partition by user_id order by played_at, play_id)
 ),
 transitions as (
     select
         user_id,
-        previous_quadrant as from_quadrant,
-        quadrant as to_quadrant,
+        previous_code as from_code,
+        quadrant_code as to_code,
         count(*) as n_transitions
     from ordered
     where session_id = previous_session
-    group by user_id, from_quadrant, to_quadrant
+    group by user_id, from_code, to_code
 ),
 totals as (
     select
         *,
-        cast(sum(n_transitions) over (partition by user_id, from_quadrant) as bigint) as n_from,
-        cast(sum(n_transitions) over (partition by user_id, to_quadrant) as bigint) as n_to,
+        cast(sum(n_transitions) over (partition by user_id, from_code) as bigint) as n_from,
+        cast(sum(n_transitions) over (partition by user_id, to_code) as bigint) as n_to,
         cast(sum(n_transitions) over (partition by user_id) as bigint) as n_user_transitions
     from transitions
 ),
 final as (
     select
         user_id,
-        from_quadrant,
-        to_quadrant,
+        {from_name} as from_quadrant,
+        {to_name} as to_quadrant,
         cast(n_transitions as bigint) as n_transitions,
         n_from,
         n_transitions / n_from as probability,
@@ -84,4 +84,9 @@ order by user_id, from_quadrant, to_quadrant
 
 def sequences_sql(plays: str) -> str:
     """The query over a ``plays`` subquery (deduplicated music plays)."""
-    return SEQUENCES_SQL.format(plays=plays, quadrant=quadrant_sql())
+    return SEQUENCES_SQL.format(
+        plays=plays,
+        quadrant=quadrant_sql(codes=True),
+        from_name=quadrant_names_sql("from_code"),
+        to_name=quadrant_names_sql("to_code"),
+    )
