@@ -42,7 +42,7 @@ PLAY_COLUMNS = (
 
 PLAYS_SQL = """
 with source as (
-    select {columns}
+    select {columns}, feature_source as source_of_features
     from listening_with_features
     where is_music and user_id is not null and played_at is not null{where}
 ),
@@ -66,7 +66,6 @@ MOOD_COLUMNS = (
     "session_play_no",
     "track_key",
     "is_skip",
-    "feature_source",
     "valence",
     "energy",
 )
@@ -81,17 +80,23 @@ def plays_query(
 ) -> str:
     """Music plays in time order per user (duplicates still in: ``dedupe_plays``
     drops them per user, much cheaper than two window functions over every play).
-    Synthetic features count as missing unless ``allow_synthetic``."""
-    guard = "true" if allow_synthetic else "coalesce(feature_source, '') <> 'synthetic'"
-    guards = ",\n        ".join(
+    Synthetic features count as missing unless ``allow_synthetic``. ``session_id``
+    comes as a 64-bit hash: the models only compare neighbouring plays' sessions,
+    and numbers are far cheaper to hand to NumPy than strings."""
+    guard = "true" if allow_synthetic else "coalesce(source_of_features, '') <> 'synthetic'"
+    replaced = [
         f"case when {guard} then {name} end as {name}" for name in FEATURES if name in columns
-    )
+    ]
+    if "session_id" in columns:
+        replaced.append("hash(session_id) as session_id")
     where = ""
     if user_id is not None:
         where = f" and user_id = {_quote(user_id)}"
     if users is not None:
         where = f" and user_id between {_quote(users[0])} and {_quote(users[1])}"
-    allowed = f"* replace ({guards})" if guards else "*"
+    allowed = "* exclude (source_of_features)"
+    if replaced:
+        allowed += " replace (" + ",\n        ".join(replaced) + ")"
     return PLAYS_SQL.format(columns=", ".join(columns), allowed=allowed, where=where)
 
 
