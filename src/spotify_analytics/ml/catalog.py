@@ -26,7 +26,7 @@ from ..schemas import FEATURE_COLUMNS
 from . import artifacts
 from .candidates import catalog_regressors
 from .evaluation import REGRESSION_METRICS, score, tune
-from .plays import per_user, to_arrays
+from .plays import per_user, select, to_arrays
 
 MODEL = "audio_to_valence"
 CATALOG_USER = "(catalog)"
@@ -72,11 +72,10 @@ with plays as (
         and track_key is not null{where}
 ),
 final as (
-    select * exclude (played_at), {group_key} as group_key
+    select *, {group_key} as group_key
     from plays
-    qualify row_number() over (partition by user_id, track_key order by played_at, track_id) = 1
 )
-select * from final where {complete} order by user_id, track_key
+select * from final order by user_id, track_key, played_at, track_id
 """
 
 
@@ -89,9 +88,9 @@ def catalog_query() -> str:
 
 
 def user_tracks_query(users: tuple[str, str] | None = None) -> str:
-    """Each user's distinct tracks with real features (optionally a range of users)."""
+    """Users' plays with real features, by user and track, each track's first play
+    first (``first_plays`` keeps those); optionally for a range of users."""
     sources = ", ".join(f"'{s}'" for s in REAL_SOURCES)
-    complete = " and ".join(f"{name} is not null" for name in INPUTS)
     where = ""
     if users is not None:
         first, last = (u.replace("'", "''") for u in users)
@@ -99,10 +98,19 @@ def user_tracks_query(users: tuple[str, str] | None = None) -> str:
     return USER_TRACKS_SQL.format(
         inputs=", ".join(INPUTS),
         sources=sources,
-        complete=complete,
         group_key=GROUP_KEY,
         where=where,
     )
+
+
+def first_plays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A user's distinct tracks: each track's first play (rows sorted by track_key,
+    played_at, track_id), kept when all its input features are known."""
+    tracks = arrays["track_key"]
+    first = np.ones(tracks.size, dtype=bool)
+    first[1:] = tracks[1:] != tracks[:-1]
+    _, complete = _features(arrays)
+    return select(arrays, first & complete)
 
 
 def _features(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -224,15 +232,17 @@ def _genre_means(genres: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 
 def _genre_baseline(model: CatalogModel, genres: np.ndarray) -> np.ndarray:
-    out = []
-    for labels in genres:
-        known = [
-            model.genre_means[g]
-            for g in (labels if labels is not None else [])
-            if g in model.genre_means
-        ]
-        out.append(float(np.mean(known)) if known else model.mean)
-    return np.array(out, dtype=float)
+    """Mean of the training means of a track's known genres (else the training mean)."""
+    lists = [labels if labels is not None else () for labels in genres]
+    lengths = np.fromiter((len(labels) for labels in lists), dtype=np.int64, count=len(lists))
+    flat = [model.genre_means.get(str(g), np.nan) for labels in lists for g in labels]
+    values = np.array(flat, dtype=float)
+    track = np.repeat(np.arange(len(lists)), lengths)
+    known = np.isfinite(values)
+    sums = np.bincount(track[known], weights=values[known], minlength=len(lists))
+    counts = np.bincount(track[known], minlength=len(lists))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), model.mean)
 
 
 def _scored_rows(model: CatalogModel, arrays: dict, X: np.ndarray) -> dict:
@@ -303,7 +313,8 @@ def score_users(
 ) -> tuple[list[dict], list[dict]]:
     """Per user: scored rows of the tracks the model never saw, and metric rows."""
     scored, metrics = [], []
-    for user_id, arrays in per_user(user_tracks):
+    for user_id, every_play in per_user(user_tracks):
+        arrays = first_plays(every_play)
         groups = arrays["group_key"]
         unseen = np.array(
             [

@@ -242,10 +242,10 @@ def _codes(y, prediction, baselines: dict) -> tuple:
 
 def _bootstrap_weights(blocks: np.ndarray, seed: int) -> _BlockWeights:
     labels, index = np.unique(blocks, return_inverse=True)
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(
-        labels.size, np.full(labels.size, 1 / labels.size), size=BOOTSTRAP_REPLICATES
-    )
+    n, replicates = labels.size, BOOTSTRAP_REPLICATES
+    draws = np.random.default_rng(seed).integers(0, n, size=(replicates, n))
+    draws += np.arange(replicates)[:, None] * n  # each replicate counts in its own row
+    counts = np.bincount(draws.ravel(), minlength=replicates * n).reshape(replicates, n)
     return _BlockWeights(counts.astype(float), index)
 
 

@@ -123,10 +123,15 @@ def user_plays(
     query per range of users would scan every play each time; DuckDB's sort
     spills to disk beyond its memory limit, and Python holds one user at a time."""
     sql = plays_query(ctx.settings.allow_synthetic, columns)
-    con = ctx.connect(only={"listening_with_features"})
+    for user_id, arrays in per_user(streamed(ctx, sql, "listening_with_features")):
+        yield user_id, dedupe_plays(arrays)
+
+
+def streamed(ctx: StepContext, sql: str, *tables: str) -> Iterator[pa.RecordBatch]:
+    """The result of ``sql`` (over only ``tables``) in record batches, as DuckDB makes them."""
+    con = ctx.connect(only=set(tables))
     try:
-        for user_id, arrays in per_user(con.execute(sql).to_arrow_reader(BATCH_ROWS)):
-            yield user_id, dedupe_plays(arrays)
+        yield from con.execute(sql).to_arrow_reader(BATCH_ROWS)
     finally:
         con.close()
 
