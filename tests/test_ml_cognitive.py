@@ -122,6 +122,17 @@ def test_mixtures_match_scikit_learn(planted_tracks) -> None:
             assert (mixture.predict(X) == reference.predict(X)).mean() > 0.99
 
 
+def test_adjusted_rand_matches_scikit_learn() -> None:
+    rng = np.random.default_rng(5)
+    cases = [(rng.integers(0, 4, 300), rng.integers(0, 5, 300)) for _ in range(5)]
+    same = rng.integers(0, 3, 50)
+    cases += [(same, same), (same, (same + 1) % 3), (np.zeros(9), np.zeros(9))]
+    cases += [(np.zeros(9), np.arange(9)), (np.arange(9), np.arange(9))]
+    for first, second in cases:
+        expected = adjusted_rand_score(first, second)
+        assert mixtures.adjusted_rand(first, second) == pytest.approx(expected, abs=1e-12)
+
+
 def test_selection_table_explains_the_choice(planted) -> None:
     out = mood_state_clusters(_context(planted))
     selection = out["gold/cognitive/cluster_model_selection"].to_pylist()

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import adjusted_rand_score
 
 from . import mixtures
 from .plays import FEATURES
@@ -149,7 +148,7 @@ def cluster_user(
         again = refits[chosen]
         if method == "gmm":
             again = mixtures.gaussian_mixture(fit, again.labels, chosen)
-        ari = float(adjusted_rand_score(labels[method, chosen], again.predict(X)))
+        ari = mixtures.adjusted_rand(labels[method, chosen], again.predict(X))
         result[method] = Clustering(method, chosen, labels[method, chosen], ari, selection)
     return result
 

@@ -37,7 +37,7 @@ class KMeansFit:
 def kmeans(X: np.ndarray, k: int, seed: int, starts: int = KMEANS_STARTS) -> KMeansFit:
     """Lloyd's algorithm from ``starts`` k-means++ starts; the lowest inertia wins."""
     rng = np.random.default_rng(seed)
-    centers = np.stack([_plus_plus(X, k, rng) for _ in range(starts)])
+    centers = _plus_plus(X, k, starts, rng)
     tol = KMEANS_TOL * X.var(axis=0).mean()
     previous = None
     for _ in range(KMEANS_MAX_ITER):
@@ -55,20 +55,21 @@ def kmeans(X: np.ndarray, k: int, seed: int, starts: int = KMEANS_STARTS) -> KMe
     return KMeansFit(centers[best], labels[:, best], float(inertia[best]))
 
 
-def _plus_plus(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k-means++: each next centre drawn with probability proportional to the
-    squared distance to the nearest centre so far."""
-    chosen = [int(rng.integers(X.shape[0]))]
-    closest = ((X - X[chosen[0]]) ** 2).sum(axis=1)
-    for _ in range(1, k):
-        total = closest.sum()
-        if total <= 0:  # every point sits on a centre already
-            chosen.append(int(rng.integers(X.shape[0])))
-            continue
-        pick = int(np.searchsorted(np.cumsum(closest), rng.random() * total, side="right"))
-        chosen.append(min(pick, X.shape[0] - 1))
-        closest = np.minimum(closest, ((X - X[chosen[-1]]) ** 2).sum(axis=1))
-    return X[chosen].copy()
+def _plus_plus(X: np.ndarray, k: int, starts: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ for several starts at once: each next centre is drawn with
+    probability proportional to the squared distance to the nearest centre
+    so far. Returns (starts, k, features)."""
+    n = X.shape[0]
+    picks = np.empty((starts, k), dtype=np.int64)
+    picks[:, 0] = rng.integers(n, size=starts)
+    closest = ((X[None, :, :] - X[picks[:, 0]][:, None, :]) ** 2).sum(axis=2)
+    for j in range(1, k):
+        cumulative = np.cumsum(closest, axis=1)
+        draw = rng.random(starts) * cumulative[:, -1]
+        picks[:, j] = np.minimum((cumulative <= draw[:, None]).sum(axis=1), n - 1)
+        moved = ((X[None, :, :] - X[picks[:, j]][:, None, :]) ** 2).sum(axis=2)
+        np.minimum(closest, moved, out=closest)
+    return X[picks]
 
 
 def _nearest(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
@@ -89,6 +90,24 @@ def _centres(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> np.ndarr
     counts = members.sum(axis=0).reshape(starts, k, 1)
     sums = (members.T @ X).reshape(starts, k, d)
     return np.where(counts > 0, sums / np.maximum(counts, 1), centers)
+
+
+def adjusted_rand(first: np.ndarray, second: np.ndarray) -> float:
+    """Adjusted Rand index of two labelings (scikit-learn's formula, without
+    its sparse contingency table, which cost milliseconds per call)."""
+    _, a = np.unique(first, return_inverse=True)
+    _, b = np.unique(second, return_inverse=True)
+    shape = (a.max() + 1, b.max() + 1)
+    table = np.bincount(a * shape[1] + b, minlength=shape[0] * shape[1]).reshape(shape)
+    both = _pairs(table)
+    rows, columns = _pairs(table.sum(axis=1)), _pairs(table.sum(axis=0))
+    expected = rows * columns / _pairs(np.array([a.size]))
+    spread = (rows + columns) / 2 - expected
+    return 1.0 if spread == 0 else float((both - expected) / spread)
+
+
+def _pairs(counts: np.ndarray) -> float:
+    return float((counts * (counts - 1)).sum() / 2)
 
 
 @dataclass
