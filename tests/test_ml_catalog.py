@@ -85,8 +85,7 @@ def test_users_are_scored_only_on_real_features_the_model_did_not_see(tmp_path) 
     )
     scored, metrics = catalog.score_users(model, patched)
     keys = set(np.concatenate([rows["track_key"] for rows in scored]).tolist())
-    distinct = set(patched.column("track_key").to_pylist())  # the query has every play
-    assert user_track not in keys and len(keys) == len(distinct) - 1
+    assert user_track not in keys and len(keys) == patched.num_rows - 1
     assert metrics[0]["n_test"] == len(keys)
 
 

@@ -26,7 +26,7 @@ from ..schemas import FEATURE_COLUMNS
 from . import artifacts
 from .candidates import catalog_regressors
 from .evaluation import REGRESSION_METRICS, score, tune
-from .plays import per_user, select, to_arrays
+from .plays import per_user, to_arrays
 
 MODEL = "audio_to_valence"
 CATALOG_USER = "(catalog)"
@@ -71,12 +71,38 @@ with plays as (
     where is_music and feature_source in ({sources}) and valence is not null
         and track_key is not null{where}
 ),
+first_plays as (
+    select
+        user_id,
+        track_key,
+        arg_min(
+            struct_pack({packed}),
+            struct_pack(played_at := played_at, track_id := track_id)
+        ) as first_play
+    from plays
+    group by user_id, track_key
+),
+unpacked as (
+    select user_id, track_key, unnest(first_play)
+    from first_plays
+),
 final as (
     select *, {group_key} as group_key
-    from plays
+    from unpacked
+    where {complete}
 )
-select * from final order by user_id, track_key, played_at, track_id
+select * from final order by user_id, track_key
 """
+TRACK_COLUMNS = (
+    "track_id",
+    "catalog_track_id",
+    "track_name",
+    "artist_name",
+    "feature_source",
+    "genres",
+    "valence",
+    *INPUTS,
+)
 
 
 def catalog_query() -> str:
@@ -88,9 +114,11 @@ def catalog_query() -> str:
 
 
 def user_tracks_query(users: tuple[str, str] | None = None) -> str:
-    """Users' plays with real features, by user and track, each track's first play
-    first (``first_plays`` keeps those); optionally for a range of users."""
+    """Each user's distinct tracks with real features: the first play of each (an
+    aggregate, far cheaper than a window over every play); optionally a range of users."""
     sources = ", ".join(f"'{s}'" for s in REAL_SOURCES)
+    complete = " and ".join(f"{name} is not null" for name in INPUTS)
+    packed = ", ".join(f"{name} := {name}" for name in TRACK_COLUMNS)
     where = ""
     if users is not None:
         first, last = (u.replace("'", "''") for u in users)
@@ -98,19 +126,11 @@ def user_tracks_query(users: tuple[str, str] | None = None) -> str:
     return USER_TRACKS_SQL.format(
         inputs=", ".join(INPUTS),
         sources=sources,
+        complete=complete,
+        packed=packed,
         group_key=GROUP_KEY,
         where=where,
     )
-
-
-def first_plays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """A user's distinct tracks: each track's first play (rows sorted by track_key,
-    played_at, track_id), kept when all its input features are known."""
-    tracks = arrays["track_key"]
-    first = np.ones(tracks.size, dtype=bool)
-    first[1:] = tracks[1:] != tracks[:-1]
-    _, complete = _features(arrays)
-    return select(arrays, first & complete)
 
 
 def _features(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -313,8 +333,7 @@ def score_users(
 ) -> tuple[list[dict], list[dict]]:
     """Per user: scored rows of the tracks the model never saw, and metric rows."""
     scored, metrics = [], []
-    for user_id, every_play in per_user(user_tracks):
-        arrays = first_plays(every_play)
+    for user_id, arrays in per_user(user_tracks):
         groups = arrays["group_key"]
         unseen = np.array(
             [

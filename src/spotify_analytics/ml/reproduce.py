@@ -84,7 +84,7 @@ def _reproduce_catalog(ctx: StepContext, estimator: object, user_id: str) -> pa.
         arrays["track_key"] = arrays["track_id"]
     else:
         tracks = run_query(ctx, catalog.user_tracks_query(), "listening_with_features")
-        arrays = next((catalog.first_plays(a) for u, a in per_user(tracks) if u == user_id), {})
+        arrays = next((a for u, a in per_user(tracks) if u == user_id), {})
     wanted = set(stored.column("track_key").to_pylist())
     rows = select(arrays, np.array([k in wanted for k in arrays.get("track_key", [])], bool))
     X = np.column_stack([rows[name].astype(float) for name in catalog.INPUTS])
