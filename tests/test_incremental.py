@@ -202,3 +202,19 @@ def test_a_per_user_step_that_returns_other_users_is_refused(lake, settings, tmp
     with pytest.raises(SpotifyAnalyticsError, match="users it was not asked to rebuild"):
         Runner(lake, settings, [step])._execute(step, frozenset({"a"}))
     assert not lake.exists("gold/descriptive/leaky")
+
+
+@pytest.mark.parametrize("partitioned", [True, False])
+def test_a_per_user_view_holds_exactly_those_users_rows(lake, partitioned) -> None:
+    users = ["0042", "a b", "Björn O'Neil/x%", "plain"]
+    rows = pa.table({"n": [1, 2, 3, 4, 5], "user_id": [*users, "plain"]})
+    lake.overwrite("silver/odd_users", rows, partition_by=["user_id"] if partitioned else None)
+    every = lake.connect().execute("select n, user_id from odd_users order by n").fetchall()
+    assert every == list(zip([1, 2, 3, 4, 5], [*users, "plain"], strict=True))
+    some = frozenset({"0042", "Björn O'Neil/x%", "nobody"})
+    con = lake.connect(users=some)
+    assert con.execute("select n, user_id from odd_users order by n").fetchall() == [
+        (1, "0042"),
+        (3, "Björn O'Neil/x%"),
+    ]
+    assert [c[0] for c in con.execute("describe odd_users").fetchall()] == ["n", "user_id"]

@@ -33,13 +33,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import sqlglot
 from sqlglot import exp
 
 from .changes import ChangeJournal, Users, users_in_new_files
 from .errors import SpotifyAnalyticsError
-from .lake import Lake
+from .lake import Lake, Snapshot
 from .quality import QualityGate, grain_path, load_grain
 from .schemas import BRONZE_TABLES
 from .settings import Settings
@@ -67,7 +66,7 @@ class StepContext:
     lake: Lake
     settings: Settings
     users: frozenset[str] | None = None
-    source: Callable[[str], pads.Dataset] | None = None  # the runner's dataset cache
+    source: Callable[[str], Snapshot] | None = None  # the runner's snapshot cache
 
     def connect(self, only: set[str] | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection over the lake (limited to ``users``, if set)."""
@@ -282,7 +281,7 @@ class Runner:
         self._producers = {name: step.name for step in steps for name in step.output_names}
         self._state_lock = threading.Lock()
         self._versions: dict[str, int | None] = {}
-        self._datasets: dict[str, pads.Dataset] = {}
+        self._snapshots: dict[str, Snapshot] = {}
 
     def order(self, selected: set[str] | None = None) -> list[str]:
         ordered = TopologicalSorter(self.graph).static_order()
@@ -310,7 +309,7 @@ class Runner:
         with self.lake.lock("run"):
             state = self._load_state()
             self._versions.clear()  # Bronze may have changed since the last run
-            self._datasets.clear()
+            self._snapshots.clear()
             try:
                 self._run_ready_steps(
                     selected, state, full or bool(select), report, on_step, workers
@@ -405,7 +404,7 @@ class Runner:
         if step.sql is not None:
             return self._execute_sql(step, users, check_unchanged)
         assert step.function is not None
-        produced = step.function(StepContext(self.lake, self.settings, users, self._dataset))
+        produced = step.function(StepContext(self.lake, self.settings, users, self._snapshot))
         missing = set(step.outputs) - produced.keys()
         if missing:
             raise SpotifyAnalyticsError(f"step {step.name} did not produce {sorted(missing)}")
@@ -423,7 +422,7 @@ class Runner:
             extra={PARAMS_TABLE: self.params},
             only=set(step.inputs),
             users=users,
-            source=self._dataset,
+            source=self._snapshot,
         )
         location = step.outputs[0]
         try:
@@ -499,20 +498,20 @@ class Runner:
             self._versions.setdefault(name, version)
         return version
 
-    def _dataset(self, name: str) -> pads.Dataset:
-        """A table's Arrow dataset, opened once per run until a step rewrites it."""
+    def _snapshot(self, name: str) -> Snapshot:
+        """A table's files and schema, read once per run until a step rewrites it."""
         with self._state_lock:
-            if name in self._datasets:
-                return self._datasets[name]
-        dataset = self.lake.dataset(name)
+            if name in self._snapshots:
+                return self._snapshots[name]
+        snapshot = self.lake.snapshot(name)
         with self._state_lock:
-            return self._datasets.setdefault(name, dataset)
+            return self._snapshots.setdefault(name, snapshot)
 
     def _forget_versions(self, names: Iterable[str]) -> None:
         with self._state_lock:
             for name in names:
                 self._versions.pop(name, None)
-                self._datasets.pop(name, None)
+                self._snapshots.pop(name, None)
 
     def _stale_reason(self, step: Step, last: dict | None, seen: dict) -> str:
         if last is None:
