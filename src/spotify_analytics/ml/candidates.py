@@ -124,7 +124,13 @@ class EncodedRidge(_OnEncoding, RegressorMixin, BaseEstimator):
         y = np.asarray(y, dtype=float)
         self.encoder_ = encoder
         self.offset_column_ = encoder.n_features_in_ + 1  # the hour-of-week mean
-        self.coef_, self.intercept_ = _ridge(Z, y, self.alpha, self.offset_column_, self.offset)
+        # candidates of one tuning fold share the encoder, its rows and their Gram matrix
+        stats = encoder.__dict__.get("ridge_statistics_")
+        if stats is None or stats[0] != id(Z):
+            stats = encoder.ridge_statistics_ = (id(Z), *_gram(Z, y))
+        self.coef_, self.intercept_ = _ridge(
+            *stats[1:], self.alpha, self.offset_column_, self.offset
+        )
         return self
 
     def predict_encoded(self, Z: np.ndarray) -> np.ndarray:
@@ -132,22 +138,28 @@ class EncodedRidge(_OnEncoding, RegressorMixin, BaseEstimator):
         return correction + (Z[:, self.offset_column_] if self.offset else 0.0)
 
 
-def _ridge(
-    Z: np.ndarray, y: np.ndarray, alpha: float, offset_column: int, offset: bool
-) -> tuple[np.ndarray, float]:
-    """Ridge on standardised columns (scikit-learn's ``StandardScaler`` + ``Ridge``),
-    from one Gram matrix of ``[Z, 1]``; the target is ``y`` minus the offset column
-    when ``offset``. Returns coefficients and intercept for the raw columns."""
+def _gram(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``[Z, 1]' [Z, 1]`` and ``[Z, 1]' y``: all a ridge fit needs from the rows."""
     n, d = Z.shape
     augmented = np.empty((n, d + 1))
     augmented[:, :d] = Z
     augmented[:, d] = 1.0
-    gram = augmented.T @ augmented
+    return augmented.T @ augmented, augmented.T @ y
+
+
+def _ridge(
+    gram: np.ndarray, cross: np.ndarray, alpha: float, offset_column: int, offset: bool
+) -> tuple[np.ndarray, float]:
+    """Ridge on standardised columns (scikit-learn's ``StandardScaler`` + ``Ridge``)
+    from the Gram matrix of ``[Z, 1]`` and its product with y; the target is ``y``
+    minus the offset column when ``offset``. Coefficients and intercept for the raw
+    columns."""
+    d = gram.shape[0] - 1
+    n = gram[d, d]
     mean = gram[d, :d] / n
     covariance = gram[:d, :d] / n - np.outer(mean, mean)
     scale = np.sqrt(np.maximum(np.diag(covariance), 0.0))
     scale[scale < 1e-12] = 1.0
-    cross = augmented.T @ y
     zy, target_mean = cross[:d], cross[d] / n
     if offset:
         zy = zy - gram[:d, offset_column]

@@ -37,6 +37,11 @@ class HourOfWeekEncoding(TransformerMixin, BaseEstimator):
         self.smoothing = smoothing
         self.momentum = momentum
 
+    def __getstate__(self) -> dict:  # saved without what tuning cached on it
+        state = super().__getstate__()
+        state.pop("ridge_statistics_", None)
+        return state
+
     def __sklearn_clone__(self) -> HourOfWeekEncoding:  # clone() without inspecting signatures
         return HourOfWeekEncoding(
             self.hour_column, self.weekday_column, self.smoothing, self.momentum
