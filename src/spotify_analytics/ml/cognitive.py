@@ -20,12 +20,29 @@ from .runs import one_thread
 # listening_with_features is unique on play_id (its grain check is critical), so
 # only the second duplicate rule is applied here: the same track at the same
 # instant stored under two play ids counts once (the lowest play_id is kept).
-PLAYS_SQL = """select {columns}
+# Copies are looked for only among rows whose (user, track, instant) hash
+# repeats, which costs half of ranking every row.
+PLAYS_SQL = """with repeated_keys as (
+        select hash(user_id, track_key, played_at) as key_hash
+        from listening_with_features
+        where {music}
+        group by key_hash
+        having count(*) > 1
+    ),
+    copies as (
+        select play_id
+        from listening_with_features
+        where {music}
+            and hash(user_id, track_key, played_at) in (select key_hash from repeated_keys)
+        qualify row_number() over (
+            partition by user_id, track_key, played_at order by play_id
+        ) > 1
+    )
+    select {columns}
     from listening_with_features
-    where is_music and user_id is not null and played_at is not null
-    qualify row_number() over (
-        partition by user_id, track_key, played_at order by play_id
-    ) = 1"""
+    anti join copies using (play_id)
+    where {music}"""
+MUSIC = "is_music and user_id is not null and played_at is not null"
 
 
 def plays_sql(settings: Settings, columns: tuple[str, ...]) -> str:
@@ -37,7 +54,7 @@ def plays_sql(settings: Settings, columns: tuple[str, ...]) -> str:
                 f"case when coalesce(feature_source, '') <> 'synthetic' then {name} end as {name}"
             )
         names.append(name)
-    return PLAYS_SQL.format(columns=", ".join(names))
+    return PLAYS_SQL.format(columns=", ".join(names), music=MUSIC)
 
 
 def run_sql(ctx: StepContext, sql: str, schema: pa.Schema) -> pa.Table:
