@@ -165,6 +165,25 @@ def test_too_few_tracks_is_a_status_row(tmp_path) -> None:
     assert out["gold/cognitive/mood_state_clusters"].num_rows == 0
 
 
+def test_a_user_without_features_gets_status_rows(tmp_path) -> None:
+    plays = planted_listening(users=2, days=3, seed=2)
+    unknown = pc.equal(plays["user_id"], "u1")
+    for name in FEATURES:  # u1's tracks were never matched to features
+        column = plays.schema.get_field_index(name)
+        values = pc.if_else(unknown, pa.scalar(None, pa.float64()), plays[name])
+        plays = plays.set_column(column, name, values)
+    lake = Lake.open(tmp_path / "lake", create=True)
+    lake.overwrite(LISTENING, plays)
+    rows = mood_state_clusters(_context(lake))["gold/cognitive/cluster_model_selection"]
+    u1 = [r for r in rows.to_pylist() if r["user_id"] == "u1"]
+    assert [(r["method"], r["k"], r["status"]) for r in u1] == [
+        ("kmeans", 0, "insufficient_data"),
+        ("gmm", 0, "insufficient_data"),
+    ]
+    assert {r["n_distinct_tracks"] for r in u1} == {0}
+    assert {r["status"] for r in rows.to_pylist() if r["user_id"] == "u0"} == {"ok"}
+
+
 STEPS = {
     "mood_state_clusters": mood_state_clusters,
     "listening_anomalies": listening_anomalies,

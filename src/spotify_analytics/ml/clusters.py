@@ -37,16 +37,19 @@ CRITERIA = {"kmeans": "max silhouette", "gmm": "min BIC"}
 # are the track's. Duplicates of a play therefore cannot change a point, and
 # this query reads the plays without the duplicate rule of cognitive.plays_sql.
 TRACKS_SQL = """
-with plays as (
-    select user_id, track_key, played_at, {features}
+with music as (
+    select user_id, track_key, played_at, is_skip, {features}
     from listening_with_features
     where is_music and user_id is not null and played_at is not null
-        and not coalesce(is_skip, false)
+),
+users as (
+    select distinct user_id
+    from music
 ),
 complete as (
     select *
-    from plays
-    where {finite}
+    from music
+    where not coalesce(is_skip, false) and {finite}
 ),
 first_plays as (
     select user_id, track_key, {first}
@@ -54,7 +57,9 @@ first_plays as (
     group by user_id, track_key
 ),
 final as (
-    select * from first_plays
+    select users.user_id, first_plays.* exclude (user_id)
+    from users
+    left join first_plays using (user_id)
 )
 select * from final
 order by user_id, track_key
@@ -62,7 +67,8 @@ order by user_id, track_key
 
 
 def tracks_sql(allow_synthetic: bool) -> str:
-    """One row per user and distinct track with every feature known, in track order."""
+    """One row per user and distinct track with every feature known, in track
+    order; a user with music plays but no such track has one row without a track."""
     guard = "true" if allow_synthetic else "coalesce(feature_source, '') <> 'synthetic'"
     return TRACKS_SQL.format(
         features=", ".join(f"case when {guard} then {name} end as {name}" for name in FEATURES),

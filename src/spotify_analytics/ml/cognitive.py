@@ -120,10 +120,13 @@ def user_tracks(ctx: StepContext) -> list[tuple[str, np.ndarray]]:
     if table.num_rows == 0:
         return []
     users = table.column("user_id").to_numpy(zero_copy_only=False)
-    X = np.column_stack([table.column(name).to_numpy(zero_copy_only=False) for name in FEATURES])
+    tracked = table.column("track_key").is_valid().to_numpy(zero_copy_only=False)
+    X = np.column_stack(
+        [table.column(name).to_numpy(zero_copy_only=False).astype(float) for name in FEATURES]
+    )
     starts = np.flatnonzero(np.concatenate([[True], users[1:] != users[:-1]]))
     ends = np.append(starts[1:], users.size)
-    return [(str(users[s]), X[s:e].astype(float)) for s, e in zip(starts, ends, strict=True)]
+    return [(str(users[s]), X[s:e][tracked[s:e]]) for s, e in zip(starts, ends, strict=True)]
 
 
 def mood_state_tables(ctx: StepContext, seed: int = 0) -> tuple[pa.Table, pa.Table]:
