@@ -121,15 +121,19 @@ class MixtureFit:
 
     def log_prob(self, X: np.ndarray) -> np.ndarray:
         """log(weight_j) + log N(x | mean_j, diag(variance_j)) for every point and j."""
+        return self._log_prob(_stacked(X))
+
+    def _log_prob(self, stacked: np.ndarray) -> np.ndarray:
+        """``log_prob`` from ``_stacked(X)``: the quadratic form is one product."""
         precision = 1.0 / self.variances
-        d = X.shape[1]
-        quadratic = (
-            (X**2) @ precision.T
-            - 2 * X @ (self.means * precision).T
-            + (self.means**2 * precision).sum(axis=1)
+        d = self.means.shape[1]
+        weights = np.hstack([precision, -2 * self.means * precision]).T
+        constant = (
+            np.log(self.weights)
+            - 0.5 * (d * np.log(2 * np.pi) + (self.means**2 * precision).sum(axis=1))
+            + 0.5 * np.log(precision).sum(axis=1)
         )
-        log_det = np.log(precision).sum(axis=1)
-        return np.log(self.weights) - 0.5 * (d * np.log(2 * np.pi) + quadratic) + 0.5 * log_det
+        return constant - 0.5 * (stacked @ weights)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.log_prob(X).argmax(axis=1)
@@ -153,35 +157,44 @@ def gaussian_mixture(X: np.ndarray, labels: np.ndarray, k: int) -> MixtureFit:
     """EM for a diagonal-covariance mixture started from a hard partition
     (scikit-learn's 'kmeans' start), until the mean log-likelihood changes by
     less than ``EM_TOL``."""
-    fit = _m_step(X, np.eye(k)[labels])
+    stacked = _stacked(X)
+    fit = _m_step(stacked, np.eye(k)[labels])
     previous = -np.inf
     for _ in range(EM_MAX_ITER):
-        norm, resp = _e_step(X, fit)
-        fit = _m_step(X, resp)
+        norm, resp = _e_step(stacked, fit)
+        fit = _m_step(stacked, resp)
         if abs(norm - previous) < EM_TOL:
             fit.converged = True
             break
         previous = norm
-    fit.log_likelihood = _e_step(X, fit)[0]
+    fit.log_likelihood = _e_step(stacked, fit)[0]
     return fit
 
 
-def _e_step(X: np.ndarray, fit: MixtureFit) -> tuple[float, np.ndarray]:
-    log_prob = fit.log_prob(X)
+def _stacked(X: np.ndarray) -> np.ndarray:
+    """[x^2, x] per point, so the E step's quadratic form and the M step's
+    first and second moments are one matrix product each."""
+    return np.hstack([X**2, X])
+
+
+def _e_step(stacked: np.ndarray, fit: MixtureFit) -> tuple[float, np.ndarray]:
+    log_prob = fit._log_prob(stacked)
     top = log_prob.max(axis=1, keepdims=True)
     norm = top[:, 0] + np.log(np.exp(log_prob - top).sum(axis=1))
     return float(norm.mean()), np.exp(log_prob - norm[:, None])
 
 
-def _m_step(X: np.ndarray, resp: np.ndarray) -> MixtureFit:
+def _m_step(stacked: np.ndarray, resp: np.ndarray) -> MixtureFit:
+    d = stacked.shape[1] // 2
     counts = resp.sum(axis=0) + 10 * np.finfo(float).eps
-    means = resp.T @ X / counts[:, None]
-    variances = resp.T @ (X**2) / counts[:, None] - means**2 + REG_COVAR
+    moments = resp.T @ stacked / counts[:, None]
+    means = moments[:, d:]
+    variances = moments[:, :d] - means**2 + REG_COVAR
     return MixtureFit(
-        weights=counts / X.shape[0],
+        weights=counts / stacked.shape[0],
         means=means,
         variances=np.maximum(variances, REG_COVAR),
         log_likelihood=np.nan,
-        n_points=X.shape[0],
+        n_points=stacked.shape[0],
         converged=False,
     )
