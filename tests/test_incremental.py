@@ -218,3 +218,22 @@ def test_a_per_user_view_holds_exactly_those_users_rows(lake, partitioned) -> No
         (3, "Björn O'Neil/x%"),
     ]
     assert [c[0] for c in con.execute("describe odd_users").fetchall()] == ["n", "user_id"]
+
+
+def test_track_matches_are_reused_when_only_plays_changed(demo, tmp_path) -> None:
+    from spotify_analytics.steps.track_catalog_matches import OUTPUT, track_catalog_matches
+
+    lake, settings = _copy(demo, tmp_path)
+    stored = lake.read(OUTPUT)
+    assert stored.num_rows > 0
+    rows = stored.to_pylist()
+    rows[0]["match_score"] = 12.34  # a value only the stored table can supply
+    lake.overwrite(OUTPUT, pa.Table.from_pylist(rows, schema=stored.schema))
+
+    reused = track_catalog_matches(StepContext(lake, settings, changed=frozenset({"plays"})))
+    assert reused[OUTPUT].column("match_score")[0].as_py() == 12.34
+    assert reused[OUTPUT].num_rows == stored.num_rows
+
+    catalog_changed = frozenset({"plays", "catalog_tracks"})
+    redone = track_catalog_matches(StepContext(lake, settings, changed=catalog_changed))
+    assert redone[OUTPUT].equals(stored)

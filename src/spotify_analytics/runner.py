@@ -61,12 +61,17 @@ class StepContext:
     it rebuilds in an incremental run of a per-user step: every table with a
     ``user_id`` column then shows only those users' rows, and the step returns
     rows for those users only.
+
+    ``changed`` names the inputs whose version changed since the step last ran,
+    when that is all that changed (None: a first, forced or code-changed build).
+    A step may use it to redo only the work those inputs affect.
     """
 
     lake: Lake
     settings: Settings
     users: frozenset[str] | None = None
     source: Callable[[str], Snapshot] | None = None  # the runner's snapshot cache
+    changed: frozenset[str] | None = None
 
     def connect(self, only: set[str] | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection over the lake (limited to ``users``, if set)."""
@@ -362,11 +367,15 @@ class Runner:
         reason = "forced" if force else self._stale_reason(step, last, seen)
         if not reason:
             return StepResult(step.name, "skipped")
-        users = None
-        if step.per_user and reason.startswith("input changed"):
-            users = self._changed_users(step, last["inputs"], seen)
+        users = changed = None
+        if reason.startswith("input changed"):
+            changed = frozenset(n for n, v in seen.items() if last["inputs"].get(n) != v)
+            if step.per_user:
+                users = self._changed_users(step, last["inputs"], seen)
         started = time.perf_counter()
-        rows = 0 if users == frozenset() else self._execute(step, users, check_unchanged=not force)
+        rows = 0
+        if users != frozenset():
+            rows = self._execute(step, users, check_unchanged=not force, changed=changed)
         if users is not None:
             reason += f" ({len(users)} user{'s' if len(users) != 1 else ''})"
         with self._state_lock:
@@ -399,12 +408,20 @@ class Runner:
             changed |= users
         return frozenset(changed)
 
-    def _execute(self, step: Step, users: Users = None, *, check_unchanged: bool = False) -> int:
+    def _execute(
+        self,
+        step: Step,
+        users: Users = None,
+        *,
+        check_unchanged: bool = False,
+        changed: frozenset[str] | None = None,
+    ) -> int:
         """Build ``step`` (for ``users`` only, if given), check it, write it."""
         if step.sql is not None:
             return self._execute_sql(step, users, check_unchanged)
         assert step.function is not None
-        produced = step.function(StepContext(self.lake, self.settings, users, self._snapshot))
+        context = StepContext(self.lake, self.settings, users, self._snapshot, changed)
+        produced = step.function(context)
         missing = set(step.outputs) - produced.keys()
         if missing:
             raise SpotifyAnalyticsError(f"step {step.name} did not produce {sorted(missing)}")

@@ -118,10 +118,36 @@ order by popularity desc, track_id
 
 
 def track_catalog_matches(ctx: StepContext) -> dict[str, pa.Table]:
-    """The step: every unmatched played track with its best catalog match (or none)."""
+    """The step: every unmatched played track with its best catalog match (or none).
+
+    A match depends only on the played names and id, the catalog, the Web API
+    lookups and the settings. When only ``plays`` changed since the last build,
+    rows whose names and id are unchanged keep their earlier match and only new
+    ones are matched (the catalog is not even read when there are none).
+    """
     played = ctx.sql(PLAYED_SQL).to_pylist()
-    catalog = ctx.sql(CATALOG_SQL)
-    return {OUTPUT: match_tracks(played, catalog, ctx.settings.catalog_match_min_score)}
+    earlier = _earlier_matches(ctx)
+    todo = [row for row in played if _match_key(row) not in earlier]
+    if todo:
+        catalog = ctx.sql(CATALOG_SQL)
+        matched = match_tracks(todo, catalog, ctx.settings.catalog_match_min_score)
+        earlier.update((_match_key(row), row) for row in matched.to_pylist())
+    rows = [earlier[_match_key(row)] for row in played]
+    return {OUTPUT: pa.Table.from_pylist(rows, schema=SCHEMA)}
+
+
+def _match_key(row: dict) -> tuple:
+    return (row["track_key"], row["artist_name"], row["track_name"], row["track_id"])
+
+
+def _earlier_matches(ctx: StepContext) -> dict[tuple, dict]:
+    """The stored matches, when nothing but the plays changed since they were made."""
+    if ctx.changed is None or not ctx.changed <= {"plays"} or not ctx.lake.exists(OUTPUT):
+        return {}
+    stored = ctx.lake.read(OUTPUT)
+    if stored.schema.names != SCHEMA.names:
+        return {}
+    return {_match_key(row): row for row in stored.to_pylist()}
 
 
 def match_tracks(played: list[dict], catalog: pa.Table, min_score: float) -> pa.Table:
