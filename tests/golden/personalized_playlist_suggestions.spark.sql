@@ -29,7 +29,16 @@ WITH listening AS (
     ('mood_lift', 0.5, 1.0, 0.7, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1000.0) AS bands(playlist, energy_min, energy_max, valence_min, valence_max, danceability_min, acousticness_min, instrumentalness_min, speechiness_max, tempo_min, tempo_max)
 ), feature_plays AS (
   SELECT
-    l.*
+    l.user_id,
+    l.track_key,
+    l.genres,
+    l.valence,
+    l.energy,
+    l.danceability,
+    l.acousticness,
+    l.instrumentalness,
+    l.speechiness,
+    l.tempo
   FROM listening AS l
   CROSS JOIN params AS p
   WHERE
@@ -40,20 +49,27 @@ WITH listening AS (
     AND (
       COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
     )
-), user_support AS (
+), genre_lists AS (
+  /* feature plays per genre list (tracks share lists), unnested below */
   SELECT
     f.user_id,
-    CAST(COUNT(*) AS BIGINT) AS n_feature_plays
+    f.genres,
+    COUNT(*) AS plays
   FROM feature_plays AS f
   GROUP BY
-    f.user_id
+    f.user_id,
+    f.genres
+), user_support AS (
+  SELECT
+    g.user_id,
+    CAST(SUM(g.plays) AS BIGINT) AS n_feature_plays
+  FROM genre_lists AS g
+  GROUP BY
+    g.user_id
 ), history_tracks AS (
   SELECT
     f.user_id,
     f.track_key,
-    MAX(f.track_id) AS track_id,
-    MAX(f.track_name) AS track_name,
-    MAX(f.artist_name) AS artist_name,
     CAST(COUNT(*) AS BIGINT) AS user_plays,
     AVG(f.valence) AS valence,
     AVG(f.energy) AS energy,
@@ -66,25 +82,10 @@ WITH listening AS (
   GROUP BY
     f.user_id,
     f.track_key
-), history_picks AS (
+), history_ranked AS (
   SELECT
-    h.user_id,
+    h.*,
     b.playlist,
-    'history' AS source,
-    h.track_id,
-    h.track_key,
-    h.track_name,
-    h.artist_name,
-    CAST(NULL AS STRING) AS genre,
-    h.user_plays,
-    CAST(NULL AS BIGINT) AS popularity,
-    h.valence,
-    h.energy,
-    h.danceability,
-    h.acousticness,
-    h.instrumentalness,
-    h.speechiness,
-    h.tempo,
     ROW_NUMBER() OVER (
       PARTITION BY h.user_id, b.playlist
       ORDER BY h.user_plays DESC, h.track_key NULLS LAST
@@ -98,16 +99,73 @@ WITH listening AS (
     AND h.instrumentalness >= b.instrumentalness_min
     AND h.speechiness <= b.speechiness_max
     AND h.tempo BETWEEN b.tempo_min AND b.tempo_max
+), history_top AS (
+  SELECT
+    *
+  FROM history_ranked
+  WHERE
+    source_rank <= 10
+), history_names AS (
+  /* names of the picked tracks only (the largest of each over the feature plays) */
+  SELECT
+    l.user_id,
+    l.track_key,
+    MAX(l.track_id) AS track_id,
+    MAX(l.track_name) AS track_name,
+    MAX(l.artist_name) AS artist_name
+  FROM listening AS l
+  CROSS JOIN params AS p
+  INNER JOIN (
+    SELECT DISTINCT
+      t.user_id,
+      t.track_key
+    FROM history_top AS t
+  ) AS h
+    ON l.user_id = h.user_id AND l.track_key = h.track_key
+  WHERE
+    COALESCE(l.is_music, FALSE)
+    AND NOT COALESCE(l.is_skip, FALSE)
+    AND NOT l.valence IS NULL
+    AND (
+      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+    )
+  GROUP BY
+    l.user_id,
+    l.track_key
+), history_picks AS (
+  SELECT
+    h.user_id,
+    h.playlist,
+    'history' AS source,
+    n.track_id,
+    h.track_key,
+    n.track_name,
+    n.artist_name,
+    CAST(NULL AS STRING) AS genre,
+    h.user_plays,
+    CAST(NULL AS BIGINT) AS popularity,
+    h.valence,
+    h.energy,
+    h.danceability,
+    h.acousticness,
+    h.instrumentalness,
+    h.speechiness,
+    h.tempo,
+    h.source_rank
+  FROM history_top AS h
+  INNER JOIN history_names AS n
+    ON h.user_id = n.user_id AND h.track_key = n.track_key
 ), play_genres AS (
   SELECT
-    f.user_id,
-    EXPLODE(f.genres) AS genre
-  FROM feature_plays AS f
+    g.user_id,
+    EXPLODE(g.genres) AS genre,
+    g.plays
+  FROM genre_lists AS g
 ), user_genres AS (
   SELECT
     g.user_id,
     g.genre,
-    ROW_NUMBER() OVER (PARTITION BY g.user_id ORDER BY COUNT(*) DESC, g.genre NULLS LAST) AS genre_rank
+    ROW_NUMBER() OVER (PARTITION BY g.user_id ORDER BY SUM(g.plays) DESC, g.genre NULLS LAST) AS genre_rank
   FROM play_genres AS g
   GROUP BY
     g.user_id,
@@ -140,6 +198,7 @@ WITH listening AS (
   SELECT
     c.playlist,
     c.track_id,
+    c.popularity,
     EXPLODE(c.genres) AS genre
   FROM catalog_banded AS c
 ), heard AS (
@@ -152,20 +211,39 @@ WITH listening AS (
   WHERE
     NOT COALESCE(l.catalog_track_id, l.track_id) IS NULL
 ), catalog_candidates AS (
+  /* unheard banded tracks in the user's top 3 genres, once per such genre */
   SELECT
     g.user_id,
     cg.playlist,
     cg.track_id,
-    MIN(g.genre_rank) AS genre_rank
+    cg.popularity,
+    g.genre,
+    g.genre_rank
   FROM user_genres AS g
   INNER JOIN catalog_genres AS cg
     ON g.genre = cg.genre
+  LEFT JOIN heard AS h
+    ON g.user_id = h.user_id AND cg.track_id = h.track_id
   WHERE
-    g.genre_rank <= 3
-  GROUP BY
-    g.user_id,
-    cg.playlist,
-    cg.track_id
+    g.genre_rank <= 3 AND h.track_id IS NULL
+), catalog_ranked AS (
+  /* rank on narrow rows: the copies of a track share its dense_rank, so */
+  /* the 10 most popular tracks are the rows with dense_rank <= 10 */
+  SELECT
+    k.*,
+    DENSE_RANK() OVER (
+      PARTITION BY k.user_id, k.playlist
+      ORDER BY k.popularity DESC, k.track_id NULLS LAST
+    ) AS source_rank
+  FROM catalog_candidates AS k
+), catalog_top AS (
+  /* a track in several of the user's top genres keeps its highest-ranked one */
+  SELECT
+    k.*,
+    ROW_NUMBER() OVER (PARTITION BY k.user_id, k.playlist, k.track_id ORDER BY k.genre_rank NULLS LAST) AS genre_pick
+  FROM catalog_ranked AS k
+  WHERE
+    k.source_rank <= 10
 ), catalog_picks AS (
   SELECT
     k.user_id,
@@ -175,7 +253,7 @@ WITH listening AS (
     CAST(NULL AS STRING) AS track_key,
     c.track_name,
     c.artist_name,
-    g.genre,
+    k.genre,
     CAST(NULL AS BIGINT) AS user_plays,
     CAST(c.popularity AS BIGINT) AS popularity,
     c.valence,
@@ -185,31 +263,20 @@ WITH listening AS (
     c.instrumentalness,
     c.speechiness,
     c.tempo,
-    ROW_NUMBER() OVER (
-      PARTITION BY k.user_id, k.playlist
-      ORDER BY c.popularity DESC, c.track_id NULLS LAST
-    ) AS source_rank
-  FROM catalog_candidates AS k
+    k.source_rank
+  FROM catalog_top AS k
   INNER JOIN catalog_banded AS c
     ON k.track_id = c.track_id AND k.playlist = c.playlist
-  INNER JOIN user_genres AS g
-    ON k.user_id = g.user_id AND k.genre_rank = g.genre_rank
-  LEFT JOIN heard AS h
-    ON k.user_id = h.user_id AND k.track_id = h.track_id
   WHERE
-    h.track_id IS NULL
+    k.genre_pick = 1
 ), picks AS (
   SELECT
     *
   FROM history_picks
-  WHERE
-    source_rank <= 10
   UNION ALL
   SELECT
     *
   FROM catalog_picks
-  WHERE
-    source_rank <= 10
 ), final AS (
   SELECT
     p.user_id,

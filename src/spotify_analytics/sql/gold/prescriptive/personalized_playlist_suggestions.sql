@@ -41,7 +41,17 @@ bands as (
 ),
 
 feature_plays as (
-    select l.*
+    select
+        l.user_id,
+        l.track_key,
+        l.genres,
+        l.valence,
+        l.energy,
+        l.danceability,
+        l.acousticness,
+        l.instrumentalness,
+        l.speechiness,
+        l.tempo
     from listening as l
     cross join params as p
     where coalesce(l.is_music, false)
@@ -51,21 +61,28 @@ feature_plays as (
         and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
 ),
 
-user_support as (
+genre_lists as (
+    -- feature plays per genre list (tracks share lists), unnested below
     select
         f.user_id,
-        cast(count(*) as bigint) as n_feature_plays
+        f.genres,
+        count(*) as plays
     from feature_plays as f
-    group by f.user_id
+    group by f.user_id, f.genres
+),
+
+user_support as (
+    select
+        g.user_id,
+        cast(sum(g.plays) as bigint) as n_feature_plays
+    from genre_lists as g
+    group by g.user_id
 ),
 
 history_tracks as (
     select
         f.user_id,
         f.track_key,
-        max(f.track_id) as track_id,
-        max(f.track_name) as track_name,
-        max(f.artist_name) as artist_name,
         cast(count(*) as bigint) as user_plays,
         avg(f.valence) as valence,
         avg(f.energy) as energy,
@@ -78,25 +95,10 @@ history_tracks as (
     group by f.user_id, f.track_key
 ),
 
-history_picks as (
+history_ranked as (
     select
-        h.user_id,
+        h.*,
         b.playlist,
-        'history' as source,
-        h.track_id,
-        h.track_key,
-        h.track_name,
-        h.artist_name,
-        cast(null as varchar) as genre,
-        h.user_plays,
-        cast(null as bigint) as popularity,
-        h.valence,
-        h.energy,
-        h.danceability,
-        h.acousticness,
-        h.instrumentalness,
-        h.speechiness,
-        h.tempo,
         row_number() over (
             partition by h.user_id, b.playlist
             order by h.user_plays desc, h.track_key
@@ -112,18 +114,67 @@ history_picks as (
         and h.tempo between b.tempo_min and b.tempo_max
 ),
 
+history_top as (
+    select * from history_ranked where source_rank <= 10
+),
+
+history_names as (
+    -- names of the picked tracks only (the largest of each over the feature plays)
+    select
+        l.user_id,
+        l.track_key,
+        max(l.track_id) as track_id,
+        max(l.track_name) as track_name,
+        max(l.artist_name) as artist_name
+    from listening as l
+    cross join params as p
+    inner join (select distinct t.user_id, t.track_key from history_top as t) as h
+        on l.user_id = h.user_id and l.track_key = h.track_key
+    where coalesce(l.is_music, false)
+        and not coalesce(l.is_skip, false)
+        and l.valence is not null
+        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+    group by l.user_id, l.track_key
+),
+
+history_picks as (
+    select
+        h.user_id,
+        h.playlist,
+        'history' as source,
+        n.track_id,
+        h.track_key,
+        n.track_name,
+        n.artist_name,
+        cast(null as varchar) as genre,
+        h.user_plays,
+        cast(null as bigint) as popularity,
+        h.valence,
+        h.energy,
+        h.danceability,
+        h.acousticness,
+        h.instrumentalness,
+        h.speechiness,
+        h.tempo,
+        h.source_rank
+    from history_top as h
+    inner join history_names as n
+        on h.user_id = n.user_id and h.track_key = n.track_key
+),
+
 play_genres as (
     select
-        f.user_id,
-        unnest(f.genres) as genre
-    from feature_plays as f
+        g.user_id,
+        unnest(g.genres) as genre,
+        g.plays
+    from genre_lists as g
 ),
 
 user_genres as (
     select
         g.user_id,
         g.genre,
-        row_number() over (partition by g.user_id order by count(*) desc, g.genre) as genre_rank
+        row_number() over (partition by g.user_id order by sum(g.plays) desc, g.genre) as genre_rank
     from play_genres as g
     group by g.user_id, g.genre
 ),
@@ -158,6 +209,7 @@ catalog_genres as (
     select
         c.playlist,
         c.track_id,
+        c.popularity,
         unnest(c.genres) as genre
     from catalog_banded as c
 ),
@@ -173,16 +225,45 @@ heard as (
 ),
 
 catalog_candidates as (
+    -- unheard banded tracks in the user's top 3 genres, once per such genre
     select
         g.user_id,
         cg.playlist,
         cg.track_id,
-        min(g.genre_rank) as genre_rank
+        cg.popularity,
+        g.genre,
+        g.genre_rank
     from user_genres as g
     inner join catalog_genres as cg
         on g.genre = cg.genre
+    left join heard as h
+        on g.user_id = h.user_id and cg.track_id = h.track_id
     where g.genre_rank <= 3
-    group by g.user_id, cg.playlist, cg.track_id
+        and h.track_id is null
+),
+
+catalog_ranked as (
+    -- rank on narrow rows: the copies of a track share its dense_rank, so
+    -- the 10 most popular tracks are the rows with dense_rank <= 10
+    select
+        k.*,
+        dense_rank() over (
+            partition by k.user_id, k.playlist
+            order by k.popularity desc, k.track_id
+        ) as source_rank
+    from catalog_candidates as k
+),
+
+catalog_top as (
+    -- a track in several of the user's top genres keeps its highest-ranked one
+    select
+        k.*,
+        row_number() over (
+            partition by k.user_id, k.playlist, k.track_id
+            order by k.genre_rank
+        ) as genre_pick
+    from catalog_ranked as k
+    where k.source_rank <= 10
 ),
 
 catalog_picks as (
@@ -194,7 +275,7 @@ catalog_picks as (
         cast(null as varchar) as track_key,
         c.track_name,
         c.artist_name,
-        g.genre,
+        k.genre,
         cast(null as bigint) as user_plays,
         cast(c.popularity as bigint) as popularity,
         c.valence,
@@ -204,24 +285,17 @@ catalog_picks as (
         c.instrumentalness,
         c.speechiness,
         c.tempo,
-        row_number() over (
-            partition by k.user_id, k.playlist
-            order by c.popularity desc, c.track_id
-        ) as source_rank
-    from catalog_candidates as k
+        k.source_rank
+    from catalog_top as k
     inner join catalog_banded as c
         on k.track_id = c.track_id and k.playlist = c.playlist
-    inner join user_genres as g
-        on k.user_id = g.user_id and k.genre_rank = g.genre_rank
-    left join heard as h
-        on k.user_id = h.user_id and k.track_id = h.track_id
-    where h.track_id is null
+    where k.genre_pick = 1
 ),
 
 picks as (
-    select * from history_picks where source_rank <= 10
+    select * from history_picks
     union all
-    select * from catalog_picks where source_rank <= 10
+    select * from catalog_picks
 ),
 
 final as (
