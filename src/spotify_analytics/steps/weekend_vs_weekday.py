@@ -20,17 +20,29 @@ FEATURES = CONTINUOUS_FEATURES
 ALPHA = 0.05
 
 _VALUES = ", ".join(f"('{name}')" for name in FEATURES)
+_COLUMNS = ",\n        ".join(f"l.{name}" for name in FEATURES)
 _STATS = {
-    "n": "cast(count(f.{feature}) filter (where {group}) as bigint)",
-    "mean": "avg(f.{feature}) filter (where {group})",
-    "std": "stddev_samp(f.{feature}) filter (where {group})",
+    "n": "cast(count(f.{feature}) as bigint)",
+    "mean": "avg(f.{feature})",
+    "std": "stddev_samp(f.{feature})",
 }
-_GROUPS = {"weekend": "f.is_weekend", "weekday": "not f.is_weekend"}
 _AGGREGATES = ",\n        ".join(
-    template.format(feature=feature, group=condition) + f" as {feature}_{group}_{stat}"
+    template.format(feature=feature) + f" as {feature}_{stat}"
     for feature in FEATURES
-    for group, condition in _GROUPS.items()
     for stat, template in _STATS.items()
+)
+_GROUPS = {"weekend": "g.is_weekend", "weekday": "not g.is_weekend"}
+# a group without plays has n = 0 and NULL mean and std
+_PIVOTS = ",\n        ".join(
+    (
+        "coalesce(max(case when {cond} then g.{f}_{stat} end), 0)"
+        if stat == "n"
+        else "max(case when {cond} then g.{f}_{stat} end)"
+    ).format(cond=cond, f=feature, stat=stat)
+    + f" as {feature}_{group}_{stat}"
+    for feature in FEATURES
+    for group, cond in _GROUPS.items()
+    for stat in _STATS
 )
 _PICKS = ",\n        ".join(
     "case x.feature "
@@ -40,7 +52,8 @@ _PICKS = ",\n        ".join(
     for stat in _STATS
 )
 
-# one pass over the plays (wide aggregates per user), then one row per feature
+# one pass over the plays (aggregates per user and weekend flag), then the two
+# groups side by side per user, then one row per feature
 GROUP_STATS_SQL = f"""
 with listening as (
     select * from listening_with_features
@@ -51,7 +64,10 @@ params as (
 ),
 
 feature_plays as (
-    select l.*
+    select
+        l.user_id,
+        l.is_weekend,
+        {_COLUMNS}
     from listening as l
     cross join params as p
     where coalesce(l.is_music, false)
@@ -62,12 +78,21 @@ feature_plays as (
         and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
 ),
 
-wide as (
+grouped as (
     select
         f.user_id,
+        f.is_weekend,
         {_AGGREGATES}
     from feature_plays as f
-    group by f.user_id
+    group by f.user_id, f.is_weekend
+),
+
+wide as (
+    select
+        g.user_id,
+        {_PIVOTS}
+    from grouped as g
+    group by g.user_id
 ),
 
 features as (
