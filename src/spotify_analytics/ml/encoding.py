@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 
 
-class HourOfWeekEncoding(TransformerMixin, BaseEstimator):
+class HourOfWeekEncoding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     def __init__(
         self,
         hour_column: int = 0,
