@@ -57,7 +57,7 @@ flagged as (
         session_id,
         played_at,
         date,
-        strftime(date, '%Y-%m') as month,
+        date_trunc('month', date) as month,
         coalesce(is_skip, false) as skip,
         hour_of_day >= 23 or hour_of_day <= 5 as night,
         hour_of_day between 6 and 11 as morning,
@@ -105,7 +105,11 @@ tracks as (
     group by user_id, track_key
 ),
 period_totals as (
-    select user_id, 'month' as period_type, month as period, * exclude (user_id, month)
+    select
+        user_id,
+        'month' as period_type,
+        strftime(month, '%Y-%m') as period,
+        * exclude (user_id, month)
     from monthly
     union all
     select
@@ -123,25 +127,29 @@ period_totals as (
     group by user_id
 ),
 period_tracks as (
-    select user_id, 'month' as period_type, month as period, n_listened
+    select user_id, 'month' as period_type, month, n_listened
     from monthly_tracks
     union all
-    select user_id, 'all', 'all', n_listened
+    select user_id, 'all', null, n_listened
     from tracks
 ),
 track_counts as (
     select
         user_id,
         period_type,
-        period,
+        coalesce(strftime(month, '%Y-%m'), 'all') as period,
         count(*) filter (where n_listened > 0) as distinct_tracks,
         sum(n_listened) as n_listened,
         list_sum(max(n_listened, {top})) as top_listened
     from period_tracks
-    group by user_id, period_type, period
+    group by user_id, period_type, month
 ),
 session_counts as (
-    select user_id, 'month' as period_type, month as period, count(*) as n_sessions
+    select
+        user_id,
+        'month' as period_type,
+        strftime(month, '%Y-%m') as period,
+        count(*) as n_sessions
     from monthly_sessions
     group by user_id, month
     union all
@@ -150,7 +158,11 @@ session_counts as (
     group by user_id
 ),
 new_track_counts as (
-    select user_id, 'month' as period_type, first_month as period, count(*) as n_new
+    select
+        user_id,
+        'month' as period_type,
+        strftime(first_month, '%Y-%m') as period,
+        count(*) as n_new
     from tracks
     where not first_skipped
     group by user_id, first_month
