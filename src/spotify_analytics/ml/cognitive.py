@@ -57,13 +57,17 @@ def plays_sql(settings: Settings, columns: tuple[str, ...]) -> str:
     return PLAYS_SQL.format(columns=", ".join(names), music=MUSIC)
 
 
-def run_sql(ctx: StepContext, sql: str, schema: pa.Schema) -> pa.Table:
+def query(ctx: StepContext, sql: str) -> pa.Table:
+    """Run SQL over ``listening_with_features`` (limited to ``ctx.users``, if set)."""
     con = ctx.connect(only={"listening_with_features"})
     try:
-        table = con.execute(sql).to_arrow_table()
+        return con.execute(sql).to_arrow_table()
     finally:
         con.close()
-    return table.select(schema.names).cast(schema)
+
+
+def run_sql(ctx: StepContext, sql: str, schema: pa.Schema) -> pa.Table:
+    return query(ctx, sql).select(schema.names).cast(schema)
 
 
 def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
@@ -111,12 +115,7 @@ SELECTION_SCHEMA = pa.schema(
 
 def user_tracks(ctx: StepContext) -> list[tuple[str, np.ndarray]]:
     """(user_id, raw feature matrix of the user's distinct tracks), per user."""
-    sql = clusters.tracks_sql(ctx.settings.allow_synthetic)
-    con = ctx.connect(only={"listening_with_features"})
-    try:
-        table = con.execute(sql).to_arrow_table()
-    finally:
-        con.close()
+    table = query(ctx, clusters.tracks_sql(ctx.settings.allow_synthetic))
     if table.num_rows == 0:
         return []
     users = table.column("user_id").to_numpy(zero_copy_only=False)
