@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from conftest import EXPORTS
 from spotify_analytics.ingest.exports import import_export
 from spotify_analytics.lake import Lake
-from spotify_analytics.runner import SQL_ROOT, Runner, Step, sql_models
+from spotify_analytics.runner import SQL_ROOT, Runner, Step, run_params, sql_models
 from spotify_analytics.schemas import LISTENING_HISTORY, STREAMING_HISTORY, USERS
 from spotify_analytics.settings import Settings
 
@@ -634,3 +634,86 @@ def test_models_transpile(model: str, dialect: str) -> None:
     sql = (Path(str(SQL_ROOT)) / "silver" / f"{model}.sql").read_text()
     [out] = sqlglot.transpile(sql, read="duckdb", write=dialect)
     assert "final" in out.lower()
+
+
+# -- the fast formulation against the reference one -----------------------------------
+
+REFERENCE_SQL = Path(__file__).parent / "reference" / "plays_reference.sql"
+# instants next to UTC-offset changes: DST starts and ends, half- and 45-minute zones
+EDGES = [
+    datetime(2024, 3, 31, 1, 0, tzinfo=UTC),  # Europe/Berlin CET -> CEST
+    datetime(2024, 10, 27, 1, 0, tzinfo=UTC),  # Europe/Berlin CEST -> CET
+    datetime(2024, 11, 3, 6, 0, tzinfo=UTC),  # America/New_York EDT -> EST
+    datetime(2024, 4, 6, 16, 30, tzinfo=UTC),  # Australia/Adelaide +10:30 -> +9:30
+    datetime(2024, 4, 6, 15, 0, tzinfo=UTC),  # Australia/Lord_Howe +11 -> +10:30
+    datetime(2024, 9, 28, 14, 0, tzinfo=UTC),  # Pacific/Chatham +12:45 -> +13:45
+    datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),  # before the epoch: ms round down
+]
+ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Adelaide",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "Asia/Kolkata",
+]
+# one id spelled three ways, another id, and a track known by name only
+SPELLINGS = [
+    ("Artist A", "Song A", "ida"),
+    ("ARTIST  A", "Song\tA", "ida"),
+    ("Album Artist", "Song A", "ida"),
+    ("Artist B", "Song B", "idb"),
+    ("Artist A", "Other", None),
+]
+
+
+@st.composite
+def bronze_records(draw: st.DrawFn) -> tuple[list[dict], list[dict], dict[str, str]]:
+    """Records of a few users, packed around a few instants so that sources overlap,
+    copies and same-time plays occur, and local times straddle offset changes."""
+    exports, apis = [], []
+    for _ in range(draw(st.integers(1, 30))):
+        user = draw(st.sampled_from(["u1", "u2", "u3"]))
+        source = draw(st.sampled_from(["extended", "extended", "account", "api"]))
+        artist, title, track_id = draw(st.sampled_from(SPELLINGS))
+        at = draw(st.sampled_from(EDGES)) + timedelta(
+            microseconds=draw(st.integers(-150_000_000, 150_000_000))
+        )
+        ms = draw(st.sampled_from([5_000, 29_999, 180_000, 3_000_000]))
+        names = {"track": title, "artist": artist}
+        if source == "api" and track_id:
+            apis.append(api(user, at, track_id=track_id, duration=ms, **names))
+        elif source == "account" or not track_id:
+            exports.append(account(user, at, ms=ms, **names))
+        else:
+            exports.append(extended(user, at, track_id=track_id, ms=ms, **names))
+        if exports and draw(st.integers(0, 5)) == 0:  # the same record stored twice
+            exports.append({**exports[-1], "record_id": exports[-1]["record_id"] + "|copy"})
+    zones = {u: draw(st.sampled_from(ZONES)) for u in ("u1", "u2")}  # u3 has no zone row
+    return exports, apis, zones
+
+
+def _query_plays(lake: Lake, sql: str, settings: Settings, users: frozenset | None = None):
+    con = lake.connect(extra={"run_params": run_params(settings)}, users=users)
+    try:
+        rows = con.execute(sql).to_arrow_table().to_pylist()
+    finally:
+        con.close()
+    return sorted(rows, key=lambda r: (r["play_id"], r["played_at"]))
+
+
+@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=bronze_records(), gap=st.sampled_from([0, 1, 30]))
+def test_model_equals_reference_and_each_user_stands_alone(records, gap: int) -> None:
+    exports, apis, zones = records
+    with tempfile.TemporaryDirectory() as folder:
+        lake = _fresh_lake(folder, "lake")
+        load(lake, exports=exports, apis=apis, zones=zones)
+        settings = Settings(lake=lake.root, session_gap_minutes=gap)
+        model = (Path(str(SQL_ROOT)) / "silver" / "plays.sql").read_text()
+        plays = _query_plays(lake, model, settings)
+        assert plays == _query_plays(lake, REFERENCE_SQL.read_text(), settings)
+        for user in {p["user_id"] for p in plays}:
+            alone = _query_plays(lake, model, settings, users=frozenset({user}))
+            assert alone == [p for p in plays if p["user_id"] == user]

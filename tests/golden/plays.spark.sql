@@ -8,6 +8,15 @@
 /* Candidates are ranked by equal ms_played first, then by distance. Every merged */
 /* record is within the tolerance of the play's own timestamp, so chains of */
 /* records never glue separate plays together. */
+/* A user's plays depend only on that user's records (track names are unified per */
+/* user, every join and window is within a user), so any subset of users can be */
+/* rebuilt alone. */
+/* Cost at millions of records: the merge steps (copies, cross-source pairing, ids of */
+/* plays sharing an end time) only see the records that can take part in one: every */
+/* record of a user with more than one source, and the records sharing their user and */
+/* end time with another. Every other record is a play as it is. Sessions are numbered */
+/* on a narrow table and joined back, and local time adds each zone's UTC offset, */
+/* looked up once per zone and hour (an hour holding a DST change converts per play). */
 WITH streaming_history AS (
   SELECT
     *
@@ -94,34 +103,125 @@ WITH streaming_history AS (
   SELECT
     *
   FROM api_records
-), named_records AS (
+), record_stamps /* who played when, from the user and time columns only (for routing and time zones) */ AS (
+  SELECT
+    user_id,
+    CASE
+      WHEN record_format = 'extended'
+      THEN 'extended_export'
+      ELSE 'account_export'
+    END AS source,
+    ts AS played_at
+  FROM streaming_history_bronze
+  WHERE
+    NOT ts IS NULL AND NOT user_id IS NULL
+  UNION ALL
+  SELECT
+    user_id,
+    'api' AS source,
+    played_at
+  FROM listening_history_bronze
+  WHERE
+    NOT played_at IS NULL AND NOT user_id IS NULL
+), padded_records AS (
   SELECT
     *,
     CASE source WHEN 'extended_export' THEN 3 WHEN 'api' THEN 2 ELSE 1 END AS source_rank,
-    CONCAT(
-      COALESCE(LOWER(TRIM(REGEXP_REPLACE(COALESCE(artist_name, ''), '\\s+', ' '))), ''),
-      '|',
-      COALESCE(LOWER(TRIM(REGEXP_REPLACE(COALESCE(track_name, ''), '\\s+', ' '))), '')
-    ) AS own_track_key
+    COALESCE(artist_name, '') AS artist_text,
+    COALESCE(track_name, '') AS title_text
   FROM raw_records
-), id_names /* one name per Spotify track id, so API and export plays of a track share a key */ AS (
+), named_records /* whitespace runs collapse to one space; the regular expression only runs on names */ /* that hold a run or a tab, newline, form feed or carriage return (what \s matches) */ AS (
   SELECT
+    user_id,
+    source,
+    source_record_id,
+    played_at,
+    ts_precision_s,
+    ms_played,
+    content_type,
+    is_music,
     track_id,
-    own_track_key,
-    MAX(source_rank) AS best_rank,
-    COUNT(*) AS n_records
+    track_name,
+    artist_name,
+    album_name,
+    reason_start,
+    reason_end,
+    platform,
+    shuffle,
+    skipped,
+    source_rank,
+    CONCAT(
+      COALESCE(
+        LOWER(
+          TRIM(
+            CASE
+              WHEN LOCATE('  ', artist_text) > 0
+              OR LOCATE(CHR(  9), artist_text) > 0
+              OR LOCATE(CHR(  10), artist_text) > 0
+              OR LOCATE(CHR(  12), artist_text) > 0
+              OR LOCATE(CHR(  13), artist_text) > 0
+              THEN REGEXP_REPLACE(artist_text, '\\s+', ' ')
+              ELSE artist_text
+            END
+          )
+        ),
+        ''
+      ),
+      '|',
+      COALESCE(
+        LOWER(
+          TRIM(
+            CASE
+              WHEN LOCATE('  ', title_text) > 0
+              OR LOCATE(CHR(  9), title_text) > 0
+              OR LOCATE(CHR(  10), title_text) > 0
+              OR LOCATE(CHR(  12), title_text) > 0
+              OR LOCATE(CHR(  13), title_text) > 0
+              THEN REGEXP_REPLACE(title_text, '\\s+', ' ')
+              ELSE title_text
+            END
+          )
+        ),
+        ''
+      )
+    ) AS own_track_key
+  FROM padded_records
+), respelled_ids /* one name per Spotify track id and user, so the user's API and export plays of a */ /* track share a key; only ids the user's records spell in more than one way need a */ /* choice (the others keep their one name) */ AS (
+  SELECT
+    user_id,
+    track_id
   FROM named_records
   WHERE
-    NOT track_id IS NULL AND own_track_key <> '|'
+    NOT track_id IS NULL
   GROUP BY
-    track_id,
-    own_track_key
+    user_id,
+    track_id
+  HAVING
+    MIN(own_track_key) <> MAX(own_track_key)
+), id_names AS (
+  SELECT
+    named_records.user_id,
+    named_records.track_id,
+    named_records.own_track_key,
+    MAX(named_records.source_rank) AS best_rank,
+    COUNT(*) AS n_records
+  FROM named_records
+  INNER JOIN respelled_ids
+    ON respelled_ids.user_id = named_records.user_id
+    AND respelled_ids.track_id = named_records.track_id
+  WHERE
+    named_records.own_track_key <> '|'
+  GROUP BY
+    named_records.user_id,
+    named_records.track_id,
+    named_records.own_track_key
 ), canonical_names AS (
   SELECT
+    user_id,
     track_id,
     own_track_key AS canonical_track_key,
     ROW_NUMBER() OVER (
-      PARTITION BY track_id
+      PARTITION BY user_id, track_id
       ORDER BY best_rank DESC, n_records DESC, own_track_key NULLS LAST
     ) AS name_rank
   FROM id_names
@@ -131,8 +231,43 @@ WITH streaming_history AS (
     COALESCE(canonical_names.canonical_track_key, named_records.own_track_key) AS track_key
   FROM named_records
   LEFT JOIN canonical_names
-    ON canonical_names.track_id = named_records.track_id
+    ON canonical_names.user_id = named_records.user_id
+    AND canonical_names.track_id = named_records.track_id
     AND canonical_names.name_rank = 1
+), mixed_users /* records that can merge with another: all of a user with several sources, and those */ /* sharing user and end time with another record (copies, or a second play); found on */ /* the user and time columns alone */ AS (
+  SELECT
+    user_id
+  FROM record_stamps
+  GROUP BY
+    user_id
+  HAVING
+    COUNT(DISTINCT source) > 1
+), shared_end_times AS (
+  SELECT
+    user_id,
+    played_at
+  FROM record_stamps
+  GROUP BY
+    user_id,
+    played_at
+  HAVING
+    COUNT(*) > 1
+), routed_records AS (
+  SELECT
+    keyed_records.*,
+    NOT mixed_users.user_id IS NULL OR NOT shared_end_times.user_id IS NULL AS may_merge
+  FROM keyed_records
+  LEFT JOIN mixed_users
+    ON mixed_users.user_id = keyed_records.user_id
+  LEFT JOIN shared_end_times
+    ON shared_end_times.user_id = keyed_records.user_id
+    AND shared_end_times.played_at = keyed_records.played_at
+), merge_records AS (
+  SELECT
+    *
+  FROM routed_records
+  WHERE
+    may_merge
 ), counted_records /* the same record stored twice (overlapping exports, a re-import) is one record */ AS (
   SELECT
     *,
@@ -141,7 +276,7 @@ WITH streaming_history AS (
       PARTITION BY user_id, source, played_at, track_key, ms_played
       ORDER BY source_record_id NULLS LAST
     ) AS copy_no
-  FROM keyed_records
+  FROM merge_records
 ), distinct_records AS (
   SELECT
     counted_records.*,
@@ -391,69 +526,208 @@ WITH streaming_history AS (
   FROM merged
   INNER JOIN distinct_records AS anchor
     ON anchor.record_key = merged.play_key
-), identified /* a second play with the same user, end time and track (a source logged two) gets "|2" */ AS (
+), merged_plays /* a second play with the same user, end time and track (a source logged two) gets "|2" */ AS (
   SELECT
-    *,
+    user_id,
+    played_at,
+    track_key,
+    track_id,
+    track_name,
+    artist_name,
+    album_name,
+    ms_played,
+    is_music,
+    content_type,
+    source,
+    ts_precision_s,
+    reason_start,
+    reason_end,
+    platform,
+    shuffle,
+    skipped,
+    n_source_records,
     ROW_NUMBER() OVER (
       PARTITION BY user_id, played_at, track_key
       ORDER BY source_rank DESC, ms_played DESC, record_key NULLS LAST
     ) AS id_occurrence
   FROM unified
+), single_plays /* a record alone at its end time, of a user with one source, is a play by itself */ AS (
+  SELECT
+    user_id,
+    played_at,
+    track_key,
+    track_id,
+    track_name,
+    artist_name,
+    album_name,
+    ms_played,
+    is_music,
+    content_type,
+    source,
+    ts_precision_s,
+    reason_start,
+    reason_end,
+    platform,
+    shuffle,
+    skipped,
+    CAST(1 AS BIGINT) AS n_source_records,
+    1 AS id_occurrence
+  FROM routed_records
+  WHERE
+    NOT may_merge
+), identified AS (
+  SELECT
+    *
+  FROM merged_plays
+  UNION ALL
+  SELECT
+    *
+  FROM single_plays
 ), timed AS (
   SELECT
     MD5(
       CONCAT(
-        COALESCE(identified.user_id, ''),
+        COALESCE(user_id, ''),
         '|',
         COALESCE(
-          CAST(DATEDIFF(MILLISECOND, CAST('1970-01-01 00:00:00+00:00' AS TIMESTAMP), identified.played_at) AS STRING),
+          CAST((
+            EPOCH_US(played_at) - (
+              EPOCH_US(played_at) % 1000 + 1000
+            ) % 1000
+          ) DIV 1000 AS STRING),
           ''
         ),
         '|',
-        COALESCE(identified.track_key, ''),
+        COALESCE(track_key, ''),
         COALESCE(
           CASE
-            WHEN identified.id_occurrence > 1
-            THEN CONCAT('|', COALESCE(CAST(identified.id_occurrence AS STRING), ''))
+            WHEN id_occurrence > 1
+            THEN CONCAT('|', COALESCE(CAST(id_occurrence AS STRING), ''))
             ELSE ''
           END,
           ''
         )
       )
     ) AS play_id,
-    identified.*,
-    identified.played_at - COALESCE(identified.ms_played, 0) * INTERVAL '1' MILLISECOND AS started_at,
-    COALESCE(user_zones.timezone, 'UTC') AS timezone,
-    FROM_UTC_TIMESTAMP(identified.played_at, COALESCE(user_zones.timezone, 'UTC')) AS played_at_local
+    *
   FROM identified
+), zone_hours /* each zone's UTC offset at the start and the end of every hour with records */ AS (
+  SELECT DISTINCT
+    COALESCE(user_zones.timezone, 'UTC') AS timezone,
+    CAST(FLOOR(EPOCH_US(record_stamps.played_at) / 3600000000.0) AS BIGINT) AS hour_no
+  FROM record_stamps
   LEFT JOIN user_zones
-    ON user_zones.user_id = identified.user_id
-), sequenced /* a new session starts when this play began more than the gap after the previous play ended */ AS (
+    ON user_zones.user_id = record_stamps.user_id
+), zone_offsets AS (
   SELECT
-    timed.*,
+    timezone,
+    hour_no,
+    DATEDIFF(
+      MICROSECOND,
+      FROM_UTC_TIMESTAMP(CAST(FROM_UNIXTIME(hour_no * 3600) AS TIMESTAMP), 'UTC'),
+      FROM_UTC_TIMESTAMP(CAST(FROM_UNIXTIME(hour_no * 3600) AS TIMESTAMP), timezone)
+    ) AS offset_us,
+    DATEDIFF(
+      MICROSECOND,
+      FROM_UTC_TIMESTAMP(CAST(FROM_UNIXTIME(hour_no * 3600 + 3600) AS TIMESTAMP), 'UTC'),
+      FROM_UTC_TIMESTAMP(CAST(FROM_UNIXTIME(hour_no * 3600 + 3600) AS TIMESTAMP), timezone)
+    ) AS next_offset_us
+  FROM zone_hours
+), play_times /* sessions and local time on a narrow table (ids, times, zone), joined back below */ AS (
+  SELECT
+    timed.play_id,
+    timed.user_id,
+    timed.played_at,
+    COALESCE(timed.ms_played, 0) AS ms_or_zero,
+    EPOCH_US(timed.played_at) AS played_us,
+    (
+      EPOCH_US(timed.played_at) - (
+        EPOCH_US(timed.played_at) % 1000 + 1000
+      ) % 1000
+    ) /* epoch milliseconds rounded down, as date_diff counts them */ DIV 1000 AS played_ms,
+    CAST(FLOOR(EPOCH_US(timed.played_at) / 3600000000.0) AS BIGINT) AS hour_no,
+    COALESCE(user_zones.timezone, 'UTC') AS timezone
+  FROM timed
+  LEFT JOIN user_zones
+    ON user_zones.user_id = timed.user_id
+), session_steps /* a new session starts when this play began more than the gap after the previous play */ /* ended */ AS (
+  SELECT
+    play_id,
+    user_id,
+    played_at,
+    played_us,
+    hour_no,
+    timezone,
+    played_ms - ms_or_zero AS started_ms,
+    LAG(played_ms) OVER (PARTITION BY user_id ORDER BY played_at NULLS LAST, play_id NULLS LAST) AS previous_end_ms,
+    ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY played_at NULLS LAST, play_id NULLS LAST) AS play_no
+  FROM play_times
+), session_starts AS (
+  SELECT
+    session_steps.*,
     CASE
-      WHEN LAG(played_at) OVER (PARTITION BY user_id ORDER BY played_at NULLS LAST, play_id NULLS LAST) IS NULL
+      WHEN session_steps.previous_end_ms IS NULL
       THEN 1
-      WHEN DATEDIFF(
-        MILLISECOND,
-        LAG(played_at) OVER (PARTITION BY user_id ORDER BY played_at NULLS LAST, play_id NULLS LAST),
-        started_at
-      ) > 60000 * params.session_gap_minutes
+      WHEN session_steps.started_ms - session_steps.previous_end_ms > 60000 * params.session_gap_minutes
       THEN 1
       ELSE 0
-    END AS starts_session,
-    COALESCE(ms_played < params.skip_threshold_ms, FALSE) AS is_skip
-  FROM timed
+    END AS starts_session
+  FROM session_steps
   CROSS JOIN params
 ), sessions AS (
   SELECT
-    *,
-    SUM(starts_session) OVER (
+    play_id,
+    played_at,
+    played_us,
+    hour_no,
+    timezone,
+    LAST_VALUE(CASE WHEN starts_session = 1 THEN play_id END) IGNORE NULLS OVER (
       PARTITION BY user_id
       ORDER BY played_at NULLS LAST, play_id NULLS LAST
       rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
-    ) AS session_no
-  FROM sequenced
+    ) AS session_id,
+    play_no - MAX(CASE WHEN starts_session = 1 THEN play_no END) OVER (
+      PARTITION BY user_id
+      ORDER BY played_at NULLS LAST, play_id NULLS LAST
+      rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
+    ) + 1 AS session_play_no
+  FROM session_starts
+), local_sessions /* the local time adds the zone's offset, unless the offset changes within the hour */ AS (
+  SELECT
+    sessions.play_id,
+    sessions.played_at,
+    sessions.timezone,
+    sessions.session_id,
+    sessions.session_play_no,
+    zone_offsets.offset_us = zone_offsets.next_offset_us AS steady_offset,
+    TIMESTAMP_MICROS(sessions.played_us + zone_offsets.offset_us) AS shifted_local
+  FROM sessions
+  INNER JOIN zone_offsets
+    ON zone_offsets.timezone = sessions.timezone
+    AND zone_offsets.hour_no = sessions.hour_no
+), localized AS (
+  SELECT
+    timed.*,
+    timed.played_at - COALESCE(timed.ms_played, 0) * INTERVAL '1' MILLISECOND AS started_at,
+    local_sessions.timezone,
+    CASE
+      WHEN local_sessions.steady_offset
+      THEN local_sessions.shifted_local
+      ELSE FROM_UTC_TIMESTAMP(timed.played_at, local_sessions.timezone)
+    END AS played_at_local,
+    local_sessions.session_id,
+    local_sessions.session_play_no,
+    COALESCE(timed.ms_played < (
+      SELECT
+        skip_threshold_ms
+      FROM params
+    ), FALSE) AS is_skip
+  FROM timed
+  /* (play_id, played_at) is unique even where two plays within one millisecond share a */
+  /* play_id */
+  INNER JOIN local_sessions
+    ON local_sessions.play_id = timed.play_id
+    AND local_sessions.played_at = timed.played_at
 ), calendar /* ISO weekday from the days since Monday 2024-01-01 (portable across engines) */ AS (
   SELECT
     *,
@@ -462,7 +736,7 @@ WITH streaming_history AS (
       DATEDIFF(DAY, CAST('2024-01-01' AS DATE), CAST(played_at_local AS DATE)) % 7 + 7
     ) % 7 + 1 AS iso_day,
     CAST(EXTRACT(HOUR FROM played_at_local) AS INT) AS local_hour
-  FROM sessions
+  FROM localized
 ), final AS (
   SELECT
     play_id,
@@ -501,14 +775,8 @@ WITH streaming_history AS (
       THEN 'evening'
       ELSE 'night'
     END AS part_of_day,
-    FIRST_VALUE(play_id) OVER (
-      PARTITION BY user_id, session_no
-      ORDER BY played_at NULLS LAST, play_id NULLS LAST
-    ) AS session_id,
-    CAST(ROW_NUMBER() OVER (
-      PARTITION BY user_id, session_no
-      ORDER BY played_at NULLS LAST, play_id NULLS LAST
-    ) AS INT) AS session_play_no,
+    session_id,
+    CAST(session_play_no AS INT) AS session_play_no,
     track_id,
     track_key,
     track_name,

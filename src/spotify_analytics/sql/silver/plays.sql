@@ -9,6 +9,17 @@
 -- Candidates are ranked by equal ms_played first, then by distance. Every merged
 -- record is within the tolerance of the play's own timestamp, so chains of
 -- records never glue separate plays together.
+--
+-- A user's plays depend only on that user's records (track names are unified per
+-- user, every join and window is within a user), so any subset of users can be
+-- rebuilt alone.
+--
+-- Cost at millions of records: the merge steps (copies, cross-source pairing, ids of
+-- plays sharing an end time) only see the records that can take part in one: every
+-- record of a user with more than one source, and the records sharing their user and
+-- end time with another. Every other record is a play as it is. Sessions are numbered
+-- on a narrow table and joined back, and local time adds each zone's UTC offset,
+-- looked up once per zone and hour (an hour holding a DST change converts per play).
 
 with
 
@@ -92,36 +103,110 @@ raw_records as (
     select * from api_records
 ),
 
-named_records as (
+-- who played when, from the user and time columns only (for routing and time zones)
+record_stamps as (
+    select
+        user_id,
+        case when record_format = 'extended' then 'extended_export' else 'account_export' end
+            as source,
+        ts as played_at
+    from streaming_history_bronze
+    where ts is not null and user_id is not null
+    union all
+    select user_id, 'api' as source, played_at
+    from listening_history_bronze
+    where played_at is not null and user_id is not null
+),
+
+padded_records as (
     select
         *,
         case source when 'extended_export' then 3 when 'api' then 2 else 1 end as source_rank,
-        concat(
-            lower(trim(regexp_replace(coalesce(artist_name, ''), '\s+', ' ', 'g'))),
-            '|',
-            lower(trim(regexp_replace(coalesce(track_name, ''), '\s+', ' ', 'g')))
-        ) as own_track_key
+        coalesce(artist_name, '') as artist_text,
+        coalesce(track_name, '') as title_text
     from raw_records
 ),
 
--- one name per Spotify track id, so API and export plays of a track share a key
+-- whitespace runs collapse to one space; the regular expression only runs on names
+-- that hold a run or a tab, newline, form feed or carriage return (what \s matches)
+named_records as (
+    select
+        user_id,
+        source,
+        source_record_id,
+        played_at,
+        ts_precision_s,
+        ms_played,
+        content_type,
+        is_music,
+        track_id,
+        track_name,
+        artist_name,
+        album_name,
+        reason_start,
+        reason_end,
+        platform,
+        shuffle,
+        skipped,
+        source_rank,
+        concat(
+            lower(trim(case
+                when strpos(artist_text, '  ') > 0
+                    or strpos(artist_text, chr(9)) > 0
+                    or strpos(artist_text, chr(10)) > 0
+                    or strpos(artist_text, chr(12)) > 0
+                    or strpos(artist_text, chr(13)) > 0
+                    then regexp_replace(artist_text, '\s+', ' ', 'g')
+                else artist_text
+            end)),
+            '|',
+            lower(trim(case
+                when strpos(title_text, '  ') > 0
+                    or strpos(title_text, chr(9)) > 0
+                    or strpos(title_text, chr(10)) > 0
+                    or strpos(title_text, chr(12)) > 0
+                    or strpos(title_text, chr(13)) > 0
+                    then regexp_replace(title_text, '\s+', ' ', 'g')
+                else title_text
+            end))
+        ) as own_track_key
+    from padded_records
+),
+
+-- one name per Spotify track id and user, so the user's API and export plays of a
+-- track share a key; only ids the user's records spell in more than one way need a
+-- choice (the others keep their one name)
+respelled_ids as (
+    select user_id, track_id
+    from named_records
+    where track_id is not null
+    group by user_id, track_id
+    having min(own_track_key) <> max(own_track_key)
+),
+
 id_names as (
     select
-        track_id,
-        own_track_key,
-        max(source_rank) as best_rank,
+        named_records.user_id,
+        named_records.track_id,
+        named_records.own_track_key,
+        max(named_records.source_rank) as best_rank,
         count(*) as n_records
     from named_records
-    where track_id is not null and own_track_key <> '|'
-    group by track_id, own_track_key
+    inner join respelled_ids
+        on respelled_ids.user_id = named_records.user_id
+        and respelled_ids.track_id = named_records.track_id
+    where named_records.own_track_key <> '|'
+    group by named_records.user_id, named_records.track_id, named_records.own_track_key
 ),
 
 canonical_names as (
     select
+        user_id,
         track_id,
         own_track_key as canonical_track_key,
         row_number() over (
-            partition by track_id order by best_rank desc, n_records desc, own_track_key
+            partition by user_id, track_id
+            order by best_rank desc, n_records desc, own_track_key
         ) as name_rank
     from id_names
 ),
@@ -132,8 +217,41 @@ keyed_records as (
         coalesce(canonical_names.canonical_track_key, named_records.own_track_key) as track_key
     from named_records
     left join canonical_names
-        on canonical_names.track_id = named_records.track_id
+        on canonical_names.user_id = named_records.user_id
+        and canonical_names.track_id = named_records.track_id
         and canonical_names.name_rank = 1
+),
+
+-- records that can merge with another: all of a user with several sources, and those
+-- sharing user and end time with another record (copies, or a second play); found on
+-- the user and time columns alone
+mixed_users as (
+    select user_id
+    from record_stamps
+    group by user_id
+    having count(distinct source) > 1
+),
+
+shared_end_times as (
+    select user_id, played_at
+    from record_stamps
+    group by user_id, played_at
+    having count(*) > 1
+),
+
+routed_records as (
+    select
+        keyed_records.*,
+        mixed_users.user_id is not null or shared_end_times.user_id is not null as may_merge
+    from keyed_records
+    left join mixed_users on mixed_users.user_id = keyed_records.user_id
+    left join shared_end_times
+        on shared_end_times.user_id = keyed_records.user_id
+        and shared_end_times.played_at = keyed_records.played_at
+),
+
+merge_records as (
+    select * from routed_records where may_merge
 ),
 
 -- the same record stored twice (overlapping exports, a re-import) is one record
@@ -147,7 +265,7 @@ counted_records as (
             partition by user_id, source, played_at, track_key, ms_played
             order by source_record_id
         ) as copy_no
-    from keyed_records
+    from merge_records
 ),
 
 distinct_records as (
@@ -387,9 +505,26 @@ unified as (
 ),
 
 -- a second play with the same user, end time and track (a source logged two) gets "|2"
-identified as (
+merged_plays as (
     select
-        *,
+        user_id,
+        played_at,
+        track_key,
+        track_id,
+        track_name,
+        artist_name,
+        album_name,
+        ms_played,
+        is_music,
+        content_type,
+        source,
+        ts_precision_s,
+        reason_start,
+        reason_end,
+        platform,
+        shuffle,
+        skipped,
+        n_source_records,
         row_number() over (
             partition by user_id, played_at, track_key
             order by source_rank desc, ms_played desc nulls last, record_key
@@ -397,53 +532,177 @@ identified as (
     from unified
 ),
 
+-- a record alone at its end time, of a user with one source, is a play by itself
+single_plays as (
+    select
+        user_id,
+        played_at,
+        track_key,
+        track_id,
+        track_name,
+        artist_name,
+        album_name,
+        ms_played,
+        is_music,
+        content_type,
+        source,
+        ts_precision_s,
+        reason_start,
+        reason_end,
+        platform,
+        shuffle,
+        skipped,
+        cast(1 as bigint) as n_source_records,
+        1 as id_occurrence
+    from routed_records
+    where not may_merge
+),
+
+identified as (
+    select * from merged_plays
+    union all
+    select * from single_plays
+),
+
 timed as (
     select
         md5(concat(
-            identified.user_id,
+            user_id,
             '|',
-            cast(date_diff(
-                'millisecond', cast('1970-01-01 00:00:00+00:00' as timestamptz), identified.played_at
-            ) as varchar),
+            cast(
+                (epoch_us(played_at) - (epoch_us(played_at) % 1000 + 1000) % 1000) // 1000
+                as varchar
+            ),
             '|',
-            identified.track_key,
-            case when identified.id_occurrence > 1 then concat('|', cast(identified.id_occurrence as varchar)) else '' end
+            track_key,
+            case when id_occurrence > 1 then concat('|', cast(id_occurrence as varchar)) else '' end
         )) as play_id,
-        identified.*,
-        identified.played_at - coalesce(identified.ms_played, 0) * interval '1 millisecond' as started_at,
-        coalesce(user_zones.timezone, 'UTC') as timezone,
-        identified.played_at at time zone coalesce(user_zones.timezone, 'UTC') as played_at_local
+        *
     from identified
-    left join user_zones on user_zones.user_id = identified.user_id
 ),
 
--- a new session starts when this play began more than the gap after the previous play ended
-sequenced as (
+-- each zone's UTC offset at the start and the end of every hour with records
+zone_hours as (
+    select distinct
+        coalesce(user_zones.timezone, 'UTC') as timezone,
+        cast(floor(epoch_us(record_stamps.played_at) / 3600000000.0) as bigint) as hour_no
+    from record_stamps
+    left join user_zones on user_zones.user_id = record_stamps.user_id
+),
+
+zone_offsets as (
     select
-        timed.*,
-        case
-            when lag(played_at) over (
-                partition by user_id order by played_at, play_id
-            ) is null then 1
-            when date_diff(
-                'millisecond',
-                lag(played_at) over (partition by user_id order by played_at, play_id),
-                started_at
-            ) > 60000 * params.session_gap_minutes then 1
-            else 0
-        end as starts_session,
-        coalesce(ms_played < params.skip_threshold_ms, false) as is_skip
+        timezone,
+        hour_no,
+        date_diff(
+            'microsecond',
+            to_timestamp(hour_no * 3600) at time zone 'UTC',
+            to_timestamp(hour_no * 3600) at time zone timezone
+        ) as offset_us,
+        date_diff(
+            'microsecond',
+            to_timestamp(hour_no * 3600 + 3600) at time zone 'UTC',
+            to_timestamp(hour_no * 3600 + 3600) at time zone timezone
+        ) as next_offset_us
+    from zone_hours
+),
+
+-- sessions and local time on a narrow table (ids, times, zone), joined back below
+play_times as (
+    select
+        timed.play_id,
+        timed.user_id,
+        timed.played_at,
+        coalesce(timed.ms_played, 0) as ms_or_zero,
+        epoch_us(timed.played_at) as played_us,
+        -- epoch milliseconds rounded down, as date_diff counts them
+        (epoch_us(timed.played_at) - (epoch_us(timed.played_at) % 1000 + 1000) % 1000) // 1000
+            as played_ms,
+        cast(floor(epoch_us(timed.played_at) / 3600000000.0) as bigint) as hour_no,
+        coalesce(user_zones.timezone, 'UTC') as timezone
     from timed
+    left join user_zones on user_zones.user_id = timed.user_id
+),
+
+-- a new session starts when this play began more than the gap after the previous play
+-- ended
+session_steps as (
+    select
+        play_id,
+        user_id,
+        played_at,
+        played_us,
+        hour_no,
+        timezone,
+        played_ms - ms_or_zero as started_ms,
+        lag(played_ms) over (partition by user_id order by played_at, play_id) as previous_end_ms,
+        row_number() over (partition by user_id order by played_at, play_id) as play_no
+    from play_times
+),
+
+session_starts as (
+    select
+        session_steps.*,
+        case
+            when session_steps.previous_end_ms is null then 1
+            when session_steps.started_ms - session_steps.previous_end_ms
+                > 60000 * params.session_gap_minutes then 1
+            else 0
+        end as starts_session
+    from session_steps
     cross join params
 ),
 
 sessions as (
     select
-        *,
-        sum(starts_session) over (
+        play_id,
+        played_at,
+        played_us,
+        hour_no,
+        timezone,
+        last_value(case when starts_session = 1 then play_id end ignore nulls) over (
             partition by user_id order by played_at, play_id rows unbounded preceding
-        ) as session_no
-    from sequenced
+        ) as session_id,
+        play_no - max(case when starts_session = 1 then play_no end) over (
+            partition by user_id order by played_at, play_id rows unbounded preceding
+        ) + 1 as session_play_no
+    from session_starts
+),
+
+-- the local time adds the zone's offset, unless the offset changes within the hour
+local_sessions as (
+    select
+        sessions.play_id,
+        sessions.played_at,
+        sessions.timezone,
+        sessions.session_id,
+        sessions.session_play_no,
+        zone_offsets.offset_us = zone_offsets.next_offset_us as steady_offset,
+        make_timestamp(sessions.played_us + zone_offsets.offset_us) as shifted_local
+    from sessions
+    inner join zone_offsets
+        on zone_offsets.timezone = sessions.timezone
+        and zone_offsets.hour_no = sessions.hour_no
+),
+
+localized as (
+    select
+        timed.*,
+        timed.played_at - coalesce(timed.ms_played, 0) * interval '1 millisecond' as started_at,
+        local_sessions.timezone,
+        case
+            when local_sessions.steady_offset then local_sessions.shifted_local
+            else timed.played_at at time zone local_sessions.timezone
+        end as played_at_local,
+        local_sessions.session_id,
+        local_sessions.session_play_no,
+        coalesce(timed.ms_played < (select skip_threshold_ms from params), false) as is_skip
+    from timed
+    -- (play_id, played_at) is unique even where two plays within one millisecond share a
+    -- play_id
+    inner join local_sessions
+        on local_sessions.play_id = timed.play_id
+        and local_sessions.played_at = timed.played_at
 ),
 
 -- ISO weekday from the days since Monday 2024-01-01 (portable across engines)
@@ -454,7 +713,7 @@ calendar as (
         (date_diff('day', cast('2024-01-01' as date), cast(played_at_local as date)) % 7 + 7) % 7
             + 1 as iso_day,
         cast(extract(hour from played_at_local) as integer) as local_hour
-    from sessions
+    from localized
 ),
 
 final as (
@@ -486,12 +745,8 @@ final as (
             when local_hour between 18 and 22 then 'evening'
             else 'night'
         end as part_of_day,
-        first_value(play_id) over (
-            partition by user_id, session_no order by played_at, play_id
-        ) as session_id,
-        cast(row_number() over (
-            partition by user_id, session_no order by played_at, play_id
-        ) as integer) as session_play_no,
+        session_id,
+        cast(session_play_no as integer) as session_play_no,
         track_id,
         track_key,
         track_name,
