@@ -30,14 +30,14 @@ RUN_COLUMNS = {"run_id", "checked_at", "built_at", "trained_at", "model_version"
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Path:
-    """The demo lake, with tables of 1,000+ rows partitioned by user as big
-    tables are (so both layouts are exercised)."""
+    """The demo lake, with per-user tables in files small enough that the big
+    ones span several files, as at scale."""
     root = tmp_path_factory.mktemp("incremental") / "demo"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(runner, "PARTITION_MIN_ROWS", 1_000)
+        patch.setattr(runner, "USER_SORTED_FILE_BYTES", 64 * 2**10)
         build_demo(root, Settings(lake=root))
-    assert Lake(root).delta("plays").metadata().partition_columns == ["user_id"]
-    assert Lake(root).delta("yearly_recap").metadata().partition_columns == []
+    files = Lake(root).delta("plays").file_uris()
+    assert len(files) > 1
     return root
 
 
@@ -133,7 +133,7 @@ def test_new_plays_of_one_user_rebuild_that_user_only_and_match_a_full_build(
 
     report = run(lake, settings)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(runner, "PARTITION_MIN_ROWS", 1_000)
+        patch.setattr(runner, "USER_SORTED_FILE_BYTES", 64 * 2**10)
         run(full_lake, full_settings, full=True)
 
     per_user = {step.name for step in pipeline_steps() if step.per_user}
@@ -237,3 +237,18 @@ def test_track_matches_are_reused_when_only_plays_changed(demo, tmp_path) -> Non
     catalog_changed = frozenset({"plays", "catalog_tracks"})
     redone = track_catalog_matches(StepContext(lake, settings, changed=catalog_changed))
     assert redone[OUTPUT].equals(stored)
+
+
+def test_per_user_tables_are_written_in_user_order(demo) -> None:
+    """Each file of a per-user table holds a run of users, so a few users'
+    rows live in a few files."""
+    import pyarrow.parquet as pq
+
+    ranges = []
+    for path in Lake(demo).delta("listening_with_features").file_uris():
+        users = pq.read_table(path, columns=["user_id"]).column("user_id")
+        ranges.append((pc.min(users).as_py(), pc.max(users).as_py()))
+    ranges.sort()
+    assert len(ranges) > 1
+    for (_, high), (low, _) in zip(ranges, ranges[1:], strict=False):
+        assert high <= low

@@ -238,6 +238,7 @@ class Lake:
         *,
         predicate: str | None = None,
         partition_by: list[str] | None = None,
+        target_file_size: int | None = None,
     ) -> None:
         """Replace a table's contents (or the rows matching ``predicate``) in one
         commit. The schema follows ``data``. A table once partitioned stays
@@ -249,6 +250,7 @@ class Lake:
             schema_mode="overwrite" if predicate is None else None,
             predicate=predicate,
             partition_by=partition_by if predicate is None else None,
+            target_file_size=target_file_size,
         )
 
     # -- lock -----------------------------------------------------------------

@@ -48,9 +48,11 @@ PARAMS_TABLE = "run_params"
 STATE_FILE = "steps.json"
 STEP_OUTPUT = "__step_output"  # a step's result, checked before it is written
 SAME_CHECK_MAX_ROWS = 2_000_000  # larger results of non-per-user steps are always written
-# A per-user table this large is partitioned by user_id, so replacing a few
-# users' rows rewrites their files only (a big unpartitioned file costs seconds).
-PARTITION_MIN_ROWS = 500_000
+# Per-user tables are written sorted by user_id in files of about this size, so
+# replacing a few users' rows rewrites a few small files, and reading them skips
+# the rest by the files' user_id statistics. (Partitioning by user_id would do
+# the same, but delta-rs buffers every partition in memory: 3 GB for 1M plays.)
+USER_SORTED_FILE_BYTES = 4 * 2**20
 
 
 @dataclass(frozen=True)
@@ -446,7 +448,8 @@ class Runner:
             con.execute(f"create temp table {STEP_OUTPUT} as {step.sql}")
             self.quality.validate(con, STEP_OUTPUT, location, step.grain_file(location))
             rows = con.execute(f"select count(*) from {STEP_OUTPUT}").fetchone()[0]
-            result = con.execute(f"select * from {STEP_OUTPUT}")
+            order = " order by user_id" if step.per_user else ""
+            result = con.execute(f"select * from {STEP_OUTPUT}{order}")
             if users is not None or (check_unchanged and not step.per_user):
                 data: pa.Table | pa.RecordBatchReader = result.to_arrow_table()
                 if users is not None:
@@ -482,8 +485,10 @@ class Runner:
         ):
             return
         else:
-            big = step.per_user and rows >= PARTITION_MIN_ROWS
-            self.lake.overwrite(location, data, partition_by=["user_id"] if big else None)
+            if step.per_user and isinstance(data, pa.Table) and "user_id" in data.column_names:
+                data = data.sort_by("user_id")
+            size = USER_SORTED_FILE_BYTES if step.per_user else None
+            self.lake.overwrite(location, data, target_file_size=size)
         name = location.rsplit("/", 1)[-1]
         self._forget_versions([name])
         self.journal.record(location, self._version(name), users)
