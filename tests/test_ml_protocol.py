@@ -186,3 +186,32 @@ def test_users_are_read_in_bounded_chunks(lake, settings, monkeypatch) -> None:
         ("a", "b"),
         ("c", "c"),
     ]
+
+
+def test_lean_estimators_match_scikit_learn() -> None:
+    """EncodedRidge and EncodedLogistic are scikit-learn's StandardScaler + Ridge and
+    multinomial LogisticRegression after the same encoding, computed in NumPy."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from spotify_analytics.ml.candidates import EncodedLogistic, EncodedRidge, _encoding
+    from spotify_analytics.ml.context import context_data
+
+    arrays = next(iter(per_user(planted_listening(users=1, days=40, seed=4))))[1]
+    for model in ("mood_predictions", "mood_classifications"):
+        data = context_data(model, "u0", mood_plays(arrays))
+        X, y = data.X, data.y
+        encoding = _encoding(data.feature_names)
+        if model == "mood_predictions":
+            lean = EncodedRidge(encoding, alpha=10.0, offset=False).fit(X, y)
+            reference = make_pipeline(encoding, StandardScaler(), Ridge(alpha=10.0)).fit(X, y)
+            assert np.allclose(lean.predict(X), reference.predict(X), atol=1e-9)
+        else:
+            lean = EncodedLogistic(encoding, C=0.05, max_iter=500).fit(X, y)
+            reference = make_pipeline(
+                encoding, StandardScaler(), LogisticRegression(C=0.05, max_iter=500)
+            ).fit(X, y)
+            assert list(lean.classes_) == list(reference.classes_)
+            assert np.allclose(lean.predict_proba(X), reference.predict_proba(X), atol=2e-3)
+            assert np.mean(lean.predict(X) == reference.predict(X)) > 0.99
