@@ -56,18 +56,20 @@ class MergeResult:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """A table version as DuckDB reads it: its schema and Parquet files (with
-    each file's user when the table is partitioned by user_id)."""
+    """A table version as DuckDB reads it: its schema and Parquet files, each
+    with the range of user_id it holds when known (its partition's user, or the
+    file's statistics)."""
 
     schema: pa.Schema
-    files: list[tuple[str, str | None]]
+    files: list[tuple[str, str | None, str | None]]  # path, lowest and highest user_id
     partitioned: bool
 
     def sql(self, users: frozenset[str] | None = None) -> str | None:
         """A ``select`` over the files in schema order (only ``users``' rows if
-        given), or None when there is nothing for DuckDB's Parquet reader."""
+        given, from the files that may hold them), or None when no file is left."""
+        wanted = sorted(users) if users is not None else None
         files = [
-            path for path, user in self.files if users is None or user is None or user in users
+            path for path, low, high in self.files if wanted is None or _may_hold(low, high, wanted)
         ]
         if not files:
             return None
@@ -77,9 +79,17 @@ class Snapshot:
             options += ", hive_partitioning = true, hive_types = {'user_id': 'VARCHAR'}"
         columns = ", ".join(f'"{name}"' for name in self.schema.names)
         where = ""
-        if users is not None and "user_id" in self.schema.names:
-            where = f" where user_id in ({', '.join(_quote(u) for u in sorted(users))})"
+        if wanted is not None and "user_id" in self.schema.names:
+            where = f" where user_id in ({', '.join(_quote(u) for u in wanted)})"
         return f"select {columns} from read_parquet([{listed}], {options}){where}"
+
+
+def _may_hold(low: str | None, high: str | None, users: list[str]) -> bool:
+    """Whether a file whose user_id lies in ``low``..``high`` may hold one of
+    ``users``. Statistics of long strings may be truncated: they rule nothing out."""
+    if low is None or high is None or len(low) >= 32 or len(high) >= 32:
+        return True
+    return any(low <= user <= high for user in users)
 
 
 class Lake:
@@ -189,10 +199,16 @@ class Lake:
         schema = pa.schema(table.schema().to_arrow())
         partitioned = table.metadata().partition_columns == ["user_id"]
         folder = self.path(location)
-        columns = ["path", "partition.user_id"] if partitioned else ["path"]
-        actions = pa.table(table.get_add_actions(flatten=True)).select(columns).to_pylist()
-        # add-action paths are URI-encoded: "user_id=a%2520b" is the folder "user_id=a%20b"
-        files = [(str(folder / unquote(a["path"])), a.get("partition.user_id")) for a in actions]
+        actions = pa.table(table.get_add_actions(flatten=True))
+        files = []
+        for action in actions.to_pylist():
+            # add-action paths are URI-encoded: "user_id=a%2520b" is the folder "user_id=a%20b"
+            path = str(folder / unquote(action["path"]))
+            if partitioned:
+                user = action.get("partition.user_id")
+                files.append((path, user, user))
+            else:
+                files.append((path, action.get("min.user_id"), action.get("max.user_id")))
         return Snapshot(schema, files, partitioned)
 
     def read(self, name: str, columns: list[str] | None = None) -> pa.Table:
