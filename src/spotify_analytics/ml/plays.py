@@ -118,22 +118,15 @@ def load_plays(ctx: StepContext, columns: tuple[str, ...] = PLAY_COLUMNS) -> pa.
 def user_plays(
     ctx: StepContext, columns: tuple[str, ...] = PLAY_COLUMNS
 ) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
-    """``(user_id, arrays)`` per user, in user order, duplicates dropped. One query
-    streamed in record batches: the table is not stored in user order, so a
-    query per range of users would scan every play each time; DuckDB's sort
-    spills to disk beyond its memory limit, and Python holds one user at a time."""
-    sql = plays_query(ctx.settings.allow_synthetic, columns)
-    for user_id, arrays in per_user(streamed(ctx, sql, "listening_with_features")):
+    """``(user_id, arrays)`` per user, in user order, duplicates dropped. Users are
+    read in chunks of about ``CHUNK_ROWS`` plays (one sorted query each, streamed
+    in record batches), so DuckDB sorts one chunk at a time and Python holds one
+    user at a time. The runner stores per-user tables sorted by user in small
+    files, so a chunk's query reads only the files of its users."""
+    allow = ctx.settings.allow_synthetic
+    chunks = by_user_chunks(ctx, lambda users: plays_query(allow, columns, users=users))
+    for user_id, arrays in per_user(chunks):
         yield user_id, dedupe_plays(arrays)
-
-
-def streamed(ctx: StepContext, sql: str, *tables: str) -> Iterator[pa.RecordBatch]:
-    """The result of ``sql`` (over only ``tables``) in record batches, as DuckDB makes them."""
-    con = ctx.connect(only=set(tables))
-    try:
-        yield from con.execute(sql).to_arrow_reader(BATCH_ROWS)
-    finally:
-        con.close()
 
 
 def dedupe_plays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
