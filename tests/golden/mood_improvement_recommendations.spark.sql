@@ -180,6 +180,7 @@ WITH listening AS (
   GROUP BY
     l.user_id
 ), high_profile AS (
+  /* only for the users without lift plays */
   SELECT
     f.user_id,
     'plays above mean valence' AS profile_basis,
@@ -197,6 +198,11 @@ WITH listening AS (
     ON f.user_id = u.user_id
   WHERE
     f.valence > u.user_mean_valence
+    AND NOT f.user_id IN (
+      SELECT
+        l.user_id
+      FROM lift_profile AS l
+    )
   GROUP BY
     f.user_id
 ), profiles AS (
@@ -205,14 +211,8 @@ WITH listening AS (
   FROM lift_profile
   UNION ALL
   SELECT
-    h.*
-  FROM high_profile AS h
-  WHERE
-    NOT h.user_id IN (
-      SELECT
-        l.user_id
-      FROM lift_profile AS l
-    )
+    *
+  FROM high_profile
 ), catalog_stats AS (
   SELECT
     AVG(c.danceability) AS danceability_mean,

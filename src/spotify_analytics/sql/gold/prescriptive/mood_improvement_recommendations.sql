@@ -174,6 +174,7 @@ lift_profile as (
 ),
 
 high_profile as (
+    -- only for the users without lift plays
     select
         f.user_id,
         'plays above mean valence' as profile_basis,
@@ -190,15 +191,14 @@ high_profile as (
     inner join user_mood as u
         on f.user_id = u.user_id
     where f.valence > u.user_mean_valence
+        and f.user_id not in (select l.user_id from lift_profile as l)
     group by f.user_id
 ),
 
 profiles as (
     select * from lift_profile
     union all
-    select h.*
-    from high_profile as h
-    where h.user_id not in (select l.user_id from lift_profile as l)
+    select * from high_profile
 ),
 
 catalog_stats as (
