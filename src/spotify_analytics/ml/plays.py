@@ -110,11 +110,6 @@ def query(ctx: StepContext, sql: str, *tables: str) -> pa.Table:
         con.close()
 
 
-def load_plays(ctx: StepContext, columns: tuple[str, ...] = PLAY_COLUMNS) -> pa.Table:
-    sql = plays_query(ctx.settings.allow_synthetic, columns)
-    return query(ctx, sql, "listening_with_features")
-
-
 def user_plays(
     ctx: StepContext, columns: tuple[str, ...] = PLAY_COLUMNS
 ) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
