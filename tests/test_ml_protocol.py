@@ -215,3 +215,28 @@ def test_lean_estimators_match_scikit_learn() -> None:
             assert list(lean.classes_) == list(reference.classes_)
             assert np.allclose(lean.predict_proba(X), reference.predict_proba(X), atol=2e-3)
             assert np.mean(lean.predict(X) == reference.predict(X)) > 0.99
+
+
+@pytest.mark.parametrize("model", ["mood_predictions", "mood_classifications"])
+def test_plays_older_than_the_training_window_change_nothing(tmp_path, model) -> None:
+    """Features are computed from a little before the first training row on; the
+    model and its predictions are those from every play."""
+    from spotify_analytics.ml.candidates import classifiers, regressors
+    from spotify_analytics.ml.context import context_data, fit_context_model
+    from spotify_analytics.ml.runs import one_thread
+    from spotify_analytics.ml.training import Protocol, run_task
+
+    arrays = next(iter(per_user(planted_listening(users=1, days=40, seed=3))))[1]
+    protocol = Protocol(max_train=400, classifier_max_train=400)  # most plays left out
+    with one_thread():
+        trimmed, kept = fit_context_model(model, "u0", arrays, tmp_path / "a", protocol)
+        data = context_data(model, "u0", mood_plays(arrays))
+        grid = regressors if data.kind == "regression" else classifiers
+        whole = run_task(data, grid(data.feature_names), tmp_path / "b", protocol)
+    assert kept["play_id"].size < mood_plays(arrays)["play_id"].size  # rows were trimmed
+    assert trimmed.candidate == whole.candidate
+    assert np.array_equal(trimmed.test.sum(), whole.test.sum())
+    if data.kind == "regression":  # running sums from another start: rounding only
+        assert np.allclose(trimmed.prediction, whole.prediction, rtol=0, atol=1e-9)
+    else:
+        assert np.mean(trimmed.prediction == whole.prediction) > 0.99

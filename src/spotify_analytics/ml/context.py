@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from .candidates import classifiers, regressors
-from .evaluation import hour_of_week
+from .evaluation import Split, hour_of_week, temporal_split
 from .features import context_features, previous_labels, previous_values
 from .plays import mood_plays
 from .quadrants import quadrant_array
@@ -53,13 +53,44 @@ def fit_context_model(
     lake_root: Path,
     protocol: Protocol,
 ) -> tuple[TaskResult, dict[str, np.ndarray]]:
-    plays = mood_plays(arrays)
+    plays, split = needed_plays(model, mood_plays(arrays), protocol)
     data = context_data(model, user_id, plays)
     if data.kind == "regression":
         candidates = regressors(data.feature_names)
     else:
         candidates = classifiers(data.feature_names)
-    return run_task(data, candidates, lake_root, protocol), plays
+    return run_task(data, candidates, lake_root, protocol, split), plays
+
+
+def needed_plays(
+    model: str, plays: dict[str, np.ndarray], protocol: Protocol
+) -> tuple[dict[str, np.ndarray], Split]:
+    """The split of a user's plays, and the plays from ``first_needed_row`` on:
+    older ones would only be dropped by the split (the training cap)."""
+    split = temporal_split(
+        plays["played_at"],
+        test_fraction=protocol.test_fraction,
+        max_train=protocol.train_cap(TASKS[model][0]),
+    )
+    start = first_needed_row(plays, split)
+    return {name: values[start:] for name, values in plays.items()}, split.tail(start)
+
+
+def first_needed_row(plays: dict[str, np.ndarray], split: Split) -> int:
+    """The first row whose features the split's rows need: two plays before the
+    start of the first training row's session and of its local date (lags reach
+    two plays back, running means to the start of the session and the day), so
+    features computed from there are those computed from the first play (up to
+    rounding in the running sums; reproduce.py trims the same way)."""
+    rows = np.flatnonzero(split.train | split.test)
+    if rows.size == 0:
+        return 0
+    first = int(rows[0])
+    start = first
+    for key in (plays["session_id"], plays["date"]):
+        before = np.flatnonzero(key[:first] != key[first])
+        start = min(start, int(before[-1]) + 1 if before.size else 0)
+    return max(0, start - 2)
 
 
 def prediction_table(model: str, results: list[tuple[str, TaskResult, dict]]) -> pa.Table:

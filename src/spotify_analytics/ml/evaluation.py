@@ -50,6 +50,12 @@ class Split:
     def n_test(self) -> int:
         return int(self.test.sum())
 
+    def tail(self, start: int) -> Split:
+        """The same split over the rows from ``start`` on (none of the earlier rows
+        may be in it)."""
+        assert not (self.train[:start].any() or self.test[:start].any())
+        return Split(self.train[start:], self.test[start:], self.cutoff, self.description)
+
 
 def temporal_split(
     times: np.ndarray, *, test_fraction: float = 0.2, max_train: int = 20_000

@@ -10,7 +10,7 @@ from ..lake import Lake
 from ..runner import StepContext
 from ..settings import Settings
 from . import artifacts, catalog
-from .context import TASKS, context_data
+from .context import TASKS, context_data, needed_plays
 from .forecast import MODEL as ENERGY
 from .forecast import forecast_data, hour_cells
 from .plays import (
@@ -23,7 +23,7 @@ from .plays import (
     to_arrays,
 )
 from .plays import query as run_query
-from .training import predict
+from .training import Protocol, predict
 
 
 def current_version(lake: Lake, model: str, user_id: str) -> str:
@@ -59,7 +59,9 @@ def reproduce_predictions(lake: Lake, settings: Settings, model: str, user_id: s
         data = forecast_data(user_id, cells)
         keys = {"date": cells["date"], "hour_of_day": cells["hour_of_day"].astype(np.int32)}
     elif model in TASKS:
-        plays = mood_plays(arrays)
+        fields = Protocol.__dataclass_fields__
+        protocol = Protocol(**{k: v for k, v in card["protocol"].items() if k in fields})
+        plays, _ = needed_plays(model, mood_plays(arrays), protocol)
         data = context_data(model, user_id, plays)
         keys = {"play_id": plays["play_id"]}
     else:

@@ -14,6 +14,7 @@ from .evaluation import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
     Candidate,
+    Split,
     classification_baselines,
     regression_baselines,
     score,
@@ -86,12 +87,14 @@ def run_task(
     candidates: list[Candidate],
     lake_root: Path,
     protocol: Protocol,
+    split: Split | None = None,
 ) -> TaskResult:
     """Split in time, tune, fit, score against baselines, save; or report too little data.
+    ``split`` is the split already made (over rows trimmed of plays it does not use).
 
     Everything depends on this user's rows only (no state shared between users),
     so a user's model is the same whichever users are built with it."""
-    split = temporal_split(
+    split = split or temporal_split(
         data.times, test_fraction=protocol.test_fraction, max_train=protocol.train_cap(data.kind)
     )
     if split.n_train < protocol.min_train or split.n_test < protocol.min_test:
