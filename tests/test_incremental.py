@@ -82,7 +82,8 @@ def _same_rows(mine: pa.Table, full: pa.Table) -> bool:
 
 
 def _add_plays(lake: Lake, user: str, n: int = 20) -> None:
-    """``n`` new plays of ``user``: copies of their latest records a day later."""
+    """``n`` new plays of ``user``: copies of their latest records a day later,
+    the first of them a track nobody has played before."""
     bronze = lake.read(STREAMING_HISTORY.name)
     mine = bronze.filter(pc.equal(bronze["user_id"], user))
     latest = mine.sort_by([("ts", "descending")]).slice(0, n)
@@ -90,7 +91,10 @@ def _add_plays(lake: Lake, user: str, n: int = 20) -> None:
     latest = latest.set_column(latest.schema.get_field_index("ts"), "ts", later)
     ids = pc.binary_join_element_wise(latest["record_id"], pa.scalar("-new"), "")
     latest = latest.set_column(latest.schema.get_field_index("record_id"), "record_id", ids)
-    lake.merge(STREAMING_HISTORY, latest)
+    rows = latest.to_pylist()
+    rows[0]["track_name"] = "A Song Nobody Played Before"
+    rows[0]["spotify_track_uri"] = "spotify:track:0000000000000000000new"
+    lake.merge(STREAMING_HISTORY, pa.Table.from_pylist(rows, schema=latest.schema))
 
 
 def test_every_per_user_step_builds_one_user_as_the_full_build_does(demo, tmp_path) -> None:
@@ -138,7 +142,15 @@ def test_new_plays_of_one_user_rebuild_that_user_only_and_match_a_full_build(
 
     per_user = {step.name for step in pipeline_steps() if step.per_user}
     built = {result.name: result.reason for result in report.results if result.status == "built"}
-    assert {"plays", "listening_with_features", "yearly_recap"} <= built.keys()
+    assert {"plays", "track_features", "listening_with_features", "yearly_recap"} <= built.keys()
+    new_track = (
+        lake.connect()
+        .execute(
+            "select count(*) from track_features where track_key like '%nobody played before%'"
+        )
+        .fetchone()[0]
+    )
+    assert new_track == 1  # track_features changed for one key: still only kim's rows rebuilt
     for name in per_user & built.keys():
         assert built[name].endswith("(1 user)"), (name, built[name])
     for location in full_lake.tables().values():

@@ -4,7 +4,9 @@ An incremental run rebuilds a per-user step only for the users whose input
 rows changed since the step last ran. Two sources say who they are:
 
 * tables the runner writes: a journal in ``_state/changes.json`` records, for
-  each version it commits, the users that version rewrote (or "everyone");
+  each version it commits, the users that version rewrote (or "everyone"), or
+  for a lookup table (one row per key, such as ``track_features`` per
+  ``track_key``) the keys whose rows changed;
 * every other table (Bronze): the Delta log. The files a version added or
   removed hold every row it changed, so the users in those files are a
   superset of the users it changed.
@@ -38,13 +40,26 @@ class ChangeJournal:
         self.lake = lake
         self._guard = threading.Lock()
 
-    def record(self, location: str, version: int | None, users: Users) -> None:
+    def record(
+        self,
+        location: str,
+        version: int | None,
+        users: Users,
+        keys: frozenset[str] | None = None,
+    ) -> None:
+        """Record what a version changed: some users' rows, some keys' rows of a
+        lookup table (``keys``), or everything (both None)."""
         if version is None:
             return
+        entry: list[str] | dict[str, list[str]] | None = None
+        if users is not None:
+            entry = sorted(users)
+        elif keys is not None:
+            entry = {"keys": sorted(keys)}
         with self._guard:
             journal = self._load()
             entries = journal.setdefault(location, {})
-            entries[str(version)] = None if users is None else sorted(users)
+            entries[str(version)] = entry
             for old in sorted(entries, key=int)[:-KEEP_VERSIONS]:
                 del entries[old]
             path = self.lake.state_path(JOURNAL_FILE)
@@ -59,12 +74,24 @@ class ChangeJournal:
         changed: set[str] = set()
         for version in range(old + 1, new + 1):
             users = entries.get(str(version), ...)
-            if users is ... or users is None:
+            if not isinstance(users, list):
                 return None
             changed.update(users)
         return frozenset(changed)
 
-    def _load(self) -> dict[str, dict[str, list[str] | None]]:
+    def keys_between(self, location: str, old: int, new: int) -> frozenset[str] | None:
+        """Keys whose rows versions ``old+1 .. new`` of a lookup table changed."""
+        with self._guard:
+            entries = self._load().get(location, {})
+        changed: set[str] = set()
+        for version in range(old + 1, new + 1):
+            entry = entries.get(str(version))
+            if not isinstance(entry, dict):
+                return None
+            changed.update(entry["keys"])
+        return frozenset(changed)
+
+    def _load(self) -> dict[str, dict[str, list[str] | dict[str, list[str]] | None]]:
         path = self.lake.state_path(JOURNAL_FILE)
         return json.loads(path.read_text()) if path.exists() else {}
 

@@ -58,6 +58,7 @@ class Grain:
     support: str | None = None
     min_support: int = DEFAULT_MIN_SUPPORT
     per_user: bool = False  # each user's rows depend only on that user's input rows
+    lookup_key: str | None = None  # one row per key, read by joining user rows on it
 
     @property
     def columns(self) -> set[str]:
@@ -109,6 +110,7 @@ def load_grain(path: Path) -> Grain:
         support=data.get("support"),
         min_support=int(data.get("min_support", DEFAULT_MIN_SUPPORT)),
         per_user=bool(data.get("per_user", False)),
+        lookup_key=data.get("lookup_key"),
     )
 
 

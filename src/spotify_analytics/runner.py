@@ -39,7 +39,7 @@ from sqlglot import exp
 from .changes import ChangeJournal, Users, users_in_new_files
 from .errors import SpotifyAnalyticsError
 from .lake import Lake, Snapshot
-from .quality import QualityGate, grain_path, load_grain
+from .quality import Grain, QualityGate, grain_path, load_grain
 from .schemas import BRONZE_TABLES
 from .settings import Settings
 
@@ -105,6 +105,7 @@ class Step:
     function: Callable[[StepContext], dict[str, pa.Table]] | None = None
     root: str | None = None  # the sql/ folder its grain files live in (default: the package's)
     per_user: bool = False  # a user's output rows depend only on that user's input rows
+    lookup_key: str | None = None  # a lookup table: one row per key (see changes.py)
 
     def grain_file(self, location: str) -> Path:
         return grain_path(location, self.root)
@@ -177,7 +178,8 @@ def sql_models(root: Path | None = None) -> list[Step]:
                 code=text + _grain_text(path.with_suffix(".yml")),
                 sql=text,
                 root=str(root),
-                per_user=_declared_per_user(path.with_suffix(".yml")),
+                per_user=_declared(path.with_suffix(".yml")).per_user,
+                lookup_key=_declared(path.with_suffix(".yml")).lookup_key,
             )
         )
     return steps
@@ -187,11 +189,11 @@ def _grain_text(path: Path) -> str:
     return path.read_text() if path.is_file() else ""
 
 
-def _declared_per_user(grain_file: Path) -> bool:
+def _declared(grain_file: Path) -> Grain:
     try:
-        return load_grain(grain_file).per_user
+        return load_grain(grain_file)
     except (OSError, ValueError):  # the quality gate reports a missing or broken grain file
-        return False
+        return Grain(table=grain_file.stem, grain="", keys=())
 
 
 def upstream_tables(sql: str, *, source: str = "<sql>") -> set[str]:
@@ -401,7 +403,11 @@ class Runner:
             if old is None or version is None:
                 return None
             producer = self._producers.get(name)
-            if producer is not None:
+            if producer is not None and self.steps[producer].lookup_key:
+                users = self._users_of_keys(
+                    step, self.steps[producer].lookup_key, name, old, version
+                )
+            elif producer is not None:
                 users = self.journal.users_between(self.lake.location(name), old, version)
             else:
                 users = users_in_new_files(self.lake, name, old, version)
@@ -409,6 +415,33 @@ class Runner:
                 return None
             changed |= users
         return frozenset(changed)
+
+    def _users_of_keys(self, step: Step, key: str, name: str, old: int, new: int) -> Users:
+        """The users with rows whose ``key`` is among the keys that versions
+        ``old+1 .. new`` of the lookup table ``name`` changed, found in the
+        step's user-keyed inputs that carry ``key``."""
+        keys = self.journal.keys_between(self.lake.location(name), old, new)
+        if keys is None:
+            return None
+        if not keys:
+            return frozenset()
+        carriers = [
+            table
+            for table in sorted(step.inputs - {name, PARAMS_TABLE})
+            if {"user_id", key} <= set(self._snapshot(table).schema.names)
+        ]
+        if not carriers:
+            return None
+        listed = ", ".join("'" + k.replace("'", "''") + "'" for k in sorted(keys))
+        query = " union ".join(
+            f'select distinct user_id from "{table}" where "{key}" in ({listed})'
+            for table in carriers
+        )
+        con = self.lake.connect(only=set(carriers), source=self._snapshot)
+        try:
+            return frozenset(row[0] for row in con.execute(query).fetchall() if row[0] is not None)
+        finally:
+            con.close()
 
     def _execute(
         self,
@@ -474,16 +507,16 @@ class Runner:
         users: Users,
         check_unchanged: bool,
     ) -> None:
-        """Write one output and record which users its new version changed."""
+        """Write one output and record which users (or lookup keys) its new
+        version changed."""
+        keys = None
         if users is not None:
             self.lake.overwrite(location, data, predicate=_users_predicate(users))
-        elif (
-            check_unchanged
-            and not step.per_user
-            and isinstance(data, pa.Table)
-            and self._same_as_stored(location, data)
-        ):
-            return
+        elif check_unchanged and not step.per_user and isinstance(data, pa.Table):
+            keys = self._changed_keys(step, location, data)
+            if keys == frozenset() or (keys is None and self._same_as_stored(location, data)):
+                return
+            self.lake.overwrite(location, data)
         else:
             if step.per_user and isinstance(data, pa.Table) and "user_id" in data.column_names:
                 data = data.sort_by("user_id")
@@ -491,7 +524,30 @@ class Runner:
             self.lake.overwrite(location, data, target_file_size=size)
         name = location.rsplit("/", 1)[-1]
         self._forget_versions([name])
-        self.journal.record(location, self._version(name), users)
+        self.journal.record(location, self._version(name), users, keys)
+
+    def _changed_keys(self, step: Step, location: str, data: pa.Table) -> frozenset[str] | None:
+        """The keys whose rows differ between ``data`` and a stored lookup table
+        (None when the step is no lookup table or the tables cannot be compared)."""
+        key = step.lookup_key
+        if key is None or key not in data.column_names or not self.lake.exists(location):
+            return None
+        stored = self.lake.read(location)
+        if stored.column_names != data.column_names:
+            return None
+        con = duckdb.connect()
+        try:
+            con.register("new_rows", data)
+            con.register("old_rows", stored)
+            found = con.execute(
+                f'select distinct "{key}" from ((select * from new_rows except select * from '
+                f"old_rows) union all (select * from old_rows except select * from new_rows))"
+            ).fetchall()
+        except duckdb.Error:
+            return None
+        finally:
+            con.close()
+        return frozenset(str(row[0]) for row in found)
 
     def _same_as_stored(self, location: str, data: pa.Table) -> bool:
         """Whether ``data`` holds exactly the rows the table already has."""
