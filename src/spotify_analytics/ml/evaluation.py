@@ -8,9 +8,10 @@
   test at or after it. No event is split at random, so no play (or duplicate of
   one) can sit on both sides. Training keeps at most ``max_train`` of the most
   recent rows so per-user cost stays bounded.
-- **Tuning**: a tiny grid, scored by cross-validation that respects time
-  (``TimeSeriesSplit`` over the training rows) or groups (``GroupKFold`` for
-  catalog models), then refitted on all training rows.
+- **Tuning**: per user, a tiny grid, scored by validation that respects time
+  (``TimeSeriesSplit`` over the training rows, or one holdout: the last rows of
+  training) or groups (``GroupKFold`` for catalog models), then refitted on all
+  training rows.
 - **Baselines** from the *training* rows only, scored on the same test rows:
   mean (or majority class), hour-of-week mean (or mode) with hour and global
   fallbacks, persistence (the previous play's value or class).
