@@ -15,7 +15,7 @@
 /* plays sharing an end time) only see the records that can take part in one: every */
 /* record of a user with more than one source, and the records sharing their user and */
 /* end time with another. Every other record is a play as it is. Sessions are numbered */
-/* on a narrow table and joined back, and local time adds each zone's UTC offset, */
+/* with window functions over the plays, and local time adds each zone's UTC offset, */
 /* looked up once per zone and hour (an hour holding a DST change converts per play). */
 WITH streaming_history AS (
   SELECT
@@ -633,13 +633,9 @@ WITH streaming_history AS (
       FROM_UTC_TIMESTAMP(CAST(FROM_UNIXTIME(hour_no * 3600 + 3600) AS TIMESTAMP), timezone)
     ) AS next_offset_us
   FROM zone_hours
-), play_times /* sessions and local time on a narrow table (ids, times, zone), joined back below */ AS (
+), play_times AS (
   SELECT
-    timed.play_id,
-    timed.user_id,
-    timed.played_at,
-    COALESCE(timed.ms_played, 0) AS ms_or_zero,
-    EPOCH_US(timed.played_at) AS played_us,
+    timed.*,
     (
       EPOCH_US(timed.played_at) - (
         EPOCH_US(timed.played_at) % 1000 + 1000
@@ -652,35 +648,28 @@ WITH streaming_history AS (
     ON user_zones.user_id = timed.user_id
 ), session_steps /* a new session starts when this play began more than the gap after the previous play */ /* ended */ AS (
   SELECT
-    play_id,
-    user_id,
-    played_at,
-    played_us,
-    hour_no,
-    timezone,
-    played_ms - ms_or_zero AS started_ms,
+    *,
     LAG(played_ms) OVER (PARTITION BY user_id ORDER BY played_at NULLS LAST, play_id NULLS LAST) AS previous_end_ms,
     ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY played_at NULLS LAST, play_id NULLS LAST) AS play_no
   FROM play_times
 ), session_starts AS (
   SELECT
-    session_steps.*,
+    *,
     CASE
-      WHEN session_steps.previous_end_ms IS NULL
+      WHEN previous_end_ms IS NULL
       THEN 1
-      WHEN session_steps.started_ms - session_steps.previous_end_ms > 60000 * params.session_gap_minutes
+      WHEN played_ms - COALESCE(ms_played, 0) - previous_end_ms > 60000 * (
+        SELECT
+          session_gap_minutes
+        FROM params
+      )
       THEN 1
       ELSE 0
     END AS starts_session
   FROM session_steps
-  CROSS JOIN params
 ), sessions AS (
   SELECT
-    play_id,
-    played_at,
-    played_us,
-    hour_no,
-    timezone,
+    *,
     LAST_VALUE(CASE WHEN starts_session = 1 THEN play_id END) IGNORE NULLS OVER (
       PARTITION BY user_id
       ORDER BY played_at NULLS LAST, play_id NULLS LAST
@@ -692,42 +681,24 @@ WITH streaming_history AS (
       rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
     ) + 1 AS session_play_no
   FROM session_starts
-), local_sessions /* the local time adds the zone's offset, unless the offset changes within the hour */ AS (
+), localized /* the local time adds the zone's offset, unless the offset changes within the hour */ AS (
   SELECT
-    sessions.play_id,
-    sessions.played_at,
-    sessions.timezone,
-    sessions.session_id,
-    sessions.session_play_no,
-    zone_offsets.offset_us = zone_offsets.next_offset_us AS steady_offset,
-    TIMESTAMP_MICROS(sessions.played_us + zone_offsets.offset_us) AS shifted_local
-  FROM sessions
-  INNER JOIN zone_offsets
-    ON zone_offsets.timezone = sessions.timezone
-    AND zone_offsets.hour_no = sessions.hour_no
-), localized AS (
-  SELECT
-    timed.*,
-    timed.played_at - COALESCE(timed.ms_played, 0) * INTERVAL '1' MILLISECOND AS started_at,
-    local_sessions.timezone,
+    sessions.*,
+    sessions.played_at - COALESCE(sessions.ms_played, 0) * INTERVAL '1' MILLISECOND AS started_at,
     CASE
-      WHEN local_sessions.steady_offset
-      THEN local_sessions.shifted_local
-      ELSE FROM_UTC_TIMESTAMP(timed.played_at, local_sessions.timezone)
+      WHEN zone_offsets.offset_us = zone_offsets.next_offset_us
+      THEN TIMESTAMP_MICROS(EPOCH_US(sessions.played_at) + zone_offsets.offset_us)
+      ELSE FROM_UTC_TIMESTAMP(sessions.played_at, sessions.timezone)
     END AS played_at_local,
-    local_sessions.session_id,
-    local_sessions.session_play_no,
-    COALESCE(timed.ms_played < (
+    COALESCE(sessions.ms_played < (
       SELECT
         skip_threshold_ms
       FROM params
     ), FALSE) AS is_skip
-  FROM timed
-  /* (play_id, played_at) is unique even where two plays within one millisecond share a */
-  /* play_id */
-  INNER JOIN local_sessions
-    ON local_sessions.play_id = timed.play_id
-    AND local_sessions.played_at = timed.played_at
+  FROM sessions
+  INNER JOIN zone_offsets
+    ON zone_offsets.timezone = sessions.timezone
+    AND zone_offsets.hour_no = sessions.hour_no
 ), calendar /* ISO weekday from the days since Monday 2024-01-01 (portable across engines) */ AS (
   SELECT
     *,

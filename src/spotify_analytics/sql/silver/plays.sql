@@ -18,7 +18,7 @@
 -- plays sharing an end time) only see the records that can take part in one: every
 -- record of a user with more than one source, and the records sharing their user and
 -- end time with another. Every other record is a play as it is. Sessions are numbered
--- on a narrow table and joined back, and local time adds each zone's UTC offset,
+-- with window functions over the plays, and local time adds each zone's UTC offset,
 -- looked up once per zone and hour (an hour holding a DST change converts per play).
 
 with
@@ -607,14 +607,9 @@ zone_offsets as (
     from zone_hours
 ),
 
--- sessions and local time on a narrow table (ids, times, zone), joined back below
 play_times as (
     select
-        timed.play_id,
-        timed.user_id,
-        timed.played_at,
-        coalesce(timed.ms_played, 0) as ms_or_zero,
-        epoch_us(timed.played_at) as played_us,
+        timed.*,
         -- epoch milliseconds rounded down, as date_diff counts them
         (epoch_us(timed.played_at) - (epoch_us(timed.played_at) % 1000 + 1000) % 1000) // 1000
             as played_ms,
@@ -628,13 +623,7 @@ play_times as (
 -- ended
 session_steps as (
     select
-        play_id,
-        user_id,
-        played_at,
-        played_us,
-        hour_no,
-        timezone,
-        played_ms - ms_or_zero as started_ms,
+        *,
         lag(played_ms) over (partition by user_id order by played_at, play_id) as previous_end_ms,
         row_number() over (partition by user_id order by played_at, play_id) as play_no
     from play_times
@@ -642,24 +631,19 @@ session_steps as (
 
 session_starts as (
     select
-        session_steps.*,
+        *,
         case
-            when session_steps.previous_end_ms is null then 1
-            when session_steps.started_ms - session_steps.previous_end_ms
-                > 60000 * params.session_gap_minutes then 1
+            when previous_end_ms is null then 1
+            when played_ms - coalesce(ms_played, 0) - previous_end_ms
+                > 60000 * (select session_gap_minutes from params) then 1
             else 0
         end as starts_session
     from session_steps
-    cross join params
 ),
 
 sessions as (
     select
-        play_id,
-        played_at,
-        played_us,
-        hour_no,
-        timezone,
+        *,
         last_value(case when starts_session = 1 then play_id end ignore nulls) over (
             partition by user_id order by played_at, play_id rows unbounded preceding
         ) as session_id,
@@ -670,39 +654,21 @@ sessions as (
 ),
 
 -- the local time adds the zone's offset, unless the offset changes within the hour
-local_sessions as (
+localized as (
     select
-        sessions.play_id,
-        sessions.played_at,
-        sessions.timezone,
-        sessions.session_id,
-        sessions.session_play_no,
-        zone_offsets.offset_us = zone_offsets.next_offset_us as steady_offset,
-        make_timestamp(sessions.played_us + zone_offsets.offset_us) as shifted_local
+        sessions.*,
+        sessions.played_at - coalesce(sessions.ms_played, 0) * interval '1 millisecond'
+            as started_at,
+        case
+            when zone_offsets.offset_us = zone_offsets.next_offset_us
+                then make_timestamp(epoch_us(sessions.played_at) + zone_offsets.offset_us)
+            else sessions.played_at at time zone sessions.timezone
+        end as played_at_local,
+        coalesce(sessions.ms_played < (select skip_threshold_ms from params), false) as is_skip
     from sessions
     inner join zone_offsets
         on zone_offsets.timezone = sessions.timezone
         and zone_offsets.hour_no = sessions.hour_no
-),
-
-localized as (
-    select
-        timed.*,
-        timed.played_at - coalesce(timed.ms_played, 0) * interval '1 millisecond' as started_at,
-        local_sessions.timezone,
-        case
-            when local_sessions.steady_offset then local_sessions.shifted_local
-            else timed.played_at at time zone local_sessions.timezone
-        end as played_at_local,
-        local_sessions.session_id,
-        local_sessions.session_play_no,
-        coalesce(timed.ms_played < (select skip_threshold_ms from params), false) as is_skip
-    from timed
-    -- (play_id, played_at) is unique even where two plays within one millisecond share a
-    -- play_id
-    inner join local_sessions
-        on local_sessions.play_id = timed.play_id
-        and local_sessions.played_at = timed.played_at
 ),
 
 -- ISO weekday from the days since Monday 2024-01-01 (portable across engines)
