@@ -378,10 +378,8 @@ class Runner:
                 users = self._changed_users(step, last["inputs"], seen)
         started = time.perf_counter()
         rows = 0
-        if users != frozenset():
+        if users != frozenset():  # no user's rows changed: nothing to rebuild
             rows = self._execute(step, users, check_unchanged=not force, changed=changed)
-        if users is not None:
-            reason += f" ({len(users)} user{'s' if len(users) != 1 else ''})"
         with self._state_lock:
             state[step.name] = {
                 "code": step.fingerprint,
@@ -390,6 +388,10 @@ class Runner:
                 "built_at": time.time(),
             }
             self._save_state(state)
+        if users == frozenset():
+            return StepResult(step.name, "skipped", reason=f"{reason} (no user's rows)")
+        if users is not None:
+            reason += f" ({len(users)} user{'s' if len(users) != 1 else ''})"
         return StepResult(step.name, "built", time.perf_counter() - started, rows, reason)
 
     def _changed_users(self, step: Step, last: dict, seen: dict) -> Users:
