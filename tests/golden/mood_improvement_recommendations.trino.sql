@@ -15,6 +15,30 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
+), listening_for_mood /* DuckDB materialises a CTE that is read more than once (here: every column */ /* of every play, spilled at scale), so each later scan of the plays has its */ /* own import and reads only the columns it needs */ AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_tracks AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_profile AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_genres AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_names AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_heard AS (
+  SELECT
+    *
+  FROM listening_with_features
 ), catalog AS (
   SELECT
     *
@@ -51,18 +75,21 @@ WITH listening AS (
     COALESCE(l.is_music, FALSE)
     AND NOT COALESCE(l.is_skip, FALSE)
     AND NOT l.user_id IS NULL
-), feature_plays AS (
-  SELECT
-    *
-  FROM music_plays
-  WHERE
-    has_features
 ), user_mood AS (
   SELECT
     f.user_id,
     AVG(f.valence) AS user_mean_valence,
     CAST(COUNT(*) AS BIGINT) AS n_feature_plays
-  FROM feature_plays AS f
+  FROM listening_for_mood AS f
+  CROSS JOIN params AS p
+  WHERE
+    COALESCE(f.is_music, FALSE)
+    AND NOT COALESCE(f.is_skip, FALSE)
+    AND NOT f.user_id IS NULL
+    AND NOT f.valence IS NULL
+    AND (
+      COALESCE(f.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+    )
   GROUP BY
     f.user_id
 ), sequenced AS (
@@ -108,9 +135,18 @@ WITH listening AS (
     AVG(f.danceability) AS danceability,
     AVG(f.acousticness) AS acousticness,
     AVG(f.tempo) AS tempo
-  FROM feature_plays AS f
+  FROM listening_for_tracks AS f
+  CROSS JOIN params AS p
   INNER JOIN track_lifts AS t
     ON f.user_id = t.user_id AND f.track_key = t.track_key
+  WHERE
+    COALESCE(f.is_music, FALSE)
+    AND NOT COALESCE(f.is_skip, FALSE)
+    AND NOT f.user_id IS NULL
+    AND NOT f.valence IS NULL
+    AND (
+      COALESCE(f.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+    )
   GROUP BY
     f.user_id,
     f.track_key
@@ -146,7 +182,7 @@ WITH listening AS (
     MAX(l.track_id) AS track_id,
     MAX(l.track_name) AS track_name,
     MAX(l.artist_name) AS artist_name
-  FROM listening AS l
+  FROM listening_for_names AS l
   CROSS JOIN params AS p
   INNER JOIN history_top AS h
     ON l.user_id = h.user_id AND l.track_key = h.track_key
@@ -190,11 +226,19 @@ WITH listening AS (
     AVG(f.liveness) AS liveness,
     AVG(f.valence) AS valence,
     AVG(f.tempo) AS tempo
-  FROM feature_plays AS f
+  FROM listening_for_profile AS f
+  CROSS JOIN params AS p
   INNER JOIN user_mood AS u
     ON f.user_id = u.user_id
   WHERE
-    f.valence > u.user_mean_valence
+    COALESCE(f.is_music, FALSE)
+    AND NOT COALESCE(f.is_skip, FALSE)
+    AND NOT f.user_id IS NULL
+    AND NOT f.valence IS NULL
+    AND (
+      COALESCE(f.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+    )
+    AND f.valence > u.user_mean_valence
     AND NOT f.user_id IN (
       SELECT
         l.user_id
@@ -237,7 +281,7 @@ WITH listening AS (
     l.user_id,
     l.genres,
     COUNT(*) AS plays
-  FROM listening AS l
+  FROM listening_for_genres AS l
   CROSS JOIN params AS p
   WHERE
     COALESCE(l.is_music, FALSE)
@@ -289,7 +333,7 @@ WITH listening AS (
   SELECT DISTINCT
     l.user_id,
     COALESCE(l.catalog_track_id, l.track_id) AS track_id
-  FROM listening AS l
+  FROM listening_for_heard AS l
   WHERE
     NOT COALESCE(l.catalog_track_id, l.track_id) IS NULL
 ), catalog_z AS (

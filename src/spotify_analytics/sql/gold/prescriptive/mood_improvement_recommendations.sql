@@ -15,6 +15,33 @@ with listening as (
     select * from listening_with_features
 ),
 
+-- DuckDB materialises a CTE that is read more than once (here: every column
+-- of every play, spilled at scale), so each later scan of the plays has its
+-- own import and reads only the columns it needs
+listening_for_mood as (
+    select * from listening_with_features
+),
+
+listening_for_tracks as (
+    select * from listening_with_features
+),
+
+listening_for_profile as (
+    select * from listening_with_features
+),
+
+listening_for_genres as (
+    select * from listening_with_features
+),
+
+listening_for_names as (
+    select * from listening_with_features
+),
+
+listening_for_heard as (
+    select * from listening_with_features
+),
+
 catalog as (
     select * from catalog_tracks
 ),
@@ -50,16 +77,18 @@ music_plays as (
         and l.user_id is not null
 ),
 
-feature_plays as (
-    select * from music_plays where has_features
-),
-
 user_mood as (
     select
         f.user_id,
         avg(f.valence) as user_mean_valence,
         cast(count(*) as bigint) as n_feature_plays
-    from feature_plays as f
+    from listening_for_mood as f
+    cross join params as p
+    where coalesce(f.is_music, false)
+        and not coalesce(f.is_skip, false)
+        and f.user_id is not null
+        and f.valence is not null
+        and (coalesce(f.feature_source, '') <> 'synthetic' or p.allow_synthetic)
     group by f.user_id
 ),
 
@@ -108,9 +137,15 @@ history_tracks as (
         avg(f.danceability) as danceability,
         avg(f.acousticness) as acousticness,
         avg(f.tempo) as tempo
-    from feature_plays as f
+    from listening_for_tracks as f
+    cross join params as p
     inner join track_lifts as t
         on f.user_id = t.user_id and f.track_key = t.track_key
+    where coalesce(f.is_music, false)
+        and not coalesce(f.is_skip, false)
+        and f.user_id is not null
+        and f.valence is not null
+        and (coalesce(f.feature_source, '') <> 'synthetic' or p.allow_synthetic)
     group by f.user_id, f.track_key
 ),
 
@@ -145,7 +180,7 @@ history_names as (
         max(l.track_id) as track_id,
         max(l.track_name) as track_name,
         max(l.artist_name) as artist_name
-    from listening as l
+    from listening_for_names as l
     cross join params as p
     inner join history_top as h
         on l.user_id = h.user_id and l.track_key = h.track_key
@@ -187,10 +222,16 @@ high_profile as (
         avg(f.liveness) as liveness,
         avg(f.valence) as valence,
         avg(f.tempo) as tempo
-    from feature_plays as f
+    from listening_for_profile as f
+    cross join params as p
     inner join user_mood as u
         on f.user_id = u.user_id
-    where f.valence > u.user_mean_valence
+    where coalesce(f.is_music, false)
+        and not coalesce(f.is_skip, false)
+        and f.user_id is not null
+        and f.valence is not null
+        and (coalesce(f.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+        and f.valence > u.user_mean_valence
         and f.user_id not in (select l.user_id from lift_profile as l)
     group by f.user_id
 ),
@@ -230,7 +271,7 @@ genre_lists as (
         l.user_id,
         l.genres,
         count(*) as plays
-    from listening as l
+    from listening_for_genres as l
     cross join params as p
     where coalesce(l.is_music, false)
         and not coalesce(l.is_skip, false)
@@ -275,7 +316,7 @@ heard as (
     select distinct
         l.user_id,
         coalesce(l.catalog_track_id, l.track_id) as track_id
-    from listening as l
+    from listening_for_heard as l
     where coalesce(l.catalog_track_id, l.track_id) is not null
 ),
 
