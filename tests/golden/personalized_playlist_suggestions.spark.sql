@@ -11,6 +11,18 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
+), listening_for_genres /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so each scan of the plays has its own import and reads */ /* only the columns it needs */ AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_names AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_heard AS (
+  SELECT
+    *
+  FROM listening_with_features
 ), catalog AS (
   SELECT
     *
@@ -31,7 +43,6 @@ WITH listening AS (
   SELECT
     l.user_id,
     l.track_key,
-    l.genres,
     l.valence,
     l.energy,
     l.danceability,
@@ -52,13 +63,22 @@ WITH listening AS (
 ), genre_lists AS (
   /* feature plays per genre list (tracks share lists), unnested below */
   SELECT
-    f.user_id,
-    f.genres,
+    l.user_id,
+    l.genres,
     COUNT(*) AS plays
-  FROM feature_plays AS f
+  FROM listening_for_genres AS l
+  CROSS JOIN params AS p
+  WHERE
+    COALESCE(l.is_music, FALSE)
+    AND NOT COALESCE(l.is_skip, FALSE)
+    AND NOT l.user_id IS NULL
+    AND NOT l.valence IS NULL
+    AND (
+      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+    )
   GROUP BY
-    f.user_id,
-    f.genres
+    l.user_id,
+    l.genres
 ), user_support AS (
   SELECT
     g.user_id,
@@ -113,7 +133,7 @@ WITH listening AS (
     MAX(l.track_id) AS track_id,
     MAX(l.track_name) AS track_name,
     MAX(l.artist_name) AS artist_name
-  FROM listening AS l
+  FROM listening_for_names AS l
   CROSS JOIN params AS p
   INNER JOIN (
     SELECT DISTINCT
@@ -207,7 +227,7 @@ WITH listening AS (
   SELECT DISTINCT
     l.user_id,
     COALESCE(l.catalog_track_id, l.track_id) AS track_id
-  FROM listening AS l
+  FROM listening_for_heard AS l
   WHERE
     NOT COALESCE(l.catalog_track_id, l.track_id) IS NULL
 ), catalog_candidates AS (

@@ -11,6 +11,21 @@ with listening as (
     select * from listening_with_features
 ),
 
+-- DuckDB materialises a CTE that is read more than once (here: every play,
+-- spilled at scale), so each scan of the plays has its own import and reads
+-- only the columns it needs
+listening_for_genres as (
+    select * from listening_with_features
+),
+
+listening_for_names as (
+    select * from listening_with_features
+),
+
+listening_for_heard as (
+    select * from listening_with_features
+),
+
 catalog as (
     select * from catalog_tracks
 ),
@@ -44,7 +59,6 @@ feature_plays as (
     select
         l.user_id,
         l.track_key,
-        l.genres,
         l.valence,
         l.energy,
         l.danceability,
@@ -64,11 +78,17 @@ feature_plays as (
 genre_lists as (
     -- feature plays per genre list (tracks share lists), unnested below
     select
-        f.user_id,
-        f.genres,
+        l.user_id,
+        l.genres,
         count(*) as plays
-    from feature_plays as f
-    group by f.user_id, f.genres
+    from listening_for_genres as l
+    cross join params as p
+    where coalesce(l.is_music, false)
+        and not coalesce(l.is_skip, false)
+        and l.user_id is not null
+        and l.valence is not null
+        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+    group by l.user_id, l.genres
 ),
 
 user_support as (
@@ -126,7 +146,7 @@ history_names as (
         max(l.track_id) as track_id,
         max(l.track_name) as track_name,
         max(l.artist_name) as artist_name
-    from listening as l
+    from listening_for_names as l
     cross join params as p
     inner join (select distinct t.user_id, t.track_key from history_top as t) as h
         on l.user_id = h.user_id and l.track_key = h.track_key
@@ -220,7 +240,7 @@ heard as (
     select distinct
         l.user_id,
         coalesce(l.catalog_track_id, l.track_id) as track_id
-    from listening as l
+    from listening_for_heard as l
     where coalesce(l.catalog_track_id, l.track_id) is not null
 ),
 
