@@ -6,6 +6,10 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
+), listening_for_quadrants /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so the quadrant counts scan the plays through their own */ /* import */ AS (
+  SELECT
+    *
+  FROM listening_with_features
 ), params AS (
   SELECT
     allow_synthetic
@@ -47,17 +51,23 @@ WITH listening AS (
     f.session_id
 ), quadrant_counts AS (
   SELECT
-    f.user_id,
-    f.session_id,
-    f.mood_quadrant,
+    l.user_id,
+    l.session_id,
+    l.mood_quadrant,
     COUNT(*) AS plays
-  FROM flagged AS f
+  FROM listening_for_quadrants AS l
+  CROSS JOIN params AS p
   WHERE
-    f.is_mood_play
+    l.is_music
+    AND NOT l.valence IS NULL
+    AND NOT l.is_skip
+    AND (
+      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+    )
   GROUP BY
-    f.user_id,
-    f.session_id,
-    f.mood_quadrant
+    l.user_id,
+    l.session_id,
+    l.mood_quadrant
 ), dominant AS (
   SELECT
     q.user_id,

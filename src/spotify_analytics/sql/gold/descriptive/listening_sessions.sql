@@ -6,6 +6,13 @@ with listening as (
     select * from listening_with_features
 ),
 
+-- DuckDB materialises a CTE that is read more than once (here: every play,
+-- spilled at scale), so the quadrant counts scan the plays through their own
+-- import
+listening_for_quadrants as (
+    select * from listening_with_features
+),
+
 params as (
     select allow_synthetic from run_params
 ),
@@ -42,13 +49,17 @@ per_session as (
 
 quadrant_counts as (
     select
-        f.user_id,
-        f.session_id,
-        f.mood_quadrant,
+        l.user_id,
+        l.session_id,
+        l.mood_quadrant,
         count(*) as plays
-    from flagged as f
-    where f.is_mood_play
-    group by f.user_id, f.session_id, f.mood_quadrant
+    from listening_for_quadrants as l
+    cross join params as p
+    where l.is_music
+        and l.valence is not null
+        and not l.is_skip
+        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+    group by l.user_id, l.session_id, l.mood_quadrant
 ),
 
 dominant as (
