@@ -7,6 +7,26 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
+), listening_for_tracks /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so each count below scans the plays through its own */ /* import and reads only the columns it needs */ AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_artists AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_genres AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_hours AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_days AS (
+  SELECT
+    *
+  FROM listening_with_features
 ), sessions AS (
   SELECT
     *
@@ -61,7 +81,9 @@ WITH listening AS (
     CONCAT_WS(' - ', MIN(f.track_name), MIN(f.artist_name)) AS label,
     COUNT(*) AS plays,
     SUM(f.ms_played) AS ms_played
-  FROM flagged AS f
+  FROM listening_for_tracks AS f
+  WHERE
+    f.is_music
   GROUP BY
     f.user_id,
     f.year,
@@ -73,9 +95,9 @@ WITH listening AS (
     f.artist_name AS label,
     COUNT(*) AS plays,
     SUM(f.ms_played) AS ms_played
-  FROM flagged AS f
+  FROM listening_for_artists AS f
   WHERE
-    NOT f.artist_name IS NULL
+    f.is_music AND NOT f.artist_name IS NULL
   GROUP BY
     f.user_id,
     f.year,
@@ -86,7 +108,9 @@ WITH listening AS (
     f.year,
     EXPLODE(f.genres) AS genre,
     f.ms_played
-  FROM flagged AS f
+  FROM listening_for_genres AS f
+  WHERE
+    f.is_music
 ), genre_counts AS (
   SELECT
     g.user_id,
@@ -165,7 +189,9 @@ WITH listening AS (
       PARTITION BY f.user_id, f.year
       ORDER BY COUNT(*) DESC, f.hour_of_day ASC NULLS LAST
     ) AS hour_rank
-  FROM flagged AS f
+  FROM listening_for_hours AS f
+  WHERE
+    f.is_music
   GROUP BY
     f.user_id,
     f.year,
@@ -184,7 +210,9 @@ WITH listening AS (
     f.user_id,
     f.year,
     f.date
-  FROM flagged AS f
+  FROM listening_for_days AS f
+  WHERE
+    f.is_music
 ), streak_groups AS (
   SELECT
     d.user_id,

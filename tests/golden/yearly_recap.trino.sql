@@ -7,6 +7,26 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
+), listening_for_tracks /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so each count below scans the plays through its own */ /* import and reads only the columns it needs */ AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_artists AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_genres AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_hours AS (
+  SELECT
+    *
+  FROM listening_with_features
+), listening_for_days AS (
+  SELECT
+    *
+  FROM listening_with_features
 ), sessions AS (
   SELECT
     *
@@ -61,7 +81,9 @@ WITH listening AS (
     CONCAT_WS(' - ', CAST(MIN(f.track_name) AS VARCHAR), CAST(MIN(f.artist_name) AS VARCHAR)) AS label,
     COUNT(*) AS plays,
     SUM(f.ms_played) AS ms_played
-  FROM flagged AS f
+  FROM listening_for_tracks AS f
+  WHERE
+    f.is_music
   GROUP BY
     f.user_id,
     f.year,
@@ -73,9 +95,9 @@ WITH listening AS (
     f.artist_name AS label,
     COUNT(*) AS plays,
     SUM(f.ms_played) AS ms_played
-  FROM flagged AS f
+  FROM listening_for_artists AS f
   WHERE
-    NOT f.artist_name IS NULL
+    f.is_music AND NOT f.artist_name IS NULL
   GROUP BY
     f.user_id,
     f.year,
@@ -86,13 +108,16 @@ WITH listening AS (
     f.year,
     IF(_u.pos = _u_2.pos_2, _u_2.genre) AS genre,
     f.ms_played
-  FROM flagged AS f
+  FROM listening_for_genres AS f
   CROSS JOIN UNNEST(SEQUENCE(1, GREATEST(CARDINALITY(f.genres)))) AS _u(pos)
   CROSS JOIN UNNEST(f.genres) WITH ORDINALITY AS _u_2(genre, pos_2)
   WHERE
-    _u.pos = _u_2.pos_2
-    OR (
-      _u.pos > CARDINALITY(f.genres) AND _u_2.pos_2 = CARDINALITY(f.genres)
+    f.is_music
+    AND (
+      _u.pos = _u_2.pos_2
+      OR (
+        _u.pos > CARDINALITY(f.genres) AND _u_2.pos_2 = CARDINALITY(f.genres)
+      )
     )
 ), genre_counts AS (
   SELECT
@@ -163,7 +188,9 @@ WITH listening AS (
     f.year,
     f.hour_of_day,
     ROW_NUMBER() OVER (PARTITION BY f.user_id, f.year ORDER BY COUNT(*) DESC, f.hour_of_day ASC) AS hour_rank
-  FROM flagged AS f
+  FROM listening_for_hours AS f
+  WHERE
+    f.is_music
   GROUP BY
     f.user_id,
     f.year,
@@ -182,7 +209,9 @@ WITH listening AS (
     f.user_id,
     f.year,
     f.date
-  FROM flagged AS f
+  FROM listening_for_days AS f
+  WHERE
+    f.is_music
 ), streak_groups AS (
   SELECT
     d.user_id,

@@ -7,6 +7,29 @@ with listening as (
     select * from listening_with_features
 ),
 
+-- DuckDB materialises a CTE that is read more than once (here: every play,
+-- spilled at scale), so each count below scans the plays through its own
+-- import and reads only the columns it needs
+listening_for_tracks as (
+    select * from listening_with_features
+),
+
+listening_for_artists as (
+    select * from listening_with_features
+),
+
+listening_for_genres as (
+    select * from listening_with_features
+),
+
+listening_for_hours as (
+    select * from listening_with_features
+),
+
+listening_for_days as (
+    select * from listening_with_features
+),
+
 sessions as (
     select * from listening_sessions
 ),
@@ -55,7 +78,8 @@ track_counts as (
         concat_ws(' - ', min(f.track_name), min(f.artist_name)) as label,
         count(*) as plays,
         sum(f.ms_played) as ms_played
-    from flagged as f
+    from listening_for_tracks as f
+    where f.is_music
     group by f.user_id, f.year, f.track_key
 ),
 
@@ -66,8 +90,9 @@ artist_counts as (
         f.artist_name as label,
         count(*) as plays,
         sum(f.ms_played) as ms_played
-    from flagged as f
-    where f.artist_name is not null
+    from listening_for_artists as f
+    where f.is_music
+        and f.artist_name is not null
     group by f.user_id, f.year, f.artist_name
 ),
 
@@ -77,7 +102,8 @@ genre_plays as (
         f.year,
         unnest(f.genres) as genre,
         f.ms_played
-    from flagged as f
+    from listening_for_genres as f
+    where f.is_music
 ),
 
 genre_counts as (
@@ -156,7 +182,8 @@ hour_counts as (
             partition by f.user_id, f.year
             order by count(*) desc, f.hour_of_day asc
         ) as hour_rank
-    from flagged as f
+    from listening_for_hours as f
+    where f.is_music
     group by f.user_id, f.year, f.hour_of_day
 ),
 
@@ -174,7 +201,8 @@ listening_days as (
         f.user_id,
         f.year,
         f.date
-    from flagged as f
+    from listening_for_days as f
+    where f.is_music
 ),
 
 streak_groups as (
