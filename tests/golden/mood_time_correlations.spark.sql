@@ -10,6 +10,10 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
+), listening_for_moments /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so the plays for the correlations scan the plays through their own import */ AS (
+  SELECT
+    *
+  FROM listening_with_features
 ), params AS (
   SELECT
     *
@@ -34,6 +38,26 @@ WITH listening AS (
     AND NOT COALESCE(l.is_skip, FALSE)
     AND NOT l.user_id IS NULL
     AND NOT l.hour_of_day IS NULL
+), music_plays_moments AS (
+  SELECT
+    l.user_id,
+    l.hour_of_day,
+    l.valence,
+    l.energy,
+    (
+      NOT l.valence IS NULL
+      AND NOT l.energy IS NULL
+      AND (
+        COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+      )
+    ) AS has_mood
+  FROM listening_for_moments AS l
+  CROSS JOIN params AS p
+  WHERE
+    COALESCE(l.is_music, FALSE)
+    AND NOT COALESCE(l.is_skip, FALSE)
+    AND NOT l.user_id IS NULL
+    AND NOT l.hour_of_day IS NULL
 ), mood_plays AS (
   SELECT
     m.user_id,
@@ -42,7 +66,7 @@ WITH listening AS (
     m.energy,
     SIN(2 * PI() * m.hour_of_day / 24) AS hour_sin,
     COS(2 * PI() * m.hour_of_day / 24) AS hour_cos
-  FROM music_plays AS m
+  FROM music_plays_moments AS m
   WHERE
     m.has_mood
 ), hourly AS (

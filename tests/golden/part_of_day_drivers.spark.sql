@@ -8,6 +8,10 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
+), listening_for_users /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so the per-user statistics scan the plays through their own import */ AS (
+  SELECT
+    *
+  FROM listening_with_features
 ), params AS (
   SELECT
     *
@@ -38,6 +42,32 @@ WITH listening AS (
     AND NOT COALESCE(l.is_skip, FALSE)
     AND NOT l.user_id IS NULL
     AND NOT l.part_of_day IS NULL
+), music_plays_users AS (
+  SELECT
+    l.user_id,
+    l.part_of_day,
+    (
+      NOT l.valence IS NULL
+      AND (
+        COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+      )
+    ) AS has_features,
+    l.danceability,
+    l.energy,
+    l.loudness,
+    l.speechiness,
+    l.acousticness,
+    l.instrumentalness,
+    l.liveness,
+    l.valence,
+    l.tempo
+  FROM listening_for_users AS l
+  CROSS JOIN params AS p
+  WHERE
+    COALESCE(l.is_music, FALSE)
+    AND NOT COALESCE(l.is_skip, FALSE)
+    AND NOT l.user_id IS NULL
+    AND NOT l.part_of_day IS NULL
 ), user_stats AS (
   SELECT
     m.user_id,
@@ -59,7 +89,7 @@ WITH listening AS (
     STDDEV_SAMP(m.valence) AS valence_std,
     AVG(m.tempo) AS tempo_mean,
     STDDEV_SAMP(m.tempo) AS tempo_std
-  FROM music_plays AS m
+  FROM music_plays_users AS m
   WHERE
     m.has_features
   GROUP BY

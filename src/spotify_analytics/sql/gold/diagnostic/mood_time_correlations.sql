@@ -10,6 +10,12 @@ with listening as (
     select * from listening_with_features
 ),
 
+-- DuckDB materialises a CTE that is read more than once (here: every play,
+-- spilled at scale), so the plays for the correlations scan the plays through their own import
+listening_for_moments as (
+    select * from listening_with_features
+),
+
 params as (
     select * from run_params
 ),
@@ -33,6 +39,25 @@ music_plays as (
         and l.hour_of_day is not null
 ),
 
+music_plays_moments as (
+    select
+        l.user_id,
+        l.hour_of_day,
+        l.valence,
+        l.energy,
+        (
+            l.valence is not null
+            and l.energy is not null
+            and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+        ) as has_mood
+    from listening_for_moments as l
+    cross join params as p
+    where coalesce(l.is_music, false)
+        and not coalesce(l.is_skip, false)
+        and l.user_id is not null
+        and l.hour_of_day is not null
+),
+
 mood_plays as (
     select
         m.user_id,
@@ -41,7 +66,7 @@ mood_plays as (
         m.energy,
         sin(2 * pi() * m.hour_of_day / 24) as hour_sin,
         cos(2 * pi() * m.hour_of_day / 24) as hour_cos
-    from music_plays as m
+    from music_plays_moments as m
     where m.has_mood
 ),
 

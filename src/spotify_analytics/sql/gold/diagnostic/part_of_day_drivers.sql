@@ -8,6 +8,12 @@ with listening as (
     select * from listening_with_features
 ),
 
+-- DuckDB materialises a CTE that is read more than once (here: every play,
+-- spilled at scale), so the per-user statistics scan the plays through their own import
+listening_for_users as (
+    select * from listening_with_features
+),
+
 params as (
     select * from run_params
 ),
@@ -37,6 +43,31 @@ music_plays as (
         and l.part_of_day is not null
 ),
 
+music_plays_users as (
+    select
+        l.user_id,
+        l.part_of_day,
+        (
+            l.valence is not null
+            and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+        ) as has_features,
+        l.danceability,
+        l.energy,
+        l.loudness,
+        l.speechiness,
+        l.acousticness,
+        l.instrumentalness,
+        l.liveness,
+        l.valence,
+        l.tempo
+    from listening_for_users as l
+    cross join params as p
+    where coalesce(l.is_music, false)
+        and not coalesce(l.is_skip, false)
+        and l.user_id is not null
+        and l.part_of_day is not null
+),
+
 user_stats as (
     select
         m.user_id,
@@ -58,7 +89,7 @@ user_stats as (
         stddev_samp(m.valence) as valence_std,
         avg(m.tempo) as tempo_mean,
         stddev_samp(m.tempo) as tempo_std
-    from music_plays as m
+    from music_plays_users as m
     where m.has_features
     group by m.user_id
 ),
