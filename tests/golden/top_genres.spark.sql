@@ -5,16 +5,32 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
-), exploded AS (
+), track_plays AS (
+  /* a track's plays share its genre list: count per user, track and list first */
   SELECT
     l.user_id,
-    EXPLODE(l.genres) AS genre,
     l.track_key,
-    l.ms_played,
-    l.is_skip
+    l.genres,
+    COUNT(*) AS plays,
+    COUNT(*) FILTER(WHERE
+      l.is_skip) AS skips,
+    SUM(l.ms_played) AS ms_played
   FROM listening AS l
   WHERE
     l.is_music
+  GROUP BY
+    l.user_id,
+    l.track_key,
+    l.genres
+), exploded AS (
+  SELECT
+    t.user_id,
+    EXPLODE(t.genres) AS genre,
+    t.track_key,
+    t.plays,
+    t.skips,
+    t.ms_played
+  FROM track_plays AS t
 ), genre_plays AS (
   SELECT
     *
@@ -23,20 +39,19 @@ WITH listening AS (
     NOT e.genre IS NULL
 ), plays_with_genres AS (
   SELECT
-    l.user_id,
-    CAST(COUNT(*) AS BIGINT) AS plays
-  FROM listening AS l
+    t.user_id,
+    CAST(SUM(t.plays) AS BIGINT) AS plays
+  FROM track_plays AS t
   WHERE
-    l.is_music AND SIZE(l.genres) > 0
+    SIZE(t.genres) > 0
   GROUP BY
-    l.user_id
+    t.user_id
 ), per_genre AS (
   SELECT
     gp.user_id,
     gp.genre,
-    CAST(COUNT(*) AS BIGINT) AS plays,
-    CAST(COUNT(*) FILTER(WHERE
-      gp.is_skip) AS BIGINT) AS skips,
+    CAST(SUM(gp.plays) AS BIGINT) AS plays,
+    CAST(SUM(gp.skips) AS BIGINT) AS skips,
     CAST(COUNT(DISTINCT gp.track_key) AS BIGINT) AS distinct_tracks,
     CAST(SUM(gp.ms_played) AS DOUBLE) / 60000.0 AS minutes
   FROM genre_plays AS gp

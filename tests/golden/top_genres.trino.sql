@@ -5,23 +5,38 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
-), exploded AS (
+), track_plays AS (
+  /* a track's plays share its genre list: count per user, track and list first */
   SELECT
     l.user_id,
-    IF(_u.pos = _u_2.pos_2, _u_2.genre) AS genre,
     l.track_key,
-    l.ms_played,
-    l.is_skip
+    l.genres,
+    COUNT(*) AS plays,
+    COUNT(*) FILTER(WHERE
+      l.is_skip) AS skips,
+    SUM(l.ms_played) AS ms_played
   FROM listening AS l
-  CROSS JOIN UNNEST(SEQUENCE(1, GREATEST(CARDINALITY(l.genres)))) AS _u(pos)
-  CROSS JOIN UNNEST(l.genres) WITH ORDINALITY AS _u_2(genre, pos_2)
   WHERE
     l.is_music
-    AND (
-      _u.pos = _u_2.pos_2
-      OR (
-        _u.pos > CARDINALITY(l.genres) AND _u_2.pos_2 = CARDINALITY(l.genres)
-      )
+  GROUP BY
+    l.user_id,
+    l.track_key,
+    l.genres
+), exploded AS (
+  SELECT
+    t.user_id,
+    IF(_u.pos = _u_2.pos_2, _u_2.genre) AS genre,
+    t.track_key,
+    t.plays,
+    t.skips,
+    t.ms_played
+  FROM track_plays AS t
+  CROSS JOIN UNNEST(SEQUENCE(1, GREATEST(CARDINALITY(t.genres)))) AS _u(pos)
+  CROSS JOIN UNNEST(t.genres) WITH ORDINALITY AS _u_2(genre, pos_2)
+  WHERE
+    _u.pos = _u_2.pos_2
+    OR (
+      _u.pos > CARDINALITY(t.genres) AND _u_2.pos_2 = CARDINALITY(t.genres)
     )
 ), genre_plays AS (
   SELECT
@@ -31,20 +46,19 @@ WITH listening AS (
     NOT e.genre IS NULL
 ), plays_with_genres AS (
   SELECT
-    l.user_id,
-    CAST(COUNT(*) AS BIGINT) AS plays
-  FROM listening AS l
+    t.user_id,
+    CAST(SUM(t.plays) AS BIGINT) AS plays
+  FROM track_plays AS t
   WHERE
-    l.is_music AND CARDINALITY(l.genres) > 0
+    CARDINALITY(t.genres) > 0
   GROUP BY
-    l.user_id
+    t.user_id
 ), per_genre AS (
   SELECT
     gp.user_id,
     gp.genre,
-    CAST(COUNT(*) AS BIGINT) AS plays,
-    CAST(COUNT(*) FILTER(WHERE
-      gp.is_skip) AS BIGINT) AS skips,
+    CAST(SUM(gp.plays) AS BIGINT) AS plays,
+    CAST(SUM(gp.skips) AS BIGINT) AS skips,
     CAST(COUNT(DISTINCT gp.track_key) AS BIGINT) AS distinct_tracks,
     CAST(SUM(gp.ms_played) AS DOUBLE) / 60000.0 AS minutes
   FROM genre_plays AS gp

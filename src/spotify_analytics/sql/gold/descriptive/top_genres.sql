@@ -5,15 +5,29 @@ with listening as (
     select * from listening_with_features
 ),
 
-exploded as (
+track_plays as (
+    -- a track's plays share its genre list: count per user, track and list first
     select
         l.user_id,
-        unnest(l.genres) as genre,
         l.track_key,
-        l.ms_played,
-        l.is_skip
+        l.genres,
+        count(*) as plays,
+        count(*) filter (where l.is_skip) as skips,
+        sum(l.ms_played) as ms_played
     from listening as l
     where l.is_music
+    group by l.user_id, l.track_key, l.genres
+),
+
+exploded as (
+    select
+        t.user_id,
+        unnest(t.genres) as genre,
+        t.track_key,
+        t.plays,
+        t.skips,
+        t.ms_played
+    from track_plays as t
 ),
 
 genre_plays as (
@@ -23,19 +37,19 @@ genre_plays as (
 
 plays_with_genres as (
     select
-        l.user_id,
-        cast(count(*) as bigint) as plays
-    from listening as l
-    where l.is_music and array_length(l.genres) > 0
-    group by l.user_id
+        t.user_id,
+        cast(sum(t.plays) as bigint) as plays
+    from track_plays as t
+    where array_length(t.genres) > 0
+    group by t.user_id
 ),
 
 per_genre as (
     select
         gp.user_id,
         gp.genre,
-        cast(count(*) as bigint) as plays,
-        cast(count(*) filter (where gp.is_skip) as bigint) as skips,
+        cast(sum(gp.plays) as bigint) as plays,
+        cast(sum(gp.skips) as bigint) as skips,
         cast(count(distinct gp.track_key) as bigint) as distinct_tracks,
         cast(sum(gp.ms_played) as double) / 60000.0 as minutes
     from genre_plays as gp
