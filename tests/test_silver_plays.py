@@ -703,7 +703,7 @@ def _query_plays(lake: Lake, sql: str, settings: Settings, users: frozenset | No
     return sorted(rows, key=lambda r: (r["play_id"], r["played_at"]))
 
 
-@hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records=bronze_records(), gap=st.sampled_from([0, 1, 30]))
 def test_model_equals_reference_and_each_user_stands_alone(records, gap: int) -> None:
     exports, apis, zones = records
