@@ -172,11 +172,18 @@ def test_critical_failure_stops_run_and_keeps_previous_version(tmp_path: Path, l
     assert lake.read("per_zone").to_pylist() == before
     assert lake.count("zones") == 3  # built before the failure: committed
 
+    # a whole-table build writes Parquet files first: a failure commits and keeps none
+    with pytest.raises(QualityError, match="per_zone: quality check unique_keys failed"):
+        Runner(lake, Settings(lake=lake.root), sql_models(root)).run(select="per_zone")
+    assert lake.version("per_zone") == version
+    assert lake.read("per_zone").to_pylist() == before
+    assert not [p for p in lake.path("gold/x/per_zone").glob("part-*") if p.is_dir()]
+
     checks = lake.read("quality_checks").to_pylist()
     failed = [(r["table_name"], r["check_name"]) for r in checks if r["status"] == "fail"]
-    assert failed == [("per_zone", "unique_keys")]
+    assert failed == [("per_zone", "unique_keys")] * 2  # the incremental and the forced run
     assert {r["run_id"] for r in checks if r["table_name"] == "per_zone"} >= {runner.quality.run_id}
-    assert len({r["run_id"] for r in checks}) == 2
+    assert len({r["run_id"] for r in checks}) == 3
 
     # the next run retries the failed step
     (root / "gold/x/per_zone.sql").write_text(
@@ -229,7 +236,7 @@ def test_check_command_exit_codes_and_json(lake: Lake) -> None:
     result = cli.invoke(app, ["check", "--lake", str(lake.root)])
     assert result.exit_code == 0, result.output
     checks = lake.read("quality_checks").to_pylist()
-    assert len({r["run_id"] for r in checks}) == 2
+    assert len({r["run_id"] for r in checks}) == 3
     assert {r["table_name"] for r in checks} == {"no_grain_here", "quality_checks"}
 
 

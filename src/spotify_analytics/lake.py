@@ -18,7 +18,9 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +30,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
+from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import DeltaError
+from deltalake.transaction import AddAction, create_table_with_add_actions
 
 from .errors import LakeError, LockedError
 from .schemas import BRONZE_TABLES, BronzeTable
@@ -90,6 +95,21 @@ def _may_hold(low: str | None, high: str | None, users: list[str]) -> bool:
     if low is None or high is None or len(low) >= 32 or len(high) >= 32:
         return True
     return any(low <= user <= high for user in users)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Parquet files written into a table's folder but not yet committed to it:
+    invisible to readers until :meth:`Lake.commit`, deleted by :meth:`Lake.discard`."""
+
+    location: str
+    folder: Path
+    files: list[Path]
+    rows: int
+
+    def sql(self) -> str:
+        listed = ", ".join(_quote(str(path)) for path in self.files)
+        return f"select * from read_parquet([{listed}])"
 
 
 class Lake:
@@ -269,6 +289,69 @@ class Lake:
             target_file_size=target_file_size,
         )
 
+    def stage(
+        self, con: duckdb.DuckDBPyConnection, query: str, location: str, *, file_bytes: int
+    ) -> Staged | None:
+        """Write ``query``'s result as Parquet files (of about ``file_bytes``) into
+        the table's folder with DuckDB's parallel writer, without committing them.
+        None when DuckDB wrote no file (an empty result)."""
+        folder = self.path(location) / f"part-{uuid.uuid4().hex}"
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        # DuckDB starts a new file only between row groups: size them to the files
+        group_rows = max(2_048, file_bytes // 256)
+        con.execute(
+            f"copy ({query}) to {_quote(str(folder))} (format parquet, compression zstd, "
+            f"file_size_bytes {file_bytes}, row_group_size {group_rows})"
+        )
+        files = sorted(folder.glob("*.parquet"))
+        if not files:
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+        rows = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+        return Staged(location, folder, files, rows)
+
+    def commit(self, staged: Staged, con: duckdb.DuckDBPyConnection) -> None:
+        """Replace the table's contents by the staged files, in one commit. Each
+        file's statistics carry its row count and user_id range (for pruning)."""
+        schema = _delta_arrow_schema(pq.read_schema(staged.files[0]))
+        ranges: dict[str, tuple] = {}
+        if "user_id" in schema.names:
+            found = con.execute(
+                "select filename, min(user_id), max(user_id), count(*) filter (where user_id "
+                f"is null) from read_parquet([{', '.join(_quote(str(f)) for f in staged.files)}],"
+                " filename = true) group by filename"
+            ).fetchall()
+            ranges = {row[0]: row[1:] for row in found}
+        root = self.path(staged.location)
+        actions = []
+        for path in staged.files:
+            stats: dict = {"numRecords": pq.ParquetFile(path).metadata.num_rows}
+            low, high, nulls = ranges.get(str(path), (None, None, None))
+            if low is not None:
+                stats |= {"minValues": {"user_id": low}, "maxValues": {"user_id": high}}
+                stats |= {"nullCount": {"user_id": nulls}}
+            info = path.stat()
+            actions.append(
+                AddAction(
+                    path.relative_to(root).as_posix(),
+                    info.st_size,
+                    {},
+                    int(info.st_mtime * 1000),
+                    True,
+                    json.dumps(stats),
+                )
+            )
+        delta_schema = DeltaSchema.from_arrow(schema)
+        if DeltaTable.is_deltatable(str(root)):
+            DeltaTable(str(root)).create_write_transaction(
+                actions, mode="overwrite", schema=delta_schema
+            )
+        else:
+            create_table_with_add_actions(str(root), delta_schema, actions, mode="error")
+
+    def discard(self, staged: Staged) -> None:
+        shutil.rmtree(staged.folder, ignore_errors=True)
+
     # -- lock -----------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -376,6 +459,17 @@ def _view(con: duckdb.DuckDBPyConnection, name: str, query: str) -> None:
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def _delta_arrow_schema(schema: pa.Schema) -> pa.Schema:
+    """The Parquet file's schema as Delta takes it: zoned timestamps in UTC
+    (DuckDB names the zone Etc/UTC, which delta-rs refuses)."""
+    return pa.schema(
+        field.with_type(pa.timestamp(field.type.unit, tz="UTC"))
+        if pa.types.is_timestamp(field.type) and field.type.tz
+        else field
+        for field in schema
+    )
 
 
 def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
