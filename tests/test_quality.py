@@ -236,7 +236,7 @@ def test_check_command_exit_codes_and_json(lake: Lake) -> None:
     result = cli.invoke(app, ["check", "--lake", str(lake.root)])
     assert result.exit_code == 0, result.output
     checks = lake.read("quality_checks").to_pylist()
-    assert len({r["run_id"] for r in checks}) == 3
+    assert len({r["run_id"] for r in checks}) == 2
     assert {r["table_name"] for r in checks} == {"no_grain_here", "quality_checks"}
 
 
