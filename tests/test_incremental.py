@@ -264,3 +264,29 @@ def test_per_user_tables_are_written_in_user_order(demo) -> None:
     assert len(ranges) > 1
     for (_, high), (low, _) in zip(ranges, ranges[1:], strict=False):
         assert high <= low
+
+
+def test_lookup_keys_changed_ignore_float_noise(lake, settings) -> None:
+    stored = pa.table(
+        {
+            "k": ["a", "b", "c", "d"],
+            "x": [135.3032721761305, 1.0, None, float("nan")],
+            "g": [["x"], None, ["y"], []],
+        }
+    )
+    lake.overwrite("silver/lookup", stored)
+    rebuilt = pa.table(
+        {
+            "k": ["a", "b", "c", "e"],
+            "x": [135.30327217613052, 2.0, None, 1.0],  # a: the same mean summed in another order
+            "g": [["x"], None, ["z"], []],
+        }
+    )
+
+    def lookup(ctx: StepContext) -> dict[str, pa.Table]:
+        return {"silver/lookup": rebuilt}
+
+    step = replace(python_step(lookup, inputs=[], outputs=["silver/lookup"]), lookup_key="k")
+    runner = Runner(lake, settings, [step])
+    assert runner._changed_keys(step, "silver/lookup", rebuilt) == {"b", "c", "d", "e"}
+    assert runner._changed_keys(step, "silver/lookup", stored) == frozenset()

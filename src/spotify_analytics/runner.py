@@ -567,23 +567,23 @@ class Runner:
         stored = self.lake.read(location)
         if stored.column_names != data.column_names:
             return None
-        # Doubles compared to 12 decimals: DuckDB's parallel sums (means of catalog
-        # features) differ in the last bits from run to run.
-        columns = ", ".join(
-            f'round("{field.name}", 12) as "{field.name}"'
-            if pa.types.is_floating(field.type)
-            else f'"{field.name}"'
-            for field in data.schema
+        # Doubles are equal within 1e-9 (relative): DuckDB's parallel sums (means
+        # of catalog features) differ in the last bits from run to run.
+        same = " and ".join(
+            f'(n."{f.name}" is not distinct from o."{f.name}" or abs(n."{f.name}" - o."{f.name}")'
+            f' <= 1e-9 * greatest(1.0, abs(o."{f.name}")))'
+            if pa.types.is_floating(f.type)
+            else f'n."{f.name}" is not distinct from o."{f.name}"'
+            for f in data.schema
         )
         con = duckdb.connect()
         try:
             con.register("new_rows", data)
             con.register("old_rows", stored)
-            new_rows = f"select {columns} from new_rows"
-            old_rows = f"select {columns} from old_rows"
             found = con.execute(
-                f'select distinct "{key}" from (({new_rows} except {old_rows}) '
-                f"union all ({old_rows} except {new_rows}))"
+                f'select coalesce(n."{key}", o."{key}") from new_rows as n '
+                f'full outer join old_rows as o on n."{key}" = o."{key}" '
+                f'where n."{key}" is null or o."{key}" is null or not ({same})'
             ).fetchall()
         except duckdb.Error:
             return None
