@@ -21,7 +21,7 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -78,14 +78,14 @@ class Snapshot:
         ]
         if not files:
             return None
-        listed = ", ".join(_quote(path) for path in files)
+        listed = ", ".join(sql_string(path) for path in files)
         options = "union_by_name = true"
         if self.partitioned:
             options += ", hive_partitioning = true, hive_types = {'user_id': 'VARCHAR'}"
         columns = ", ".join(f'"{name}"' for name in self.schema.names)
         where = ""
         if wanted is not None and "user_id" in self.schema.names:
-            where = f" where user_id in ({', '.join(_quote(u) for u in wanted)})"
+            where = f" where user_id in ({sql_list(wanted)})"
         return f"select {columns} from read_parquet([{listed}], {options}){where}"
 
 
@@ -108,7 +108,7 @@ class Staged:
     rows: int
 
     def sql(self) -> str:
-        listed = ", ".join(_quote(str(path)) for path in self.files)
+        listed = ", ".join(sql_string(str(path)) for path in self.files)
         return f"select * from read_parquet([{listed}])"
 
 
@@ -300,7 +300,7 @@ class Lake:
         # DuckDB starts a new file only between row groups: size them to the files
         group_rows = max(2_048, file_bytes // 256)
         con.execute(
-            f"copy ({query}) to {_quote(str(folder))} (format parquet, compression zstd, "
+            f"copy ({query}) to {sql_string(str(folder))} (format parquet, compression zstd, "
             f"file_size_bytes {file_bytes}, row_group_size {group_rows})"
         )
         files = sorted(folder.glob("*.parquet"))
@@ -318,7 +318,7 @@ class Lake:
         if "user_id" in schema.names:
             found = con.execute(
                 "select filename, min(user_id), max(user_id), count(*) filter (where user_id "
-                f"is null) from read_parquet([{', '.join(_quote(str(f)) for f in staged.files)}],"
+                f"is null) from read_parquet([{sql_list(str(f) for f in staged.files)}],"
                 " filename = true) group by filename"
             ).fetchall()
             ranges = {row[0]: row[1:] for row in found}
@@ -457,8 +457,14 @@ def _view(con: duckdb.DuckDBPyConnection, name: str, query: str) -> None:
     con.execute(f'create or replace view "default"."{name}" as {query}')
 
 
-def _quote(text: str) -> str:
+def sql_string(text: str) -> str:
+    """``text`` as a SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
+
+
+def sql_list(texts: Iterable[str]) -> str:
+    """Sorted SQL string literals, comma-separated (for ``in (...)`` and lists)."""
+    return ", ".join(sql_string(text) for text in sorted(texts))
 
 
 def _delta_arrow_schema(schema: pa.Schema) -> pa.Schema:

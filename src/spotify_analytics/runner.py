@@ -38,7 +38,7 @@ from sqlglot import exp
 
 from .changes import ChangeJournal, Users, users_in_new_files
 from .errors import SpotifyAnalyticsError
-from .lake import Lake, Snapshot
+from .lake import Lake, Snapshot, sql_list
 from .quality import Grain, QualityGate, grain_path, load_grain
 from .schemas import BRONZE_TABLES
 from .settings import Settings
@@ -435,7 +435,7 @@ class Runner:
         ]
         if not carriers:
             return None
-        listed = ", ".join("'" + k.replace("'", "''") + "'" for k in sorted(keys))
+        listed = sql_list(keys)
         query = " union ".join(
             f'select distinct user_id from "{table}" where "{key}" in ({listed})'
             for table in carriers
@@ -657,8 +657,7 @@ class Runner:
 
 
 def _users_predicate(users: frozenset[str]) -> str:
-    quoted = ", ".join("'" + user.replace("'", "''") + "'" for user in sorted(users))
-    return f"user_id in ({quoted})"
+    return f"user_id in ({sql_list(users)})"
 
 
 def _check_users(step: Step, location: str, data: pa.Table, users: frozenset[str]) -> None:
