@@ -514,7 +514,7 @@ class Runner:
         general path writes."""
         order = " order by user_id" if step.per_user else ""
         size = USER_SORTED_FILE_BYTES if step.per_user else WHOLE_FILE_BYTES
-        query = f"select * from ({step.sql}){order}"
+        query = f"select * from (\n{step.sql}\n){order}"  # the SQL may end in a comment
         staged = self.lake.stage(con, query, location, file_bytes=size)
         if staged is None:
             return None
