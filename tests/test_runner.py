@@ -76,10 +76,13 @@ def test_unknown_table_is_reported(tmp_path: Path) -> None:
 
 
 def test_a_model_ending_in_a_comment_builds(tmp_path: Path, lake: Lake) -> None:
-    root = tmp_path / "sql"
-    (root / "silver").mkdir(parents=True)
-    (root / "silver" / "one.sql").write_text("select 1 as a -- the last line is a comment")
-    (root / "silver" / "one.yml").write_text("table: one\ngrain: one row\nkeys: []\n")
+    root = _models(
+        tmp_path,
+        {
+            "silver/one.sql": "select 1 as a -- the last line is a comment",
+            "silver/one.yml": "table: one\ngrain: one row\nkeys: []\n",
+        },
+    )
     runner = Runner(lake, Settings(lake=lake.root), sql_models(root))
     assert runner.run(full=True).built == ["one"]
     assert lake.read("one").to_pylist() == [{"a": 1}]
