@@ -92,3 +92,30 @@ def test_lock_is_released_when_holder_is_killed(lake: Lake) -> None:
     child.join(30)
     with lake.lock():
         pass
+
+
+def test_connections_spill_to_their_own_folders(lake, monkeypatch) -> None:
+    """Two steps spilling at once: one closing must not delete the other's files."""
+    import threading
+
+    from spotify_analytics import lake as lake_module
+
+    monkeypatch.setattr(lake_module, "DUCKDB_MEMORY_LIMIT", "48MB")
+    spilling = "select count(*) from (select md5(i::varchar) as s from range({n}) t(i) order by s)"
+    first, second = lake.connect(), lake.connect()
+    failures: list[Exception] = []
+
+    def long_sort() -> None:
+        try:
+            assert first.execute(spilling.format(n=3_000_000)).fetchone() == (3_000_000,)
+        except Exception as error:  # reported below
+            failures.append(error)
+
+    worker = threading.Thread(target=long_sort)
+    worker.start()
+    assert second.execute(spilling.format(n=1_000_000)).fetchone() == (1_000_000,)
+    second.close()
+    worker.join()
+    first.close()
+    assert failures == []
+    assert not any((lake.root / "_state" / "duckdb_tmp").glob("*/*"))

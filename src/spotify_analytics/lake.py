@@ -425,7 +425,10 @@ class Lake:
         and its filter pushdown works on delta-rs's string_view statistics.
         """
         source = source or self.snapshot
-        spill = self.root / "_state" / "duckdb_tmp"
+        # A folder per connection: DuckDB deletes its temp folder when a connection
+        # closes, which broke another step spilling into a shared one at 10M plays.
+        spill = self.root / "_state" / "duckdb_tmp" / uuid.uuid4().hex
+        spill.parent.mkdir(parents=True, exist_ok=True)  # DuckDB makes only the last level
         con = duckdb.connect(
             config={"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(spill)}
         )
