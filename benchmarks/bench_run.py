@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import write_deltalake
 
-from spotify_analytics.lake import Lake, conform
+from spotify_analytics.lake import Lake, bronze_order, bronze_writer, conform
 from spotify_analytics.schemas import KAGGLE_TRACKS, STREAMING_HISTORY, USERS
 
 CLI = [str(Path(sys.executable).with_name("spotify-analytics"))]
@@ -237,7 +237,12 @@ def generate(
     while written < n_plays:
         n = min(COMMIT_ROWS, n_plays - written)
         chunk = conform(plays(rng, n, n_users, cat, first=written), STREAMING_HISTORY.schema)
-        write_deltalake(str(lake.path(STREAMING_HISTORY.location)), chunk, mode="append")
+        write_deltalake(  # in the layout Lake.merge writes Bronze in
+            str(lake.path(STREAMING_HISTORY.location)),
+            bronze_order(chunk),
+            mode="append",
+            writer_properties=bronze_writer(),
+        )
         written += n
     print(
         f"generated {n_plays:,} plays x {n_users:,} users in {time.perf_counter() - started:.1f} s"

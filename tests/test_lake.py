@@ -4,8 +4,10 @@ import multiprocessing
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from spotify_analytics import lake as lake_module
 from spotify_analytics.errors import LakeError, LockedError
 from spotify_analytics.lake import Lake
 from spotify_analytics.query import query
@@ -41,6 +43,32 @@ def test_merge_with_update_replaces_matched_rows(lake: Lake) -> None:
 def test_merge_dedupes_source_keys_keeping_last(lake: Lake) -> None:
     lake.merge(USERS, _users(("ana", "UTC"), ("ana", "Europe/Paris")))
     assert lake.read("users").column("timezone").to_pylist() == ["Europe/Paris"]
+
+
+def test_bronze_is_written_in_user_order_in_small_row_groups(lake: Lake, monkeypatch) -> None:
+    monkeypatch.setattr(lake_module, "BRONZE_ROW_GROUP_ROWS", 4)
+    zones = ["UTC", "Asia/Tokyo"]
+    scrambled = [(f"user{(i * 7) % 12:02d}", zones[i % 2]) for i in range(12)]
+    lake.merge(USERS, _users(*scrambled[:6]))
+    lake.merge(USERS, _users(*scrambled[6:]))
+    files = []
+    for path in lake.path(USERS.location).glob("*.parquet"):
+        meta = pq.ParquetFile(path).metadata
+        column = meta.schema.names.index("user_id")
+        groups = [meta.row_group(number) for number in range(meta.num_row_groups)]
+        stats = [group.column(column).statistics for group in groups]
+        files.append(
+            [(group.num_rows, s.min, s.max) for group, s in zip(groups, stats, strict=True)]
+        )
+    assert sorted([rows for rows, _, _ in groups] for groups in files) == [[4, 2], [4, 2]]
+    for groups in files:  # in user order: each group's users come after the last group's
+        for (_, _, high), (_, low, _) in zip(groups, groups[1:], strict=False):
+            assert high < low
+    users = frozenset({"user03"})
+    con = lake.connect(only={"users"}, users=users)
+    assert con.execute("select user_id, timezone from users").fetchall() == [
+        ("user03", "Asia/Tokyo")
+    ]
 
 
 def test_declared_bronze_table_reads_empty_before_first_write(lake: Lake) -> None:
