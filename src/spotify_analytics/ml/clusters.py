@@ -101,22 +101,39 @@ class Silhouette:
         self.distances = np.sqrt(d2, out=d2)
 
     def score(self, labels: np.ndarray) -> float | None:
-        clusters, sample = np.unique(labels[self.index], return_inverse=True)
-        if clusters.size < 2:
-            return None
-        members = np.eye(clusters.size)[sample]
-        sums = self.distances @ members
-        counts = members.sum(axis=0)
-        rows = np.arange(sample.size)
-        own = counts[sample]
-        inner = sums[rows, sample] / np.maximum(own - 1, 1)
-        means = sums / counts
-        means[rows, sample] = np.inf
-        nearest = means.min(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            values = (nearest - inner) / np.maximum(inner, nearest)
-        values = np.where(own > 1, np.nan_to_num(values), 0.0)
-        return float(values.mean())
+        return self.scores([labels])[0]
+
+    def scores(self, labelings: list[np.ndarray]) -> list[float | None]:
+        """``score`` of each labeling; the distances to every cluster of every
+        labeling are one matrix product."""
+        codes, sizes = [], []
+        for labels in labelings:
+            clusters, sample = np.unique(labels[self.index], return_inverse=True)
+            codes.append(sample)
+            sizes.append(clusters.size)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        members = np.zeros((self.index.size, int(sum(sizes))))
+        rows = np.arange(self.index.size)
+        for sample, offset in zip(codes, offsets, strict=True):
+            members[rows, sample + offset] = 1.0
+        all_sums = self.distances @ members
+        found = []
+        for sample, offset, size in zip(codes, offsets, sizes, strict=True):
+            if size < 2:
+                found.append(None)
+                continue
+            sums = all_sums[:, offset : offset + size]
+            counts = members[:, offset : offset + size].sum(axis=0)
+            own = counts[sample]
+            inner = sums[rows, sample] / np.maximum(own - 1, 1)
+            means = sums / counts
+            means[rows, sample] = np.inf
+            nearest = means.min(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values = (nearest - inner) / np.maximum(inner, nearest)
+            values = np.where(own > 1, np.nan_to_num(values), 0.0)
+            found.append(float(values.mean()))
+        return found
 
 
 def standardise(X_raw: np.ndarray) -> np.ndarray:
@@ -130,33 +147,50 @@ def cluster_user(
     """Both methods for one user's tracks: every k, the choice, its stability."""
     X = standardise(X_raw)
     fit = X[np.sort(np.random.default_rng(seed).permutation(X.shape[0])[:fit_tracks])]
-    silhouette = Silhouette(X, SILHOUETTE_SAMPLE, seed)
-    rows: dict[str, list[dict]] = {"kmeans": [], "gmm": []}
-    labels: dict[tuple[str, int], np.ndarray] = {}
-    for k in K_RANGE:
-        if k >= fit.shape[0]:
-            break
-        kmeans = mixtures.kmeans(fit, k, seed)
-        gmm = mixtures.gaussian_mixture(fit, kmeans.labels, k)
-        labels["kmeans", k] = kmeans.predict(X)
-        labels["gmm", k] = gmm.predict(X)
-        rows["kmeans"].append({"k": k, "inertia": kmeans.inertia, "bic": None, "aic": None})
-        rows["gmm"].append({"k": k, "inertia": None, "bic": gmm.bic, "aic": gmm.aic})
-    result, refits = {}, {}
+    ks = [k for k in K_RANGE if k < fit.shape[0]]
+    kmeans = mixtures.kmeans_each(fit, ks, seed)
+    gmm = mixtures.gaussian_mixtures(fit, [found.labels for found in kmeans], ks)
+    labels = {
+        **{("kmeans", k): found.predict(X) for k, found in zip(ks, kmeans, strict=True)},
+        **{("gmm", k): found.predict(X) for k, found in zip(ks, gmm, strict=True)},
+    }
+    rows = {
+        "kmeans": [
+            {"k": k, "inertia": found.inertia, "bic": None, "aic": None}
+            for k, found in zip(ks, kmeans, strict=True)
+        ],
+        "gmm": [
+            {"k": k, "inertia": None, "bic": found.bic, "aic": found.aic}
+            for k, found in zip(ks, gmm, strict=True)
+        ],
+    }
+    keys = list(labels)
+    silhouettes = Silhouette(X, SILHOUETTE_SAMPLE, seed).scores([labels[key] for key in keys])
+    silhouette = dict(zip(keys, silhouettes, strict=True))
+    chosen = {}
     for method, selection in rows.items():
         for row in selection:
-            row["silhouette"] = silhouette.score(labels[method, row["k"]])
-        chosen = _choose(method, selection)
+            row["silhouette"] = silhouette[method, row["k"]]
+        chosen[method] = _choose(method, selection)
         for row in selection:
-            row["is_chosen"] = row["k"] == chosen
-        if chosen not in refits:
-            refits[chosen] = mixtures.kmeans(fit, chosen, seed + 1)
-        again = refits[chosen]
-        if method == "gmm":
-            again = mixtures.gaussian_mixture(fit, again.labels, chosen)
-        ari = mixtures.adjusted_rand(labels[method, chosen], again.predict(X))
-        result[method] = Clustering(method, chosen, labels[method, chosen], ari, selection)
+            row["is_chosen"] = row["k"] == chosen[method]
+    again = _refits(fit, sorted(set(chosen.values())), seed + 1)
+    result = {}
+    for method, selection in rows.items():
+        k = chosen[method]
+        ari = mixtures.adjusted_rand(labels[method, k], again[method, k].predict(X))
+        result[method] = Clustering(method, k, labels[method, k], ari, selection)
     return result
+
+
+def _refits(fit: np.ndarray, ks: list[int], seed: int) -> dict[tuple[str, int], object]:
+    """Both methods refitted with another seed for each chosen k (stability)."""
+    kmeans = mixtures.kmeans_each(fit, ks, seed)
+    gmm = mixtures.gaussian_mixtures(fit, [found.labels for found in kmeans], ks)
+    return {
+        **{("kmeans", k): found for k, found in zip(ks, kmeans, strict=True)},
+        **{("gmm", k): found for k, found in zip(ks, gmm, strict=True)},
+    }
 
 
 def cluster_tracks(X_raw: np.ndarray, method: str, seed: int = 0) -> Clustering:

@@ -36,23 +36,67 @@ class KMeansFit:
 
 def kmeans(X: np.ndarray, k: int, seed: int, starts: int = KMEANS_STARTS) -> KMeansFit:
     """Lloyd's algorithm from ``starts`` k-means++ starts; the lowest inertia wins."""
-    rng = np.random.default_rng(seed)
-    centers = _plus_plus(X, k, starts, rng)
-    tol = KMEANS_TOL * X.var(axis=0).mean()
-    previous = None
-    for _ in range(KMEANS_MAX_ITER):
-        labels = _nearest(X, centers)
-        if previous is not None and (labels == previous).all():
-            break  # no point changed cluster: the centres are final
-        moved = _centres(X, labels, centers)
-        shift = ((moved - centers) ** 2).sum(axis=(1, 2))
-        centers, previous = moved, labels
-        if (shift <= tol).all():
+    return kmeans_each(X, [k], seed, starts)[0]
+
+
+def kmeans_each(
+    X: np.ndarray, ks: list[int], seed: int, starts: int = KMEANS_STARTS
+) -> list[KMeansFit]:
+    """``kmeans(X, k, seed)`` for every k of ``ks``, run side by side: every start
+    of every k is one run of a single Lloyd loop (centres padded to the largest k,
+    the padding never nearest), and each k stops by itself as it would alone.
+
+    k-means++ draws its centres one by one from one random stream, so the first k
+    centres of a start drawn for the largest k are the start ``kmeans`` draws for
+    k: the results equal separate calls (up to rounding in the products)."""
+    ks = list(ks)
+    groups, largest, d = len(ks), max(ks), X.shape[1]
+    drawn = _plus_plus(X, largest, starts, np.random.default_rng(seed))
+    runs = groups * starts
+    centers = np.zeros((runs, largest, d))
+    padding = np.zeros((runs, largest))
+    for g, k in enumerate(ks):
+        centers[g * starts : (g + 1) * starts, :k] = drawn[:, :k]
+        padding[g * starts : (g + 1) * starts, k:] = np.inf
+    _lloyd(X, centers, padding, starts, KMEANS_TOL * X.var(axis=0).mean())
+    labels = _nearest(X, centers, padding)
+    inertia = ((X[:, None, :] - centers[np.arange(runs), labels]) ** 2).sum(axis=(0, 2))
+    fits = []
+    for g, k in enumerate(ks):
+        best = g * starts + int(inertia[g * starts : (g + 1) * starts].argmin())
+        fits.append(KMeansFit(centers[best, :k], labels[:, best], float(inertia[best])))
+    return fits
+
+
+def _lloyd(
+    X: np.ndarray, centers: np.ndarray, padding: np.ndarray, starts: int, tol: float
+) -> None:
+    """Lloyd iterations on ``centers`` (runs, k, features) in place, ``starts``
+    consecutive runs making one k. A k stops when none of its points changes
+    cluster, or when every centre of it moved by at most ``tol`` (squared). A
+    run whose points all kept their clusters is at a fixed point (its centres
+    would not move again), so it is left out from then on, which changes nothing
+    but the work done."""
+    live = np.ones(centers.shape[0], dtype=bool)
+    labels = np.zeros((X.shape[0], centers.shape[0]), dtype=np.intp)
+    for iteration in range(KMEANS_MAX_ITER):
+        on = np.flatnonzero(live)
+        found = _nearest(X, centers[on], padding[on])
+        if iteration:
+            moving = (found != labels[:, on]).any(axis=0)
+            live[on] = moving
+            on, found = on[moving], found[:, moving]
+            if on.size == 0:
+                break
+        labels[:, on] = found
+        moved = _centres(X, found, centers[on])
+        shift = ((moved - centers[on]) ** 2).sum(axis=(1, 2))
+        centers[on] = moved
+        group = on // starts  # a k stops when all its moving runs moved by <= tol
+        settled = np.bincount(group, weights=shift > tol, minlength=live.size // starts) == 0
+        live &= ~np.repeat(settled, starts)
+        if not live.any():
             break
-    labels = _nearest(X, centers)
-    inertia = ((X[:, None, :] - centers[np.arange(starts), labels]) ** 2).sum(axis=(0, 2))
-    best = int(inertia.argmin())
-    return KMeansFit(centers[best], labels[:, best], float(inertia[best]))
 
 
 def _plus_plus(X: np.ndarray, k: int, starts: int, rng: np.random.Generator) -> np.ndarray:
@@ -72,23 +116,25 @@ def _plus_plus(X: np.ndarray, k: int, starts: int, rng: np.random.Generator) -> 
     return X[picks]
 
 
-def _nearest(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+def _nearest(X: np.ndarray, centers: np.ndarray, padding: np.ndarray | float = 0.0) -> np.ndarray:
     """The nearest centre of every point for each start: (points, starts).
-    ``centers`` is (starts, k, features); |x|^2 is left out, as it does not
+    ``centers`` is (starts, k, features); ``padding`` (inf for padded centres,
+    flattened) is added to every distance; |x|^2 is left out, as it does not
     change which centre is nearest."""
     starts, k, d = centers.shape
     scores = X @ centers.reshape(-1, d).T
     scores *= -2
-    scores += (centers**2).sum(axis=2).ravel()
+    scores += (centers**2).sum(axis=2).ravel() + np.ravel(padding)
     return scores.reshape(X.shape[0], starts, k).argmin(axis=2)
 
 
 def _centres(X: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> np.ndarray:
     """The mean of each cluster of each start; an empty cluster keeps its centre."""
     starts, k, d = centers.shape
-    members = np.eye(k)[labels].reshape(X.shape[0], starts * k)
-    counts = members.sum(axis=0).reshape(starts, k, 1)
-    sums = (members.T @ X).reshape(starts, k, d)
+    members = np.zeros((starts * k, X.shape[0]))
+    members[labels.T + k * np.arange(starts)[:, None], np.arange(X.shape[0])] = 1.0
+    counts = members.sum(axis=1).reshape(starts, k, 1)
+    sums = (members @ X).reshape(starts, k, d)
     return np.where(counts > 0, sums / np.maximum(counts, 1), centers)
 
 
@@ -157,18 +203,57 @@ def gaussian_mixture(X: np.ndarray, labels: np.ndarray, k: int) -> MixtureFit:
     """EM for a diagonal-covariance mixture started from a hard partition
     (scikit-learn's 'kmeans' start), until the mean log-likelihood changes by
     less than ``EM_TOL``."""
+    return gaussian_mixtures(X, [labels], [k])[0]
+
+
+def gaussian_mixtures(
+    X: np.ndarray, partitions: list[np.ndarray], ks: list[int]
+) -> list[MixtureFit]:
+    """``gaussian_mixture(X, labels, k)`` for every (labels, k) pair, run side by
+    side: the components of all mixtures are the columns of one E and one M step
+    (each mixture normalised over its own columns), and each mixture stops by
+    itself as it would alone."""
+    ks = list(ks)
     stacked = _stacked(X)
-    fit = _m_step(stacked, np.eye(k)[labels])
-    previous = -np.inf
+    n, groups = stacked.shape[0], len(ks)
+    owner = np.repeat(np.arange(groups), ks)  # the mixture of each component
+    bounds = np.concatenate([[0], np.cumsum(ks)[:-1]])
+    starts = [np.eye(k)[labels] for labels, k in zip(partitions, ks, strict=True)]
+    fit = _m_step(stacked, np.hstack(starts))
+    previous = np.full(groups, -np.inf)
+    active = np.ones(groups, dtype=bool)
+    converged = np.zeros(groups, dtype=bool)
     for _ in range(EM_MAX_ITER):
-        norm, resp = _e_step(stacked, fit)
-        fit = _m_step(stacked, resp)
-        if abs(norm - previous) < EM_TOL:
-            fit.converged = True
+        on = np.flatnonzero(active)  # only the mixtures still iterating
+        columns = np.flatnonzero(active[owner])
+        local = np.searchsorted(on, owner[columns])
+        starts = np.flatnonzero(np.concatenate([[True], local[1:] != local[:-1]]))
+        part = MixtureFit(
+            fit.weights[columns], fit.means[columns], fit.variances[columns], np.nan, n, False
+        )
+        norm, resp = _e_steps(stacked, part, local, starts)
+        moved = _m_step(stacked, resp)
+        fit.weights[columns] = moved.weights
+        fit.means[columns] = moved.means
+        fit.variances[columns] = moved.variances
+        done = np.abs(norm - previous[on]) < EM_TOL
+        converged[on[done]] = True
+        previous[on] = norm
+        active[on[done]] = False
+        if not active.any():
             break
-        previous = norm
-    fit.log_likelihood = _e_step(stacked, fit)[0]
-    return fit
+    final, _ = _e_steps(stacked, fit, owner, bounds)
+    return [
+        MixtureFit(
+            weights=fit.weights[owner == g],
+            means=fit.means[owner == g],
+            variances=fit.variances[owner == g],
+            log_likelihood=float(final[g]),
+            n_points=n,
+            converged=bool(converged[g]),
+        )
+        for g in range(groups)
+    ]
 
 
 def _stacked(X: np.ndarray) -> np.ndarray:
@@ -177,11 +262,19 @@ def _stacked(X: np.ndarray) -> np.ndarray:
     return np.hstack([X**2, X])
 
 
-def _e_step(stacked: np.ndarray, fit: MixtureFit) -> tuple[float, np.ndarray]:
+def _e_steps(
+    stacked: np.ndarray, fit: MixtureFit, owner: np.ndarray, bounds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mean log-likelihood per point of each mixture, and the responsibilities
+    (each mixture's columns sum to one per point)."""
     log_prob = fit._log_prob(stacked)
-    top = log_prob.max(axis=1, keepdims=True)
-    norm = top[:, 0] + np.log(np.exp(log_prob - top).sum(axis=1))
-    return float(norm.mean()), np.exp(log_prob - norm[:, None])
+    top = np.maximum.reduceat(log_prob, bounds, axis=1)
+    log_prob -= top[:, owner]
+    np.exp(log_prob, out=log_prob)
+    total = np.add.reduceat(log_prob, bounds, axis=1)
+    log_prob /= total[:, owner]
+    norm = top + np.log(total)
+    return norm.mean(axis=0), log_prob
 
 
 def _m_step(stacked: np.ndarray, resp: np.ndarray) -> MixtureFit:
