@@ -11,23 +11,16 @@
 /*     Euclidean distance over the nine audio features z-scored with the */
 /*     catalog's mean and std (ties: popularity, then track_id). Top 10. */
 /*     Users without genres get none. */
+/* A play's features, feature_source and genres are its track_key's (Silver */
+/* joins them on track_key), so the plays are first reduced to one row per */
+/* user and track (and one per user for the mean valence); the profiles are */
+/* play-weighted means over those rows. Only the session order needs the plays */
+/* themselves, and that window carries narrow rows. */
 WITH listening AS (
   SELECT
     *
   FROM listening_with_features
-), listening_for_mood /* DuckDB materialises a CTE that is read more than once (here: every column */ /* of every play, spilled at scale), so each later scan of the plays has its */ /* own import and reads only the columns it needs */ AS (
-  SELECT
-    *
-  FROM listening_with_features
-), listening_for_tracks AS (
-  SELECT
-    *
-  FROM listening_with_features
-), listening_for_profile AS (
-  SELECT
-    *
-  FROM listening_with_features
-), listening_for_genres AS (
+), listening_for_sequence /* DuckDB materialises a CTE that is read more than once (here: every column */ /* of every play, spilled at scale), so each later scan of the plays has its */ /* own import and reads only the columns it needs */ AS (
   SELECT
     *
   FROM listening_with_features
@@ -47,115 +40,109 @@ WITH listening AS (
   SELECT
     *
   FROM run_params
-), music_plays AS (
+), track_stats AS (
+  /* per user and track over the feature plays (music, not skipped, trusted */
+  /* features), plus one row per user (track_key level rolled up): its mean */
+  /* valence over the plays */
   SELECT
     l.user_id,
-    l.session_id,
-    l.play_id,
-    l.played_at,
     l.track_key,
-    (
-      NOT l.valence IS NULL
-      AND (
-        COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
-      )
-    ) AS has_features,
-    l.danceability,
-    l.energy,
-    l.loudness,
-    l.speechiness,
-    l.acousticness,
-    l.instrumentalness,
-    l.liveness,
-    l.valence,
-    l.tempo
+    l.genres,
+    GROUPING(l.track_key) AS is_user_row,
+    CAST(COUNT(*) AS BIGINT) AS plays,
+    AVG(l.danceability) AS danceability,
+    AVG(l.energy) AS energy,
+    AVG(l.loudness) AS loudness,
+    AVG(l.speechiness) AS speechiness,
+    AVG(l.acousticness) AS acousticness,
+    AVG(l.instrumentalness) AS instrumentalness,
+    AVG(l.liveness) AS liveness,
+    AVG(l.valence) AS valence,
+    AVG(l.tempo) AS tempo
   FROM listening AS l
   CROSS JOIN params AS p
   WHERE
     COALESCE(l.is_music, FALSE)
     AND NOT COALESCE(l.is_skip, FALSE)
     AND NOT l.user_id IS NULL
-), user_mood AS (
-  SELECT
-    f.user_id,
-    AVG(f.valence) AS user_mean_valence,
-    CAST(COUNT(*) AS BIGINT) AS n_feature_plays
-  FROM listening_for_mood AS f
-  CROSS JOIN params AS p
-  WHERE
-    COALESCE(f.is_music, FALSE)
-    AND NOT COALESCE(f.is_skip, FALSE)
-    AND NOT f.user_id IS NULL
-    AND NOT f.valence IS NULL
+    AND NOT l.valence IS NULL
     AND (
-      COALESCE(f.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
     )
   GROUP BY
-    f.user_id
-), sequenced AS (
+    GROUPING SETS (
+      (l.user_id, l.track_key, l.genres),
+      (
+        l.user_id
+      )
+    )
+), user_mood AS (
   SELECT
-    m.*,
-    LAG(m.has_features) OVER session_order AS prev_has_features,
-    LAG(m.valence) OVER session_order AS prev_valence
-  FROM music_plays AS m
+    s.user_id,
+    s.valence AS user_mean_valence,
+    s.plays AS n_feature_plays
+  FROM track_stats AS s
   WHERE
-    NOT m.session_id IS NULL
-  WINDOW session_order AS (
-    PARTITION BY m.user_id, m.session_id
-    ORDER BY m.played_at NULLS LAST, m.play_id NULLS LAST
-  )
-), lift_plays AS (
-  /* a play whose valence is higher than the previous play's in its session */
-  /* and above the user's mean: the mood went up, and into the better half */
+    s.is_user_row = 1
+), user_tracks AS (
   SELECT
-    s.*,
-    s.valence - s.prev_valence AS lift
+    *
+  FROM track_stats
+  WHERE
+    is_user_row = 0
+), sequenced AS (
+  /* the previous music play (not skipped) in the session and its trusted */
+  /* valence (null: no usable features); session_play_no orders a session by */
+  /* played_at, then play_id */
+  SELECT
+    m.user_id,
+    m.track_key,
+    m.valence,
+    LAG(m.valence) OVER (PARTITION BY m.user_id, m.session_id ORDER BY m.session_play_no NULLS LAST) AS prev_valence
+  FROM (
+    SELECT
+      l.user_id,
+      l.session_id,
+      l.session_play_no,
+      l.track_key,
+      CASE
+        WHEN COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+        THEN l.valence
+      END AS valence
+    FROM listening_for_sequence AS l
+    CROSS JOIN params AS p
+    WHERE
+      COALESCE(l.is_music, FALSE)
+      AND NOT COALESCE(l.is_skip, FALSE)
+      AND NOT l.user_id IS NULL
+      AND NOT l.session_id IS NULL
+  ) AS m
+), track_lifts AS (
+  /* lift plays: valence higher than the previous play's in its session and */
+  /* above the user's mean (the mood went up, and into the better half) */
+  SELECT
+    s.user_id,
+    s.track_key,
+    CAST(COUNT(*) AS BIGINT) AS lift_plays,
+    AVG(s.valence - s.prev_valence) AS mean_valence_lift
   FROM sequenced AS s
   INNER JOIN user_mood AS u
     ON s.user_id = u.user_id
   WHERE
-    s.has_features
-    AND s.prev_has_features
-    AND s.valence > s.prev_valence
-    AND s.valence > u.user_mean_valence
-), track_lifts AS (
-  SELECT
-    l.user_id,
-    l.track_key,
-    CAST(COUNT(*) AS BIGINT) AS lift_plays,
-    AVG(l.lift) AS mean_valence_lift
-  FROM lift_plays AS l
+    s.valence > s.prev_valence AND s.valence > u.user_mean_valence
   GROUP BY
-    l.user_id,
-    l.track_key
-), history_tracks AS (
-  /* mean features over all the user's feature plays of each track that lifted */
-  SELECT
-    f.user_id,
-    f.track_key,
-    AVG(f.valence) AS valence,
-    AVG(f.energy) AS energy,
-    AVG(f.danceability) AS danceability,
-    AVG(f.acousticness) AS acousticness,
-    AVG(f.tempo) AS tempo
-  FROM listening_for_tracks AS f
-  CROSS JOIN params AS p
-  INNER JOIN track_lifts AS t
-    ON f.user_id = t.user_id AND f.track_key = t.track_key
-  WHERE
-    COALESCE(f.is_music, FALSE)
-    AND NOT COALESCE(f.is_skip, FALSE)
-    AND NOT f.user_id IS NULL
-    AND NOT f.valence IS NULL
-    AND (
-      COALESCE(f.feature_source, '') <> 'synthetic' OR p.allow_synthetic
-    )
-  GROUP BY
-    f.user_id,
-    f.track_key
+    s.user_id,
+    s.track_key
 ), history_ranked AS (
+  /* the track's mean features over all the user's feature plays of it */
   SELECT
-    h.*,
+    h.user_id,
+    h.track_key,
+    h.valence,
+    h.energy,
+    h.danceability,
+    h.acousticness,
+    h.tempo,
     t.lift_plays,
     t.mean_valence_lift,
     u.user_mean_valence,
@@ -164,7 +151,7 @@ WITH listening AS (
       PARTITION BY h.user_id
       ORDER BY t.lift_plays DESC, t.mean_valence_lift DESC, h.track_key NULLS LAST
     ) AS rank
-  FROM history_tracks AS h
+  FROM user_tracks AS h
   INNER JOIN track_lifts AS t
     ON h.user_id = t.user_id AND h.track_key = t.track_key
   INNER JOIN user_mood AS u
@@ -200,55 +187,51 @@ WITH listening AS (
     l.user_id,
     l.track_key
 ), lift_profile AS (
+  /* mean features of the lift plays: each track weighted by its lift plays */
   SELECT
-    l.user_id,
+    t.user_id,
     'lift plays' AS profile_basis,
-    AVG(l.danceability) AS danceability,
-    AVG(l.energy) AS energy,
-    AVG(l.loudness) AS loudness,
-    AVG(l.speechiness) AS speechiness,
-    AVG(l.acousticness) AS acousticness,
-    AVG(l.instrumentalness) AS instrumentalness,
-    AVG(l.liveness) AS liveness,
-    AVG(l.valence) AS valence,
-    AVG(l.tempo) AS tempo
-  FROM lift_plays AS l
+    SUM(t.lift_plays * h.danceability) / SUM(t.lift_plays) AS danceability,
+    SUM(t.lift_plays * h.energy) / SUM(t.lift_plays) AS energy,
+    SUM(t.lift_plays * h.loudness) / SUM(t.lift_plays) AS loudness,
+    SUM(t.lift_plays * h.speechiness) / SUM(t.lift_plays) AS speechiness,
+    SUM(t.lift_plays * h.acousticness) / SUM(t.lift_plays) AS acousticness,
+    SUM(t.lift_plays * h.instrumentalness) / SUM(t.lift_plays) AS instrumentalness,
+    SUM(t.lift_plays * h.liveness) / SUM(t.lift_plays) AS liveness,
+    SUM(t.lift_plays * h.valence) / SUM(t.lift_plays) AS valence,
+    SUM(t.lift_plays * h.tempo) / SUM(t.lift_plays) AS tempo
+  FROM track_lifts AS t
+  INNER JOIN user_tracks AS h
+    ON t.user_id = h.user_id AND t.track_key = h.track_key
   GROUP BY
-    l.user_id
+    t.user_id
 ), high_profile AS (
-  /* only for the users without lift plays */
+  /* only for the users without lift plays: mean features of the plays above */
+  /* the user's mean valence (each track weighted by its plays) */
   SELECT
-    f.user_id,
+    h.user_id,
     'plays above mean valence' AS profile_basis,
-    AVG(f.danceability) AS danceability,
-    AVG(f.energy) AS energy,
-    AVG(f.loudness) AS loudness,
-    AVG(f.speechiness) AS speechiness,
-    AVG(f.acousticness) AS acousticness,
-    AVG(f.instrumentalness) AS instrumentalness,
-    AVG(f.liveness) AS liveness,
-    AVG(f.valence) AS valence,
-    AVG(f.tempo) AS tempo
-  FROM listening_for_profile AS f
-  CROSS JOIN params AS p
+    SUM(h.plays * h.danceability) / SUM(h.plays) AS danceability,
+    SUM(h.plays * h.energy) / SUM(h.plays) AS energy,
+    SUM(h.plays * h.loudness) / SUM(h.plays) AS loudness,
+    SUM(h.plays * h.speechiness) / SUM(h.plays) AS speechiness,
+    SUM(h.plays * h.acousticness) / SUM(h.plays) AS acousticness,
+    SUM(h.plays * h.instrumentalness) / SUM(h.plays) AS instrumentalness,
+    SUM(h.plays * h.liveness) / SUM(h.plays) AS liveness,
+    SUM(h.plays * h.valence) / SUM(h.plays) AS valence,
+    SUM(h.plays * h.tempo) / SUM(h.plays) AS tempo
+  FROM user_tracks AS h
   INNER JOIN user_mood AS u
-    ON f.user_id = u.user_id
+    ON h.user_id = u.user_id
   WHERE
-    COALESCE(f.is_music, FALSE)
-    AND NOT COALESCE(f.is_skip, FALSE)
-    AND NOT f.user_id IS NULL
-    AND NOT f.valence IS NULL
-    AND (
-      COALESCE(f.feature_source, '') <> 'synthetic' OR p.allow_synthetic
-    )
-    AND f.valence > u.user_mean_valence
-    AND NOT f.user_id IN (
+    h.valence > u.user_mean_valence
+    AND NOT h.user_id IN (
       SELECT
         l.user_id
       FROM lift_profile AS l
     )
   GROUP BY
-    f.user_id
+    h.user_id
 ), profiles AS (
   SELECT
     *
@@ -281,22 +264,13 @@ WITH listening AS (
 ), genre_lists AS (
   /* feature plays per genre list (tracks share lists), unnested below */
   SELECT
-    l.user_id,
-    l.genres,
-    COUNT(*) AS plays
-  FROM listening_for_genres AS l
-  CROSS JOIN params AS p
-  WHERE
-    COALESCE(l.is_music, FALSE)
-    AND NOT COALESCE(l.is_skip, FALSE)
-    AND NOT l.user_id IS NULL
-    AND NOT l.valence IS NULL
-    AND (
-      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
-    )
+    h.user_id,
+    h.genres,
+    SUM(h.plays) AS plays
+  FROM user_tracks AS h
   GROUP BY
-    l.user_id,
-    l.genres
+    h.user_id,
+    h.genres
 ), play_genres AS (
   SELECT
     g.user_id,
@@ -517,26 +491,36 @@ WITH listening AS (
     ON g.user_id = h.user_id AND c.track_id = h.track_id
   WHERE
     h.track_id IS NULL
-), nearest AS (
-  /* rank on narrow rows: the copies of a track share its dense_rank, so */
-  /* the 10 nearest tracks are the rows with dense_rank <= 10 */
+), nearest_copies AS (
+  /* a track in several of the user's top genres keeps its highest-ranked one */
   SELECT
     k.user_id,
     k.track_id,
-    k.genre,
-    k.genre_rank,
-    k.distance,
-    DENSE_RANK() OVER (
-      PARTITION BY k.user_id
-      ORDER BY k.distance NULLS LAST, k.popularity DESC, k.track_id NULLS LAST
-    ) AS rank
+    MIN(k.genre_rank) AS genre_rank,
+    MIN(k.distance) AS distance,
+    MAX(k.popularity) AS popularity
   FROM candidates AS k
-), nearest_picks AS (
-  /* a track in several of the user's top genres keeps its highest-ranked one */
+  GROUP BY
+    k.user_id,
+    k.track_id
+), nearest_ranked AS (
   SELECT
     n.*,
-    ROW_NUMBER() OVER (PARTITION BY n.user_id, n.track_id ORDER BY n.genre_rank NULLS LAST) AS genre_pick
-  FROM nearest AS n
+    ROW_NUMBER() OVER (
+      PARTITION BY n.user_id
+      ORDER BY n.distance NULLS LAST, n.popularity DESC, n.track_id NULLS LAST
+    ) AS rank
+  FROM nearest_copies AS n
+), nearest_picks AS (
+  SELECT
+    n.user_id,
+    n.track_id,
+    n.rank,
+    n.distance,
+    g.genre
+  FROM nearest_ranked AS n
+  INNER JOIN top_genres AS g
+    ON n.user_id = g.user_id AND n.genre_rank = g.genre_rank
   WHERE
     n.rank <= 10
 ), catalog_ranked AS (
@@ -564,8 +548,6 @@ WITH listening AS (
     ON n.user_id = p.user_id
   INNER JOIN user_mood AS u
     ON n.user_id = u.user_id
-  WHERE
-    n.genre_pick = 1
 ), final AS (
   SELECT
     h.user_id,

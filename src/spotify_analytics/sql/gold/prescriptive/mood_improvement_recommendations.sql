@@ -11,6 +11,11 @@
 --     Euclidean distance over the nine audio features z-scored with the
 --     catalog's mean and std (ties: popularity, then track_id). Top 10.
 --     Users without genres get none.
+-- A play's features, feature_source and genres are its track_key's (Silver
+-- joins them on track_key), so the plays are first reduced to one row per
+-- user and track (and one per user for the mean valence); the profiles are
+-- play-weighted means over those rows. Only the session order needs the plays
+-- themselves, and that window carries narrow rows.
 with listening as (
     select * from listening_with_features
 ),
@@ -18,19 +23,7 @@ with listening as (
 -- DuckDB materialises a CTE that is read more than once (here: every column
 -- of every play, spilled at scale), so each later scan of the plays has its
 -- own import and reads only the columns it needs
-listening_for_mood as (
-    select * from listening_with_features
-),
-
-listening_for_tracks as (
-    select * from listening_with_features
-),
-
-listening_for_profile as (
-    select * from listening_with_features
-),
-
-listening_for_genres as (
+listening_for_sequence as (
     select * from listening_with_features
 ),
 
@@ -50,108 +43,104 @@ params as (
     select * from run_params
 ),
 
-music_plays as (
+track_stats as (
+    -- per user and track over the feature plays (music, not skipped, trusted
+    -- features), plus one row per user (track_key level rolled up): its mean
+    -- valence over the plays
     select
         l.user_id,
-        l.session_id,
-        l.play_id,
-        l.played_at,
         l.track_key,
-        (
-            l.valence is not null
-            and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-        ) as has_features,
-        l.danceability,
-        l.energy,
-        l.loudness,
-        l.speechiness,
-        l.acousticness,
-        l.instrumentalness,
-        l.liveness,
-        l.valence,
-        l.tempo
+        l.genres,
+        grouping(l.track_key) as is_user_row,
+        cast(count(*) as bigint) as plays,
+        avg(l.danceability) as danceability,
+        avg(l.energy) as energy,
+        avg(l.loudness) as loudness,
+        avg(l.speechiness) as speechiness,
+        avg(l.acousticness) as acousticness,
+        avg(l.instrumentalness) as instrumentalness,
+        avg(l.liveness) as liveness,
+        avg(l.valence) as valence,
+        avg(l.tempo) as tempo
     from listening as l
     cross join params as p
     where coalesce(l.is_music, false)
         and not coalesce(l.is_skip, false)
         and l.user_id is not null
+        and l.valence is not null
+        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+    group by grouping sets ((l.user_id, l.track_key, l.genres), (l.user_id))
 ),
 
 user_mood as (
     select
-        f.user_id,
-        avg(f.valence) as user_mean_valence,
-        cast(count(*) as bigint) as n_feature_plays
-    from listening_for_mood as f
-    cross join params as p
-    where coalesce(f.is_music, false)
-        and not coalesce(f.is_skip, false)
-        and f.user_id is not null
-        and f.valence is not null
-        and (coalesce(f.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-    group by f.user_id
+        s.user_id,
+        s.valence as user_mean_valence,
+        s.plays as n_feature_plays
+    from track_stats as s
+    where s.is_user_row = 1
+),
+
+user_tracks as (
+    select * from track_stats where is_user_row = 0
 ),
 
 sequenced as (
+    -- the previous music play (not skipped) in the session and its trusted
+    -- valence (null: no usable features); session_play_no orders a session by
+    -- played_at, then play_id
     select
-        m.*,
-        lag(m.has_features) over session_order as prev_has_features,
-        lag(m.valence) over session_order as prev_valence
-    from music_plays as m
-    where m.session_id is not null
-    window session_order as (partition by m.user_id, m.session_id order by m.played_at, m.play_id)
-),
-
-lift_plays as (
-    -- a play whose valence is higher than the previous play's in its session
-    -- and above the user's mean: the mood went up, and into the better half
-    select
-        s.*,
-        s.valence - s.prev_valence as lift
-    from sequenced as s
-    inner join user_mood as u
-        on s.user_id = u.user_id
-    where s.has_features
-        and s.prev_has_features
-        and s.valence > s.prev_valence
-        and s.valence > u.user_mean_valence
+        m.user_id,
+        m.track_key,
+        m.valence,
+        lag(m.valence) over (
+            partition by m.user_id, m.session_id order by m.session_play_no
+        ) as prev_valence
+    from (
+        select
+            l.user_id,
+            l.session_id,
+            l.session_play_no,
+            l.track_key,
+            case
+                when coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic
+                    then l.valence
+            end as valence
+        from listening_for_sequence as l
+        cross join params as p
+        where coalesce(l.is_music, false)
+            and not coalesce(l.is_skip, false)
+            and l.user_id is not null
+            and l.session_id is not null
+    ) as m
 ),
 
 track_lifts as (
+    -- lift plays: valence higher than the previous play's in its session and
+    -- above the user's mean (the mood went up, and into the better half)
     select
-        l.user_id,
-        l.track_key,
+        s.user_id,
+        s.track_key,
         cast(count(*) as bigint) as lift_plays,
-        avg(l.lift) as mean_valence_lift
-    from lift_plays as l
-    group by l.user_id, l.track_key
-),
-
-history_tracks as (
-    -- mean features over all the user's feature plays of each track that lifted
-    select
-        f.user_id,
-        f.track_key,
-        avg(f.valence) as valence,
-        avg(f.energy) as energy,
-        avg(f.danceability) as danceability,
-        avg(f.acousticness) as acousticness,
-        avg(f.tempo) as tempo
-    from listening_for_tracks as f
-    cross join params as p
-    inner join track_lifts as t
-        on f.user_id = t.user_id and f.track_key = t.track_key
-    where coalesce(f.is_music, false)
-        and not coalesce(f.is_skip, false)
-        and f.user_id is not null
-        and f.valence is not null
-        and (coalesce(f.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-    group by f.user_id, f.track_key
+        avg(s.valence - s.prev_valence) as mean_valence_lift
+    from sequenced as s
+    inner join user_mood as u
+        on s.user_id = u.user_id
+    where s.valence > s.prev_valence
+        and s.valence > u.user_mean_valence
+    group by s.user_id, s.track_key
 ),
 
 history_ranked as (
+    -- the track's mean features over all the user's feature plays of it
     select
-        h.*,
+        h.user_id,
+        h.track_key,
+        h.valence,
+        h.energy,
+        h.danceability,
+        h.acousticness,
+        h.tempo,
         t.lift_plays,
         t.mean_valence_lift,
         u.user_mean_valence,
@@ -160,7 +149,7 @@ history_ranked as (
             partition by h.user_id
             order by t.lift_plays desc, t.mean_valence_lift desc, h.track_key
         ) as rank
-    from history_tracks as h
+    from user_tracks as h
     inner join track_lifts as t
         on h.user_id = t.user_id and h.track_key = t.track_key
     inner join user_mood as u
@@ -192,48 +181,46 @@ history_names as (
 ),
 
 lift_profile as (
+    -- mean features of the lift plays: each track weighted by its lift plays
     select
-        l.user_id,
+        t.user_id,
         'lift plays' as profile_basis,
-        avg(l.danceability) as danceability,
-        avg(l.energy) as energy,
-        avg(l.loudness) as loudness,
-        avg(l.speechiness) as speechiness,
-        avg(l.acousticness) as acousticness,
-        avg(l.instrumentalness) as instrumentalness,
-        avg(l.liveness) as liveness,
-        avg(l.valence) as valence,
-        avg(l.tempo) as tempo
-    from lift_plays as l
-    group by l.user_id
+        sum(t.lift_plays * h.danceability) / sum(t.lift_plays) as danceability,
+        sum(t.lift_plays * h.energy) / sum(t.lift_plays) as energy,
+        sum(t.lift_plays * h.loudness) / sum(t.lift_plays) as loudness,
+        sum(t.lift_plays * h.speechiness) / sum(t.lift_plays) as speechiness,
+        sum(t.lift_plays * h.acousticness) / sum(t.lift_plays) as acousticness,
+        sum(t.lift_plays * h.instrumentalness) / sum(t.lift_plays) as instrumentalness,
+        sum(t.lift_plays * h.liveness) / sum(t.lift_plays) as liveness,
+        sum(t.lift_plays * h.valence) / sum(t.lift_plays) as valence,
+        sum(t.lift_plays * h.tempo) / sum(t.lift_plays) as tempo
+    from track_lifts as t
+    inner join user_tracks as h
+        on t.user_id = h.user_id and t.track_key = h.track_key
+    group by t.user_id
 ),
 
 high_profile as (
-    -- only for the users without lift plays
+    -- only for the users without lift plays: mean features of the plays above
+    -- the user's mean valence (each track weighted by its plays)
     select
-        f.user_id,
+        h.user_id,
         'plays above mean valence' as profile_basis,
-        avg(f.danceability) as danceability,
-        avg(f.energy) as energy,
-        avg(f.loudness) as loudness,
-        avg(f.speechiness) as speechiness,
-        avg(f.acousticness) as acousticness,
-        avg(f.instrumentalness) as instrumentalness,
-        avg(f.liveness) as liveness,
-        avg(f.valence) as valence,
-        avg(f.tempo) as tempo
-    from listening_for_profile as f
-    cross join params as p
+        sum(h.plays * h.danceability) / sum(h.plays) as danceability,
+        sum(h.plays * h.energy) / sum(h.plays) as energy,
+        sum(h.plays * h.loudness) / sum(h.plays) as loudness,
+        sum(h.plays * h.speechiness) / sum(h.plays) as speechiness,
+        sum(h.plays * h.acousticness) / sum(h.plays) as acousticness,
+        sum(h.plays * h.instrumentalness) / sum(h.plays) as instrumentalness,
+        sum(h.plays * h.liveness) / sum(h.plays) as liveness,
+        sum(h.plays * h.valence) / sum(h.plays) as valence,
+        sum(h.plays * h.tempo) / sum(h.plays) as tempo
+    from user_tracks as h
     inner join user_mood as u
-        on f.user_id = u.user_id
-    where coalesce(f.is_music, false)
-        and not coalesce(f.is_skip, false)
-        and f.user_id is not null
-        and f.valence is not null
-        and (coalesce(f.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-        and f.valence > u.user_mean_valence
-        and f.user_id not in (select l.user_id from lift_profile as l)
-    group by f.user_id
+        on h.user_id = u.user_id
+    where h.valence > u.user_mean_valence
+        and h.user_id not in (select l.user_id from lift_profile as l)
+    group by h.user_id
 ),
 
 profiles as (
@@ -268,17 +255,11 @@ catalog_stats as (
 genre_lists as (
     -- feature plays per genre list (tracks share lists), unnested below
     select
-        l.user_id,
-        l.genres,
-        count(*) as plays
-    from listening_for_genres as l
-    cross join params as p
-    where coalesce(l.is_music, false)
-        and not coalesce(l.is_skip, false)
-        and l.user_id is not null
-        and l.valence is not null
-        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-    group by l.user_id, l.genres
+        h.user_id,
+        h.genres,
+        sum(h.plays) as plays
+    from user_tracks as h
+    group by h.user_id, h.genres
 ),
 
 play_genres as (
@@ -412,31 +393,38 @@ candidates as (
     where h.track_id is null
 ),
 
-nearest as (
-    -- rank on narrow rows: the copies of a track share its dense_rank, so
-    -- the 10 nearest tracks are the rows with dense_rank <= 10
+nearest_copies as (
+    -- a track in several of the user's top genres keeps its highest-ranked one
     select
         k.user_id,
         k.track_id,
-        k.genre,
-        k.genre_rank,
-        k.distance,
-        dense_rank() over (
-            partition by k.user_id
-            order by k.distance, k.popularity desc, k.track_id
-        ) as rank
+        min(k.genre_rank) as genre_rank,
+        min(k.distance) as distance,
+        max(k.popularity) as popularity
     from candidates as k
+    group by k.user_id, k.track_id
 ),
 
-nearest_picks as (
-    -- a track in several of the user's top genres keeps its highest-ranked one
+nearest_ranked as (
     select
         n.*,
         row_number() over (
-            partition by n.user_id, n.track_id
-            order by n.genre_rank
-        ) as genre_pick
-    from nearest as n
+            partition by n.user_id
+            order by n.distance, n.popularity desc, n.track_id
+        ) as rank
+    from nearest_copies as n
+),
+
+nearest_picks as (
+    select
+        n.user_id,
+        n.track_id,
+        n.rank,
+        n.distance,
+        g.genre
+    from nearest_ranked as n
+    inner join top_genres as g
+        on n.user_id = g.user_id and n.genre_rank = g.genre_rank
     where n.rank <= 10
 ),
 
@@ -465,7 +453,6 @@ catalog_ranked as (
         on n.user_id = p.user_id
     inner join user_mood as u
         on n.user_id = u.user_id
-    where n.genre_pick = 1
 ),
 
 final as (
