@@ -8,10 +8,10 @@ from typer.testing import CliRunner
 
 from spotify_analytics.cli import app
 from spotify_analytics.lake import Lake
+from spotify_analytics.ml.runs import run_context_model
 from spotify_analytics.ml.synthetic import planted_listening
 from spotify_analytics.runner import StepContext
 from spotify_analytics.settings import Settings
-from spotify_analytics.steps.mood_predictions import mood_predictions
 
 
 def test_models_command_lists_saved_versions(lake: Lake) -> None:
@@ -19,7 +19,7 @@ def test_models_command_lists_saved_versions(lake: Lake) -> None:
     empty = runner.invoke(app, ["models", "--lake", str(lake.root)])
     assert empty.exit_code == 0 and "no saved models" in empty.output
     lake.overwrite("silver/listening_with_features", planted_listening(users=1, days=30))
-    mood_predictions(StepContext(lake, Settings(lake=lake.root)))
+    run_context_model(StepContext(lake, Settings(lake=lake.root)), "mood_predictions")
     result = runner.invoke(app, ["models", "--lake", str(lake.root), "--json"])
     assert result.exit_code == 0, result.output
     listed = json.loads(result.output)

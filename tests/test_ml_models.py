@@ -21,7 +21,7 @@ from spotify_analytics.runner import StepContext
 from spotify_analytics.settings import Settings
 
 PRIMARY = {"mood_predictions": "r2", "mood_classifications": "accuracy", "energy_forecasts": "r2"}
-CONTEXT_STEPS = ("mood_predictions", "mood_classifications", "energy_forecasts")
+CONTEXT_MODELS = ("mood_predictions", "mood_classifications", "energy_forecasts")
 NO_LIFT_TOLERANCE = 0.03  # shuffled labels: |primary-metric lift| must stay within this
 
 
@@ -32,7 +32,7 @@ def PLANTED() -> pa.Table:  # noqa: N802
 def _build(
     root,
     listening: pa.Table,
-    steps=CONTEXT_STEPS + ("audio_to_valence", "model_performance_metrics"),
+    steps=("context_models", "audio_to_valence", "model_performance_metrics"),
 ):
     lake = Lake.open(root, create=True)
     lake.overwrite("silver/listening_with_features", listening)
@@ -86,7 +86,7 @@ def test_no_play_or_duplicate_of_a_play_is_in_train_and_test(tmp_path) -> None:
         0, "play_id", pc.binary_join_element_wise(table.slice(2000, 200).column("play_id"), "x", "")
     )  # the same play (user, track, played_at) under another id
     lake, _ = _build(
-        tmp_path / "lake", pa.concat_tables([duplicated, other_id]), steps=("mood_predictions",)
+        tmp_path / "lake", pa.concat_tables([duplicated, other_id]), steps=("context_models",)
     )
     predicted = lake.read("mood_predictions")
     version = predicted.column("model_version")[0].as_py()
@@ -118,8 +118,8 @@ def test_small_users_get_a_status_row_not_a_number(tmp_path) -> None:
     small = table.filter(pc.equal(table.column("user_id"), "u1")).slice(0, 80)
     big = table.filter(pc.equal(table.column("user_id"), "u0"))
     lake, _ = _build(tmp_path / "lake", pa.concat_tables([big, small]))
-    rows = [r for r in _metrics(lake) if r["user_id"] == "u1" and r["model"] in CONTEXT_STEPS]
-    assert {r["model"] for r in rows} == set(CONTEXT_STEPS)
+    rows = [r for r in _metrics(lake) if r["user_id"] == "u1" and r["model"] in CONTEXT_MODELS]
+    assert {r["model"] for r in rows} == set(CONTEXT_MODELS)
     for row in rows:
         assert row["status"] == "insufficient_data" and row["value"] is None
         assert row["n_train"] < 200 and "needs >=" in row["note"]
@@ -127,7 +127,7 @@ def test_small_users_get_a_status_row_not_a_number(tmp_path) -> None:
     assert "u0" in lake.read("mood_predictions").column("user_id").to_pylist()
 
 
-@pytest.mark.parametrize("model", CONTEXT_STEPS)
+@pytest.mark.parametrize("model", CONTEXT_MODELS)
 def test_saved_model_reproduces_the_stored_predictions(planted, model) -> None:
     lake, settings = planted
     stored = lake.read(model).filter(pc.equal(lake.read(model).column("user_id"), "u1"))
@@ -166,10 +166,9 @@ def test_model_cards_and_versions(planted, tmp_path) -> None:
     ):
         assert card[key], key
     # same data -> same version: rebuilding rewrites the version instead of piling up copies
-    again, _ = _build(tmp_path / "again", PLANTED(), steps=("mood_predictions",))
-    assert {m["version"] for m in artifacts.list_models(again.root)} == {
-        m["version"] for m in listed
-    }
+    again, _ = _build(tmp_path / "again", PLANTED(), steps=("context_models",))
+    rebuilt = [m for m in artifacts.list_models(again.root) if m["model"] == "mood_predictions"]
+    assert {m["version"] for m in rebuilt} == {m["version"] for m in listed}
 
 
 def test_odd_user_ids_get_safe_unique_folders() -> None:
@@ -206,7 +205,7 @@ def test_changing_shared_model_code_makes_the_steps_stale() -> None:
         assert "def temporal_split" in step.code  # the ml package is part of each fingerprint
 
 
-PER_USER_STEPS = CONTEXT_STEPS + ("audio_to_valence", "model_performance_metrics")
+PER_USER_STEPS = ("context_models", "audio_to_valence", "model_performance_metrics")
 MANIFESTS = ("mood_predictions", "mood_classifications", "energy_forecasts", "audio_to_valence")
 
 
@@ -223,19 +222,20 @@ def test_a_one_user_rebuild_equals_the_full_build_for_that_user(planted, tmp_pat
     step = next(s for s in ml_steps() if s.name == name)
     assert step.per_user
     ctx = StepContext(lake, Settings(lake=lake.root), users=frozenset({"u1"}))
-    (location, table), *_ = step.function(ctx).items()
-    full = lake.read(location.rsplit("/", 1)[-1])
-    expected = full.filter(pc.equal(full.column("user_id"), "u1"))
-    assert table.num_rows == expected.num_rows > 0
-    keys = [(c, "ascending") for c in table.column_names if c not in {"probability"}]
-    assert table.sort_by(keys).equals(expected.sort_by(keys))
+    tables = step.function(ctx)
+    assert set(tables) == set(step.outputs)
+    for location, table in tables.items():
+        full = lake.read(location.rsplit("/", 1)[-1])
+        expected = full.filter(pc.equal(full.column("user_id"), "u1"))
+        assert table.num_rows == expected.num_rows > 0
+        keys = [(c, "ascending") for c in table.column_names if c not in {"probability"}]
+        assert table.sort_by(keys).equals(expected.sort_by(keys))
     after = {model: artifacts.read_manifest(lake.root, model) for model in MANIFESTS}
     assert after == before  # u1's rows rewritten identically, the others' kept
     # the catalog model is reused from its saved artifact, not tuned and saved again
     assert {p: p.read_text() for p in catalog_cards.glob("*/card.json")} == cards_before
-    assert {r["user_id"] for r in after.get(name, [])} >= (
-        {"u0", "u2"} if name in MANIFESTS else set()
-    )
+    for model in set(step.output_names) & set(MANIFESTS):
+        assert {r["user_id"] for r in after[model]} >= {"u0", "u2"}
 
 
 @pytest.mark.parametrize("model", ["mood_predictions", "mood_classifications"])

@@ -53,7 +53,18 @@ def fit_context_model(
     lake_root: Path,
     protocol: Protocol,
 ) -> tuple[TaskResult, dict[str, np.ndarray]]:
-    plays, split = needed_plays(model, mood_plays(arrays), protocol)
+    return fit_mood_model(model, user_id, mood_plays(arrays), lake_root, protocol)
+
+
+def fit_mood_model(
+    model: str,
+    user_id: str,
+    mood: dict[str, np.ndarray],
+    lake_root: Path,
+    protocol: Protocol,
+) -> tuple[TaskResult, dict[str, np.ndarray]]:
+    """``fit_context_model`` for plays already limited to ``mood_plays``."""
+    plays, split = needed_plays(model, mood, protocol)
     data = context_data(model, user_id, plays)
     if data.kind == "regression":
         candidates = regressors(data.feature_names)

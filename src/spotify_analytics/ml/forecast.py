@@ -92,7 +92,17 @@ def fit_energy_forecast(
     lake_root: Path,
     protocol: Protocol = CELL_PROTOCOL,
 ) -> tuple[TaskResult, dict[str, np.ndarray]]:
-    cells = hour_cells(mood_plays(arrays))
+    return fit_energy_cells(user_id, mood_plays(arrays), lake_root, protocol)
+
+
+def fit_energy_cells(
+    user_id: str,
+    mood: dict[str, np.ndarray],
+    lake_root: Path,
+    protocol: Protocol = CELL_PROTOCOL,
+) -> tuple[TaskResult, dict[str, np.ndarray]]:
+    """``fit_energy_forecast`` for plays already limited to ``mood_plays``."""
+    cells = hour_cells(mood)
     data = forecast_data(user_id, cells)
     return run_task(data, regressors(data.feature_names), lake_root, protocol), cells
 

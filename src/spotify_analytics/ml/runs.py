@@ -11,10 +11,10 @@ from threadpoolctl import threadpool_limits
 
 from ..runner import StepContext
 from . import artifacts, catalog
-from .context import fit_context_model, prediction_table
-from .forecast import CELL_PROTOCOL, fit_energy_forecast, forecast_table
+from .context import fit_mood_model, prediction_table
+from .forecast import CELL_PROTOCOL, fit_energy_cells, forecast_table
 from .forecast import MODEL as ENERGY
-from .plays import MOOD_COLUMNS, by_user_chunks, query, user_plays
+from .plays import MOOD_COLUMNS, by_user_chunks, mood_plays, query, user_plays
 from .training import Protocol, TaskResult
 
 PREDICTIVE_MODELS = (
@@ -51,32 +51,50 @@ def fit_users(
     return (pa.concat_tables(tables) if tables else empty), rows
 
 
+CONTEXT_MODELS = ("mood_predictions", "mood_classifications", ENERGY)
+CONTEXT_TABLES = {
+    "mood_predictions": lambda results: prediction_table("mood_predictions", results),
+    "mood_classifications": lambda results: prediction_table("mood_classifications", results),
+    ENERGY: forecast_table,
+}
+
+
+def run_context_models(
+    ctx: StepContext, protocols: dict[str, Protocol] | None = None
+) -> dict[str, pa.Table]:
+    """Train the next-play models (``mood_predictions``, ``mood_classifications``,
+    ``energy_forecasts``, or those named in ``protocols``) for every user (or for
+    ``ctx.users``): each user's plays are read and deduplicated once for all of
+    them. Returns each model's table."""
+    if protocols is None:
+        protocols = {model: Protocol() for model in CONTEXT_MODELS}
+        protocols[ENERGY] = CELL_PROTOCOL
+    tables: dict[str, list[pa.Table]] = {model: [] for model in protocols}
+    rows: dict[str, list[dict]] = {model: [] for model in protocols}
+    root = ctx.lake.root
+    with one_thread():
+        for user_id, arrays in user_plays(ctx, MOOD_COLUMNS):
+            mood = mood_plays(arrays)
+            for model, protocol in protocols.items():
+                if model == ENERGY:
+                    result, kept = fit_energy_cells(user_id, mood, root, protocol)
+                else:
+                    result, kept = fit_mood_model(model, user_id, mood, root, protocol)
+                rows[model] += result.metric_rows
+                if result.status == "ok":
+                    tables[model].append(CONTEXT_TABLES[model]([(user_id, result, kept)]))
+    found = {}
+    for model in protocols:
+        artifacts.update_manifest(root, model, rows[model], ctx.users)
+        parts = tables[model] or [CONTEXT_TABLES[model]([])]
+        found[model] = pa.concat_tables(parts)
+    return found
+
+
 def run_context_model(ctx: StepContext, model: str, protocol: Protocol | None = None) -> pa.Table:
-    """Train ``mood_predictions`` or ``mood_classifications`` for every user
-    (or for ``ctx.users``)."""
-    protocol = protocol or Protocol()
-
-    def fit(user_id: str, arrays: dict):
-        return fit_context_model(model, user_id, arrays, ctx.lake.root, protocol)
-
-    with one_thread():
-        table, rows = fit_users(
-            user_plays(ctx, MOOD_COLUMNS), fit, lambda r: prediction_table(model, r)
-        )
-    artifacts.update_manifest(ctx.lake.root, model, rows, ctx.users)
-    return table
-
-
-def run_energy_forecasts(ctx: StepContext, protocol: Protocol | None = None) -> pa.Table:
-    protocol = protocol or CELL_PROTOCOL
-
-    def fit(user_id: str, arrays: dict):
-        return fit_energy_forecast(user_id, arrays, ctx.lake.root, protocol)
-
-    with one_thread():
-        table, rows = fit_users(user_plays(ctx, MOOD_COLUMNS), fit, forecast_table)
-    artifacts.update_manifest(ctx.lake.root, ENERGY, rows, ctx.users)
-    return table
+    """One of the next-play models alone (``run_context_models``)."""
+    protocol = protocol or (CELL_PROTOCOL if model == ENERGY else Protocol())
+    return run_context_models(ctx, {model: protocol})[model]
 
 
 def run_audio_to_valence(ctx: StepContext) -> pa.Table:

@@ -9,19 +9,15 @@ from ..runner import Step, python_step
 from ..steps import (
     audio_to_valence,
     behavioral_segments,
-    energy_forecasts,
+    context_models,
     listening_anomalies,
     model_performance_metrics,
-    mood_classifications,
-    mood_predictions,
     mood_state_clusters,
     sequential_patterns,
 )
 
 MODULES = (
-    mood_classifications,
-    mood_predictions,
-    energy_forecasts,
+    context_models,
     audio_to_valence,
     model_performance_metrics,
     mood_state_clusters,

@@ -24,7 +24,8 @@ from ..normalize import normalize_artist, normalize_title
 from ..runner import StepContext
 
 OUTPUT = "silver/track_catalog_matches"
-INPUTS = ("plays", "catalog_tracks", "tracks_bronze", "run_params")
+INPUTS = ("user_track_plays", "catalog_tracks", "tracks_bronze", "run_params")
+LOOKUP_KEY = "track_key"  # a row depends only on its track's plays: see StepContext.keys
 
 SCHEMA = pa.schema(
     [
@@ -44,9 +45,8 @@ PLAYED_SQL = """
 with
 
 played as (
-    select track_key, track_id, artist_name, track_name
-    from plays
-    where is_music and track_key is not null
+    select track_key, track_id, artist_name, track_name, n_plays
+    from user_track_plays
 ),
 
 catalog_ids as (
@@ -60,14 +60,14 @@ keys_with_id_hit as (
 ),
 
 names as (
-    select track_key, artist_name, track_name, count(*) as n_plays
+    select track_key, artist_name, track_name, cast(sum(n_plays) as bigint) as n_plays
     from played
     where track_key not in (select track_key from keys_with_id_hit)
     group by track_key, artist_name, track_name
 ),
 
 ids as (
-    select track_key, track_id, count(*) as n_plays
+    select track_key, track_id, cast(sum(n_plays) as bigint) as n_plays
     from played
     where track_id is not null
     group by track_key, track_id
@@ -121,9 +121,10 @@ def track_catalog_matches(ctx: StepContext) -> dict[str, pa.Table]:
     """The step: every unmatched played track with its best catalog match (or none).
 
     A match depends only on the played names and id, the catalog, the Web API
-    lookups and the settings. When only ``plays`` changed since the last build,
-    rows whose names and id are unchanged keep their earlier match and only new
-    ones are matched (the catalog is not even read when there are none).
+    lookups and the settings. When only the plays changed since the last build,
+    the runner asks for the tracks whose plays changed (``ctx.keys``); rows whose
+    names and id are unchanged keep their earlier match and only new ones are
+    matched (the catalog is not even read when there are none).
     """
     played = ctx.sql(PLAYED_SQL).to_pylist()
     earlier = _earlier_matches(ctx)
@@ -142,9 +143,11 @@ def _match_key(row: dict) -> tuple:
 
 def _earlier_matches(ctx: StepContext) -> dict[tuple, dict]:
     """The stored matches, when nothing but the plays changed since they were made."""
-    if ctx.changed is None or not ctx.changed <= {"plays"} or not ctx.lake.exists(OUTPUT):
+    if ctx.changed is None or not ctx.changed <= {"user_track_plays"}:
         return {}
-    stored = ctx.lake.read(OUTPUT)
+    if not ctx.lake.exists(OUTPUT):
+        return {}
+    stored = ctx.sql("select * from track_catalog_matches")  # only ctx.keys' rows, if set
     if stored.schema.names != SCHEMA.names:
         return {}
     return {_match_key(row): row for row in stored.to_pylist()}
