@@ -125,6 +125,17 @@ def quadrant(valence: float | None, energy: float | None) -> str | None:
 
 
 def write_listening(lake: Lake, rows: list[dict]) -> None:
+    """Write the rows as Silver, numbering each session's plays as Silver does
+    (session_play_no by played_at, then play_id)."""
+    rows = [dict(row) for row in rows]
+    order = sorted(
+        rows, key=lambda r: (r["user_id"], r["session_id"] or "", r["played_at"], r["play_id"])
+    )
+    previous, number = None, 0
+    for row in order:
+        session = (row["user_id"], row["session_id"])
+        number = number + 1 if session == previous else 1
+        row["session_play_no"], previous = number, session
     lake.overwrite("silver/listening_with_features", pa.Table.from_pylist(rows, LISTENING_SCHEMA))
 
 
@@ -379,7 +390,7 @@ def test_mood_shift_patterns_classes_and_sessions(lake: Lake, settings: Settings
         play(user="nofeatures", at=at(0, 9), features=None, session_id="n"),
         play(user="nofeatures", at=at(0, 9, 5), features=None, session_id="n"),
     ]
-    write_listening(lake, rows)
+    write_listening(lake, rows[::-1])  # stored out of order: the session order decides
     result = by(build(lake, settings, "mood_shift_patterns"), "user_id", "shift_type")
     assert set(result) == {("u1", "stable"), ("u1", "minor"), ("u1", "major")}
     counts = {key[1]: row["transitions"] for key, row in result.items()}

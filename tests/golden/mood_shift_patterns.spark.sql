@@ -14,29 +14,42 @@ WITH listening AS (
     *
   FROM run_params
 ), music_plays AS (
+  /* a play has a mood when valence and energy are there and trusted; the */
+  /* mood columns are null on the others, so a pair counts when both plays */
+  /* have a non-null valence */
   SELECT
-    l.user_id,
-    l.session_id,
-    l.play_id,
-    l.played_at,
-    (
-      NOT l.valence IS NULL
-      AND NOT l.energy IS NULL
-      AND (
-        COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
-      )
-    ) AS has_mood,
-    l.valence,
-    l.energy,
-    l.mood_quadrant
-  FROM listening AS l
-  CROSS JOIN params AS p
-  WHERE
-    COALESCE(l.is_music, FALSE)
-    AND NOT COALESCE(l.is_skip, FALSE)
-    AND NOT l.user_id IS NULL
-    AND NOT l.session_id IS NULL
+    m.user_id,
+    m.session_id,
+    m.session_play_no,
+    CASE WHEN m.has_mood THEN m.valence END AS valence,
+    CASE WHEN m.has_mood THEN m.energy END AS energy,
+    CASE WHEN m.has_mood THEN m.mood_quadrant END AS mood_quadrant,
+    m.has_mood
+  FROM (
+    SELECT
+      l.user_id,
+      l.session_id,
+      l.session_play_no,
+      (
+        NOT l.valence IS NULL
+        AND NOT l.energy IS NULL
+        AND (
+          COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+        )
+      ) AS has_mood,
+      l.valence,
+      l.energy,
+      l.mood_quadrant
+    FROM listening AS l
+    CROSS JOIN params AS p
+    WHERE
+      COALESCE(l.is_music, FALSE)
+      AND NOT COALESCE(l.is_skip, FALSE)
+      AND NOT l.user_id IS NULL
+      AND NOT l.session_id IS NULL
+  ) AS m
 ), sequenced AS (
+  /* session_play_no orders a session by played_at, then play_id */
   SELECT
     m.user_id,
     m.session_id,
@@ -44,15 +57,11 @@ WITH listening AS (
     m.valence,
     m.energy,
     m.mood_quadrant,
-    LAG(m.has_mood) OVER session_order AS prev_has_mood,
     LAG(m.valence) OVER session_order AS prev_valence,
     LAG(m.energy) OVER session_order AS prev_energy,
     LAG(m.mood_quadrant) OVER session_order AS prev_quadrant
   FROM music_plays AS m
-  WINDOW session_order AS (
-    PARTITION BY m.user_id, m.session_id
-    ORDER BY m.played_at NULLS LAST, m.play_id NULLS LAST
-  )
+  WINDOW session_order AS (PARTITION BY m.user_id, m.session_id ORDER BY m.session_play_no NULLS LAST)
 ), transitions AS (
   SELECT
     s.user_id,
@@ -63,7 +72,7 @@ WITH listening AS (
     COALESCE(s.mood_quadrant, 'unknown') AS to_quadrant
   FROM sequenced AS s
   WHERE
-    s.has_mood AND s.prev_has_mood
+    s.has_mood AND NOT s.prev_valence IS NULL
 ), classified AS (
   SELECT
     t.*,

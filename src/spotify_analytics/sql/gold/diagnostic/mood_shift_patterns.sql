@@ -14,28 +14,41 @@ params as (
 ),
 
 music_plays as (
+    -- a play has a mood when valence and energy are there and trusted; the
+    -- mood columns are null on the others, so a pair counts when both plays
+    -- have a non-null valence
     select
-        l.user_id,
-        l.session_id,
-        l.play_id,
-        l.played_at,
-        (
-            l.valence is not null
-            and l.energy is not null
-            and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-        ) as has_mood,
-        l.valence,
-        l.energy,
-        l.mood_quadrant
-    from listening as l
-    cross join params as p
-    where coalesce(l.is_music, false)
-        and not coalesce(l.is_skip, false)
-        and l.user_id is not null
-        and l.session_id is not null
+        m.user_id,
+        m.session_id,
+        m.session_play_no,
+        case when m.has_mood then m.valence end as valence,
+        case when m.has_mood then m.energy end as energy,
+        case when m.has_mood then m.mood_quadrant end as mood_quadrant,
+        m.has_mood
+    from (
+        select
+            l.user_id,
+            l.session_id,
+            l.session_play_no,
+            (
+                l.valence is not null
+                and l.energy is not null
+                and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+            ) as has_mood,
+            l.valence,
+            l.energy,
+            l.mood_quadrant
+        from listening as l
+        cross join params as p
+        where coalesce(l.is_music, false)
+            and not coalesce(l.is_skip, false)
+            and l.user_id is not null
+            and l.session_id is not null
+    ) as m
 ),
 
 sequenced as (
+    -- session_play_no orders a session by played_at, then play_id
     select
         m.user_id,
         m.session_id,
@@ -43,12 +56,11 @@ sequenced as (
         m.valence,
         m.energy,
         m.mood_quadrant,
-        lag(m.has_mood) over session_order as prev_has_mood,
         lag(m.valence) over session_order as prev_valence,
         lag(m.energy) over session_order as prev_energy,
         lag(m.mood_quadrant) over session_order as prev_quadrant
     from music_plays as m
-    window session_order as (partition by m.user_id, m.session_id order by m.played_at, m.play_id)
+    window session_order as (partition by m.user_id, m.session_id order by m.session_play_no)
 ),
 
 transitions as (
@@ -60,7 +72,7 @@ transitions as (
         coalesce(s.prev_quadrant, 'unknown') as from_quadrant,
         coalesce(s.mood_quadrant, 'unknown') as to_quadrant
     from sequenced as s
-    where s.has_mood and s.prev_has_mood
+    where s.has_mood and s.prev_valence is not null
 ),
 
 classified as (
