@@ -3,27 +3,14 @@
 /* mood profile (share of non-skipped plays with trusted features per quadrant; */
 /* NULL without such plays), busiest hour, longest session, longest streak of */
 /* consecutive days with music. */
+/* The plays are read twice: counted per user, year, track, artist spelling */
+/* and genre list (every count below adds those up), and per user, year, date */
+/* and hour. */
 WITH listening AS (
   SELECT
     *
   FROM listening_with_features
-), listening_for_tracks /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so each count below scans the plays through its own */ /* import and reads only the columns it needs */ AS (
-  SELECT
-    *
-  FROM listening_with_features
-), listening_for_artists AS (
-  SELECT
-    *
-  FROM listening_with_features
-), listening_for_genres AS (
-  SELECT
-    *
-  FROM listening_with_features
-), listening_for_hours AS (
-  SELECT
-    *
-  FROM listening_with_features
-), listening_for_days AS (
+), listening_for_hours /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so the second count scans the plays through its own */ /* import and reads only the columns it needs */ AS (
   SELECT
     *
   FROM listening_with_features
@@ -47,18 +34,21 @@ WITH listening AS (
   CROSS JOIN params AS p
   WHERE
     l.is_music
-), totals AS (
+), track_plays AS (
+  /* music plays per user, year, track, artist spelling and genre list */
   SELECT
     f.user_id,
     f.year,
-    CAST(COUNT(*) AS BIGINT) AS plays,
-    CAST(COUNT(*) FILTER(WHERE
-      f.is_skip) AS BIGINT) AS skips,
-    CAST(SUM(f.ms_played) AS DOUBLE) / 60000.0 AS minutes,
-    CAST(COUNT(DISTINCT f.track_key) AS BIGINT) AS distinct_tracks,
-    CAST(COUNT(DISTINCT f.artist_name) AS BIGINT) AS distinct_artists,
-    CAST(COUNT(*) FILTER(WHERE
-      f.is_mood_play) AS BIGINT) AS n_feature_plays,
+    f.track_key,
+    f.artist_name,
+    f.genres,
+    MIN(f.track_name) AS track_name,
+    COUNT(*) AS plays,
+    COUNT(*) FILTER(WHERE
+      f.is_skip) AS skips,
+    SUM(f.ms_played) AS ms_played,
+    COUNT(*) FILTER(WHERE
+      f.is_mood_play) AS n_feature_plays,
     COUNT(*) FILTER(WHERE
       f.is_mood_play AND f.mood_quadrant = 'happy-energetic') AS happy_energetic,
     COUNT(*) FILTER(WHERE
@@ -72,59 +62,77 @@ WITH listening AS (
   FROM flagged AS f
   GROUP BY
     f.user_id,
-    f.year
-), track_counts AS (
-  SELECT
-    f.user_id,
     f.year,
     f.track_key,
-    CONCAT_WS(' - ', CAST(MIN(f.track_name) AS VARCHAR), CAST(MIN(f.artist_name) AS VARCHAR)) AS label,
-    COUNT(*) AS plays,
-    SUM(f.ms_played) AS ms_played
-  FROM listening_for_tracks AS f
-  WHERE
-    f.is_music
+    f.artist_name,
+    f.genres
+), totals AS (
+  SELECT
+    t.user_id,
+    t.year,
+    CAST(SUM(t.plays) AS BIGINT) AS plays,
+    CAST(SUM(t.skips) AS BIGINT) AS skips,
+    CAST(SUM(t.ms_played) AS DOUBLE) / 60000.0 AS minutes,
+    CAST(COUNT(DISTINCT t.track_key) AS BIGINT) AS distinct_tracks,
+    CAST(COUNT(DISTINCT t.artist_name) AS BIGINT) AS distinct_artists,
+    CAST(SUM(t.n_feature_plays) AS BIGINT) AS n_feature_plays,
+    SUM(t.happy_energetic) AS happy_energetic,
+    SUM(t.happy_calm) AS happy_calm,
+    SUM(t.sad_energetic) AS sad_energetic,
+    SUM(t.sad_calm) AS sad_calm,
+    SUM(t.neutral) AS neutral
+  FROM track_plays AS t
   GROUP BY
-    f.user_id,
-    f.year,
-    f.track_key
+    t.user_id,
+    t.year
+), track_counts AS (
+  SELECT
+    t.user_id,
+    t.year,
+    t.track_key,
+    CONCAT_WS(' - ', CAST(MIN(t.track_name) AS VARCHAR), CAST(MIN(t.artist_name) AS VARCHAR)) AS label,
+    SUM(t.plays) AS plays,
+    SUM(t.ms_played) AS ms_played
+  FROM track_plays AS t
+  GROUP BY
+    t.user_id,
+    t.year,
+    t.track_key
 ), artist_counts AS (
   SELECT
-    f.user_id,
-    f.year,
-    f.artist_name AS label,
-    COUNT(*) AS plays,
-    SUM(f.ms_played) AS ms_played
-  FROM listening_for_artists AS f
+    t.user_id,
+    t.year,
+    t.artist_name AS label,
+    SUM(t.plays) AS plays,
+    SUM(t.ms_played) AS ms_played
+  FROM track_plays AS t
   WHERE
-    f.is_music AND NOT f.artist_name IS NULL
+    NOT t.artist_name IS NULL
   GROUP BY
-    f.user_id,
-    f.year,
-    f.artist_name
+    t.user_id,
+    t.year,
+    t.artist_name
 ), genre_plays AS (
   SELECT
-    f.user_id,
-    f.year,
+    t.user_id,
+    t.year,
     IF(_u.pos = _u_2.pos_2, _u_2.genre) AS genre,
-    f.ms_played
-  FROM listening_for_genres AS f
-  CROSS JOIN UNNEST(SEQUENCE(1, GREATEST(CARDINALITY(f.genres)))) AS _u(pos)
-  CROSS JOIN UNNEST(f.genres) WITH ORDINALITY AS _u_2(genre, pos_2)
+    t.plays,
+    t.ms_played
+  FROM track_plays AS t
+  CROSS JOIN UNNEST(SEQUENCE(1, GREATEST(CARDINALITY(t.genres)))) AS _u(pos)
+  CROSS JOIN UNNEST(t.genres) WITH ORDINALITY AS _u_2(genre, pos_2)
   WHERE
-    f.is_music
-    AND (
-      _u.pos = _u_2.pos_2
-      OR (
-        _u.pos > CARDINALITY(f.genres) AND _u_2.pos_2 = CARDINALITY(f.genres)
-      )
+    _u.pos = _u_2.pos_2
+    OR (
+      _u.pos > CARDINALITY(t.genres) AND _u_2.pos_2 = CARDINALITY(t.genres)
     )
 ), genre_counts AS (
   SELECT
     g.user_id,
     g.year,
     g.genre AS label,
-    COUNT(*) AS plays,
+    SUM(g.plays) AS plays,
     SUM(g.ms_played) AS ms_played
   FROM genre_plays AS g
   WHERE
@@ -133,6 +141,78 @@ WITH listening AS (
     g.user_id,
     g.year,
     g.genre
+), hour_plays AS (
+  /* music plays per user, year, local date and hour */
+  SELECT
+    f.user_id,
+    f.year,
+    f.date,
+    f.hour_of_day,
+    COUNT(*) AS plays
+  FROM listening_for_hours AS f
+  WHERE
+    f.is_music
+  GROUP BY
+    f.user_id,
+    f.year,
+    f.date,
+    f.hour_of_day
+), track_cutoffs AS (
+  /* the plays of the 5th most played track per user and year: only tracks */
+  /* played at least that often can make the top 5 (users with fewer tracks */
+  /* have no cutoff), so only those are sorted */
+  SELECT
+    c.user_id,
+    c.year,
+    MAX(c.plays) AS min_plays
+  FROM (
+    SELECT
+      t.user_id,
+      t.year,
+      t.plays,
+      SUM(COUNT(*)) OVER (
+        PARTITION BY t.user_id, t.year
+        ORDER BY t.plays DESC
+        rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
+      ) AS items_at_or_above
+    FROM track_counts AS t
+    GROUP BY
+      t.user_id,
+      t.year,
+      t.plays
+  ) AS c
+  WHERE
+    c.items_at_or_above >= 5
+  GROUP BY
+    c.user_id,
+    c.year
+), artist_cutoffs AS (
+  /* the same for artists */
+  SELECT
+    c.user_id,
+    c.year,
+    MAX(c.plays) AS min_plays
+  FROM (
+    SELECT
+      a.user_id,
+      a.year,
+      a.plays,
+      SUM(COUNT(*)) OVER (
+        PARTITION BY a.user_id, a.year
+        ORDER BY a.plays DESC
+        rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
+      ) AS items_at_or_above
+    FROM artist_counts AS a
+    GROUP BY
+      a.user_id,
+      a.year,
+      a.plays
+  ) AS c
+  WHERE
+    c.items_at_or_above >= 5
+  GROUP BY
+    c.user_id,
+    c.year
 ), ranked_items AS (
   SELECT
     'track' AS kind,
@@ -144,6 +224,10 @@ WITH listening AS (
       ORDER BY t.plays DESC, t.ms_played DESC, t.track_key ASC
     ) AS item_rank
   FROM track_counts AS t
+  LEFT JOIN track_cutoffs AS c
+    ON t.user_id = c.user_id AND t.year = c.year
+  WHERE
+    t.plays >= COALESCE(c.min_plays, 0)
   UNION ALL
   SELECT
     'artist' AS kind,
@@ -155,6 +239,10 @@ WITH listening AS (
       ORDER BY a.plays DESC, a.ms_played DESC, a.label ASC
     ) AS item_rank
   FROM artist_counts AS a
+  LEFT JOIN artist_cutoffs AS c
+    ON a.user_id = c.user_id AND a.year = c.year
+  WHERE
+    a.plays >= COALESCE(c.min_plays, 0)
   UNION ALL
   SELECT
     'genre' AS kind,
@@ -184,17 +272,15 @@ WITH listening AS (
     r.kind
 ), hour_counts AS (
   SELECT
-    f.user_id,
-    f.year,
-    f.hour_of_day,
-    ROW_NUMBER() OVER (PARTITION BY f.user_id, f.year ORDER BY COUNT(*) DESC, f.hour_of_day ASC) AS hour_rank
-  FROM listening_for_hours AS f
-  WHERE
-    f.is_music
+    h.user_id,
+    h.year,
+    h.hour_of_day,
+    ROW_NUMBER() OVER (PARTITION BY h.user_id, h.year ORDER BY SUM(h.plays) DESC, h.hour_of_day ASC) AS hour_rank
+  FROM hour_plays AS h
   GROUP BY
-    f.user_id,
-    f.year,
-    f.hour_of_day
+    h.user_id,
+    h.year,
+    h.hour_of_day
 ), longest_sessions AS (
   SELECT
     s.user_id,
@@ -206,12 +292,10 @@ WITH listening AS (
     YEAR(s.session_start_local)
 ), listening_days AS (
   SELECT DISTINCT
-    f.user_id,
-    f.year,
-    f.date
-  FROM listening_for_days AS f
-  WHERE
-    f.is_music
+    h.user_id,
+    h.year,
+    h.date
+  FROM hour_plays AS h
 ), streak_groups AS (
   SELECT
     d.user_id,

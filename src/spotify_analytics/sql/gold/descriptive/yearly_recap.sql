@@ -3,30 +3,17 @@
 -- mood profile (share of non-skipped plays with trusted features per quadrant;
 -- NULL without such plays), busiest hour, longest session, longest streak of
 -- consecutive days with music.
+-- The plays are read twice: counted per user, year, track, artist spelling
+-- and genre list (every count below adds those up), and per user, year, date
+-- and hour.
 with listening as (
     select * from listening_with_features
 ),
 
 -- DuckDB materialises a CTE that is read more than once (here: every play,
--- spilled at scale), so each count below scans the plays through its own
+-- spilled at scale), so the second count scans the plays through its own
 -- import and reads only the columns it needs
-listening_for_tracks as (
-    select * from listening_with_features
-),
-
-listening_for_artists as (
-    select * from listening_with_features
-),
-
-listening_for_genres as (
-    select * from listening_with_features
-),
-
 listening_for_hours as (
-    select * from listening_with_features
-),
-
-listening_for_days as (
     select * from listening_with_features
 ),
 
@@ -49,16 +36,19 @@ flagged as (
     where l.is_music
 ),
 
-totals as (
+track_plays as (
+    -- music plays per user, year, track, artist spelling and genre list
     select
         f.user_id,
         f.year,
-        cast(count(*) as bigint) as plays,
-        cast(count(*) filter (where f.is_skip) as bigint) as skips,
-        cast(sum(f.ms_played) as double) / 60000.0 as minutes,
-        cast(count(distinct f.track_key) as bigint) as distinct_tracks,
-        cast(count(distinct f.artist_name) as bigint) as distinct_artists,
-        cast(count(*) filter (where f.is_mood_play) as bigint) as n_feature_plays,
+        f.track_key,
+        f.artist_name,
+        f.genres,
+        min(f.track_name) as track_name,
+        count(*) as plays,
+        count(*) filter (where f.is_skip) as skips,
+        sum(f.ms_played) as ms_played,
+        count(*) filter (where f.is_mood_play) as n_feature_plays,
         count(*) filter (where f.is_mood_play and f.mood_quadrant = 'happy-energetic')
             as happy_energetic,
         count(*) filter (where f.is_mood_play and f.mood_quadrant = 'happy-calm') as happy_calm,
@@ -67,43 +57,60 @@ totals as (
         count(*) filter (where f.is_mood_play and f.mood_quadrant = 'sad-calm') as sad_calm,
         count(*) filter (where f.is_mood_play and f.mood_quadrant = 'neutral') as neutral
     from flagged as f
-    group by f.user_id, f.year
+    group by f.user_id, f.year, f.track_key, f.artist_name, f.genres
+),
+
+totals as (
+    select
+        t.user_id,
+        t.year,
+        cast(sum(t.plays) as bigint) as plays,
+        cast(sum(t.skips) as bigint) as skips,
+        cast(sum(t.ms_played) as double) / 60000.0 as minutes,
+        cast(count(distinct t.track_key) as bigint) as distinct_tracks,
+        cast(count(distinct t.artist_name) as bigint) as distinct_artists,
+        cast(sum(t.n_feature_plays) as bigint) as n_feature_plays,
+        sum(t.happy_energetic) as happy_energetic,
+        sum(t.happy_calm) as happy_calm,
+        sum(t.sad_energetic) as sad_energetic,
+        sum(t.sad_calm) as sad_calm,
+        sum(t.neutral) as neutral
+    from track_plays as t
+    group by t.user_id, t.year
 ),
 
 track_counts as (
     select
-        f.user_id,
-        f.year,
-        f.track_key,
-        concat_ws(' - ', min(f.track_name), min(f.artist_name)) as label,
-        count(*) as plays,
-        sum(f.ms_played) as ms_played
-    from listening_for_tracks as f
-    where f.is_music
-    group by f.user_id, f.year, f.track_key
+        t.user_id,
+        t.year,
+        t.track_key,
+        concat_ws(' - ', min(t.track_name), min(t.artist_name)) as label,
+        sum(t.plays) as plays,
+        sum(t.ms_played) as ms_played
+    from track_plays as t
+    group by t.user_id, t.year, t.track_key
 ),
 
 artist_counts as (
     select
-        f.user_id,
-        f.year,
-        f.artist_name as label,
-        count(*) as plays,
-        sum(f.ms_played) as ms_played
-    from listening_for_artists as f
-    where f.is_music
-        and f.artist_name is not null
-    group by f.user_id, f.year, f.artist_name
+        t.user_id,
+        t.year,
+        t.artist_name as label,
+        sum(t.plays) as plays,
+        sum(t.ms_played) as ms_played
+    from track_plays as t
+    where t.artist_name is not null
+    group by t.user_id, t.year, t.artist_name
 ),
 
 genre_plays as (
     select
-        f.user_id,
-        f.year,
-        unnest(f.genres) as genre,
-        f.ms_played
-    from listening_for_genres as f
-    where f.is_music
+        t.user_id,
+        t.year,
+        unnest(t.genres) as genre,
+        t.plays,
+        t.ms_played
+    from track_plays as t
 ),
 
 genre_counts as (
@@ -111,11 +118,72 @@ genre_counts as (
         g.user_id,
         g.year,
         g.genre as label,
-        count(*) as plays,
+        sum(g.plays) as plays,
         sum(g.ms_played) as ms_played
     from genre_plays as g
     where g.genre is not null
     group by g.user_id, g.year, g.genre
+),
+
+hour_plays as (
+    -- music plays per user, year, local date and hour
+    select
+        f.user_id,
+        f.year,
+        f.date,
+        f.hour_of_day,
+        count(*) as plays
+    from listening_for_hours as f
+    where f.is_music
+    group by f.user_id, f.year, f.date, f.hour_of_day
+),
+
+track_cutoffs as (
+    -- the plays of the 5th most played track per user and year: only tracks
+    -- played at least that often can make the top 5 (users with fewer tracks
+    -- have no cutoff), so only those are sorted
+    select
+        c.user_id,
+        c.year,
+        max(c.plays) as min_plays
+    from (
+        select
+            t.user_id,
+            t.year,
+            t.plays,
+            sum(count(*)) over (
+                partition by t.user_id, t.year
+                order by t.plays desc
+                rows between unbounded preceding and current row
+            ) as items_at_or_above
+        from track_counts as t
+        group by t.user_id, t.year, t.plays
+    ) as c
+    where c.items_at_or_above >= 5
+    group by c.user_id, c.year
+),
+
+artist_cutoffs as (
+    -- the same for artists
+    select
+        c.user_id,
+        c.year,
+        max(c.plays) as min_plays
+    from (
+        select
+            a.user_id,
+            a.year,
+            a.plays,
+            sum(count(*)) over (
+                partition by a.user_id, a.year
+                order by a.plays desc
+                rows between unbounded preceding and current row
+            ) as items_at_or_above
+        from artist_counts as a
+        group by a.user_id, a.year, a.plays
+    ) as c
+    where c.items_at_or_above >= 5
+    group by c.user_id, c.year
 ),
 
 ranked_items as (
@@ -129,6 +197,9 @@ ranked_items as (
             order by t.plays desc, t.ms_played desc, t.track_key asc
         ) as item_rank
     from track_counts as t
+    left join track_cutoffs as c
+        on t.user_id = c.user_id and t.year = c.year
+    where t.plays >= coalesce(c.min_plays, 0)
     union all
     select
         'artist' as kind,
@@ -140,6 +211,9 @@ ranked_items as (
             order by a.plays desc, a.ms_played desc, a.label asc
         ) as item_rank
     from artist_counts as a
+    left join artist_cutoffs as c
+        on a.user_id = c.user_id and a.year = c.year
+    where a.plays >= coalesce(c.min_plays, 0)
     union all
     select
         'genre' as kind,
@@ -175,16 +249,15 @@ top_lists as (
 
 hour_counts as (
     select
-        f.user_id,
-        f.year,
-        f.hour_of_day,
+        h.user_id,
+        h.year,
+        h.hour_of_day,
         row_number() over (
-            partition by f.user_id, f.year
-            order by count(*) desc, f.hour_of_day asc
+            partition by h.user_id, h.year
+            order by sum(h.plays) desc, h.hour_of_day asc
         ) as hour_rank
-    from listening_for_hours as f
-    where f.is_music
-    group by f.user_id, f.year, f.hour_of_day
+    from hour_plays as h
+    group by h.user_id, h.year, h.hour_of_day
 ),
 
 longest_sessions as (
@@ -198,11 +271,10 @@ longest_sessions as (
 
 listening_days as (
     select distinct
-        f.user_id,
-        f.year,
-        f.date
-    from listening_for_days as f
-    where f.is_music
+        h.user_id,
+        h.year,
+        h.date
+    from hour_plays as h
 ),
 
 streak_groups as (
