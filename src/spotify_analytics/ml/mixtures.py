@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-KMEANS_STARTS = 4
+KMEANS_STARTS = 2
 KMEANS_MAX_ITER = 300
 KMEANS_TOL = 1e-4  # squared centre shift, relative to the mean feature variance
 EM_MAX_ITER = 100
