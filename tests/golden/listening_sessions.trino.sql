@@ -2,11 +2,9 @@
 /* new one): start, end, plays, minutes, skips, mean valence/energy of the */
 /* non-skipped plays with trusted features, and the dominant mood quadrant */
 /* (most plays; ties broken by quadrant name). */
+/* The plays are read once: the quadrant counts ride on the session aggregate */
+/* (mood_quadrant is one of the five quadrants, or null without energy). */
 WITH listening AS (
-  SELECT
-    *
-  FROM listening_with_features
-), listening_for_quadrants /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so the quadrant counts scan the plays through their own */ /* import */ AS (
   SELECT
     *
   FROM listening_with_features
@@ -44,57 +42,61 @@ WITH listening AS (
     CAST(COUNT(*) FILTER(WHERE
       f.is_mood_play) AS BIGINT) AS n_feature_plays,
     AVG(CASE WHEN f.is_mood_play THEN f.valence END) AS mean_valence,
-    AVG(CASE WHEN f.is_mood_play THEN f.energy END) AS mean_energy
+    AVG(CASE WHEN f.is_mood_play THEN f.energy END) AS mean_energy,
+    COUNT(*) FILTER(WHERE
+      f.is_mood_play AND f.mood_quadrant = 'happy-calm') AS happy_calm,
+    COUNT(*) FILTER(WHERE
+      f.is_mood_play AND f.mood_quadrant = 'happy-energetic') AS happy_energetic,
+    COUNT(*) FILTER(WHERE
+      f.is_mood_play AND f.mood_quadrant = 'neutral') AS neutral,
+    COUNT(*) FILTER(WHERE
+      f.is_mood_play AND f.mood_quadrant = 'sad-calm') AS sad_calm,
+    COUNT(*) FILTER(WHERE
+      f.is_mood_play AND f.mood_quadrant = 'sad-energetic') AS sad_energetic,
+    COUNT(*) FILTER(WHERE
+      f.is_mood_play AND f.mood_quadrant IS NULL) AS no_quadrant
   FROM flagged AS f
   GROUP BY
     f.user_id,
     f.session_id
-), quadrant_counts AS (
-  SELECT
-    l.user_id,
-    l.session_id,
-    l.mood_quadrant,
-    COUNT(*) AS plays
-  FROM listening_for_quadrants AS l
-  CROSS JOIN params AS p
-  WHERE
-    l.is_music
-    AND NOT l.valence IS NULL
-    AND NOT l.is_skip
-    AND (
-      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
-    )
-  GROUP BY
-    l.user_id,
-    l.session_id,
-    l.mood_quadrant
 ), dominant AS (
+  /* the quadrant with the most plays, ties to the first by name; NULL when */
+  /* plays without a quadrant are the most (as a NULL group sorted last) */
   SELECT
-    q.user_id,
-    q.session_id,
-    q.mood_quadrant,
-    ROW_NUMBER() OVER (PARTITION BY q.user_id, q.session_id ORDER BY q.plays DESC, q.mood_quadrant ASC) AS quadrant_rank
-  FROM quadrant_counts AS q
+    s.*,
+    GREATEST(s.happy_calm, s.happy_energetic, s.neutral, s.sad_calm, s.sad_energetic, s.no_quadrant) AS top_plays
+  FROM per_session AS s
 ), final AS (
   SELECT
-    s.user_id,
-    s.session_id,
-    s.session_start,
-    s.session_end,
-    s.session_start_local,
-    s.session_end_local,
-    CAST(s.session_start_local AS DATE) AS date,
-    s.plays,
-    s.skips,
-    s.distinct_tracks,
-    s.minutes,
-    s.n_feature_plays,
-    s.mean_valence,
-    s.mean_energy,
-    d.mood_quadrant AS dominant_quadrant
-  FROM per_session AS s
-  LEFT JOIN dominant AS d
-    ON s.user_id = d.user_id AND s.session_id = d.session_id AND d.quadrant_rank = 1
+    d.user_id,
+    d.session_id,
+    d.session_start,
+    d.session_end,
+    d.session_start_local,
+    d.session_end_local,
+    CAST(d.session_start_local AS DATE) AS date,
+    d.plays,
+    d.skips,
+    d.distinct_tracks,
+    d.minutes,
+    d.n_feature_plays,
+    d.mean_valence,
+    d.mean_energy,
+    CASE
+      WHEN d.n_feature_plays = 0
+      THEN NULL
+      WHEN d.happy_calm = d.top_plays
+      THEN 'happy-calm'
+      WHEN d.happy_energetic = d.top_plays
+      THEN 'happy-energetic'
+      WHEN d.neutral = d.top_plays
+      THEN 'neutral'
+      WHEN d.sad_calm = d.top_plays
+      THEN 'sad-calm'
+      WHEN d.sad_energetic = d.top_plays
+      THEN 'sad-energetic'
+    END AS dominant_quadrant
+  FROM dominant AS d
 )
 SELECT
   *

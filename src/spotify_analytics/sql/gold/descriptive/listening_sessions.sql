@@ -2,14 +2,9 @@
 -- new one): start, end, plays, minutes, skips, mean valence/energy of the
 -- non-skipped plays with trusted features, and the dominant mood quadrant
 -- (most plays; ties broken by quadrant name).
+-- The plays are read once: the quadrant counts ride on the session aggregate
+-- (mood_quadrant is one of the five quadrants, or null without energy).
 with listening as (
-    select * from listening_with_features
-),
-
--- DuckDB materialises a CTE that is read more than once (here: every play,
--- spilled at scale), so the quadrant counts scan the plays through their own
--- import
-listening_for_quadrants as (
     select * from listening_with_features
 ),
 
@@ -42,58 +37,53 @@ per_session as (
         cast(sum(f.ms_played) as double) / 60000.0 as minutes,
         cast(count(*) filter (where f.is_mood_play) as bigint) as n_feature_plays,
         avg(case when f.is_mood_play then f.valence end) as mean_valence,
-        avg(case when f.is_mood_play then f.energy end) as mean_energy
+        avg(case when f.is_mood_play then f.energy end) as mean_energy,
+        count(*) filter (where f.is_mood_play and f.mood_quadrant = 'happy-calm') as happy_calm,
+        count(*) filter (where f.is_mood_play and f.mood_quadrant = 'happy-energetic')
+            as happy_energetic,
+        count(*) filter (where f.is_mood_play and f.mood_quadrant = 'neutral') as neutral,
+        count(*) filter (where f.is_mood_play and f.mood_quadrant = 'sad-calm') as sad_calm,
+        count(*) filter (where f.is_mood_play and f.mood_quadrant = 'sad-energetic') as sad_energetic,
+        count(*) filter (where f.is_mood_play and f.mood_quadrant is null) as no_quadrant
     from flagged as f
     group by f.user_id, f.session_id
 ),
 
-quadrant_counts as (
-    select
-        l.user_id,
-        l.session_id,
-        l.mood_quadrant,
-        count(*) as plays
-    from listening_for_quadrants as l
-    cross join params as p
-    where l.is_music
-        and l.valence is not null
-        and not l.is_skip
-        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-    group by l.user_id, l.session_id, l.mood_quadrant
-),
-
 dominant as (
+    -- the quadrant with the most plays, ties to the first by name; NULL when
+    -- plays without a quadrant are the most (as a NULL group sorted last)
     select
-        q.user_id,
-        q.session_id,
-        q.mood_quadrant,
-        row_number() over (
-            partition by q.user_id, q.session_id
-            order by q.plays desc, q.mood_quadrant asc
-        ) as quadrant_rank
-    from quadrant_counts as q
+        s.*,
+        greatest(s.happy_calm, s.happy_energetic, s.neutral, s.sad_calm, s.sad_energetic, s.no_quadrant)
+            as top_plays
+    from per_session as s
 ),
 
 final as (
     select
-        s.user_id,
-        s.session_id,
-        s.session_start,
-        s.session_end,
-        s.session_start_local,
-        s.session_end_local,
-        cast(s.session_start_local as date) as date,
-        s.plays,
-        s.skips,
-        s.distinct_tracks,
-        s.minutes,
-        s.n_feature_plays,
-        s.mean_valence,
-        s.mean_energy,
-        d.mood_quadrant as dominant_quadrant
-    from per_session as s
-    left join dominant as d
-        on s.user_id = d.user_id and s.session_id = d.session_id and d.quadrant_rank = 1
+        d.user_id,
+        d.session_id,
+        d.session_start,
+        d.session_end,
+        d.session_start_local,
+        d.session_end_local,
+        cast(d.session_start_local as date) as date,
+        d.plays,
+        d.skips,
+        d.distinct_tracks,
+        d.minutes,
+        d.n_feature_plays,
+        d.mean_valence,
+        d.mean_energy,
+        case
+            when d.n_feature_plays = 0 then null
+            when d.happy_calm = d.top_plays then 'happy-calm'
+            when d.happy_energetic = d.top_plays then 'happy-energetic'
+            when d.neutral = d.top_plays then 'neutral'
+            when d.sad_calm = d.top_plays then 'sad-calm'
+            when d.sad_energetic = d.top_plays then 'sad-energetic'
+        end as dominant_quadrant
+    from dominant as d
 )
 
 select * from final
