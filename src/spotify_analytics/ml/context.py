@@ -10,7 +10,7 @@ import pyarrow as pa
 from .candidates import classifiers, regressors
 from .evaluation import Split, hour_of_week, temporal_split
 from .features import context_features, previous_labels, previous_values
-from .plays import mood_plays
+from .plays import arrow_column, mood_plays
 from .quadrants import quadrant_array
 from .training import Protocol, TaskData, TaskResult, run_task
 
@@ -122,13 +122,13 @@ def _user_rows(model: str, user_id: str, result: TaskResult, plays: dict) -> dic
     n = int(test.sum())
     rows = {
         "user_id": np.full(n, user_id, dtype=object),
-        "play_id": plays["play_id"][test],
+        "play_id": arrow_column(plays["play_id"][test]),
         "played_at": plays["played_at"][test],
         "date": plays["date"][test],
         "hour_of_day": plays["hour_of_day"][test].astype(np.int32),
         "day_of_week": plays["day_of_week"][test].astype(np.int32),
         "session_play_no": plays["session_play_no"][test].astype(np.int32),
-        "track_key": plays["track_key"][test],
+        "track_key": arrow_column(plays["track_key"][test]),
     }
     if model == "mood_predictions":
         rows["actual_valence"] = plays["valence"][test].astype(float)

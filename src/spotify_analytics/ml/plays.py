@@ -50,8 +50,7 @@ final as (
     select {allowed}
     from source
 )
-select * from final
-order by user_id, played_at, play_id
+select * from final{order}
 """
 
 
@@ -77,18 +76,22 @@ def plays_query(
     columns: tuple[str, ...] = PLAY_COLUMNS,
     user_id: str | None = None,
     users: tuple[str, str] | None = None,
+    ordered: bool = True,
 ) -> str:
     """Music plays in time order per user (duplicates still in: ``dedupe_plays``
     drops them per user, much cheaper than two window functions over every play).
     Synthetic features count as missing unless ``allow_synthetic``. ``session_id``
     comes as a 64-bit hash: the models only compare neighbouring plays' sessions,
-    and numbers are far cheaper to hand to NumPy than strings."""
+    and numbers are far cheaper to hand to NumPy than strings. Without
+    ``ordered`` the rows come in no order (``ordered_users`` sorts them)."""
     guard = "true" if allow_synthetic else "coalesce(source_of_features, '') <> 'synthetic'"
     replaced = [
         f"case when {guard} then {name} end as {name}" for name in FEATURES if name in columns
     ]
     if "session_id" in columns:
         replaced.append("hash(session_id) as session_id")
+    if "is_skip" in columns:  # nulls are not skips (mood_plays); a bool column, not objects
+        replaced.append("coalesce(is_skip, false) as is_skip")
     where = ""
     if user_id is not None:
         where = f" and user_id = {_quote(user_id)}"
@@ -97,7 +100,8 @@ def plays_query(
     allowed = "* exclude (source_of_features)"
     if replaced:
         allowed += " replace (" + ",\n        ".join(replaced) + ")"
-    return PLAYS_SQL.format(columns=", ".join(columns), allowed=allowed, where=where)
+    order = "\norder by user_id, played_at, play_id" if ordered else ""
+    return PLAYS_SQL.format(columns=", ".join(columns), allowed=allowed, where=where, order=order)
 
 
 def query(ctx: StepContext, sql: str, *tables: str) -> pa.Table:
@@ -114,14 +118,119 @@ def user_plays(
     ctx: StepContext, columns: tuple[str, ...] = PLAY_COLUMNS
 ) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
     """``(user_id, arrays)`` per user, in user order, duplicates dropped. Users are
-    read in chunks of about ``CHUNK_ROWS`` plays (one sorted query each, streamed
-    in record batches), so DuckDB sorts one chunk at a time and Python holds one
-    user at a time. The runner stores per-user tables sorted by user in small
-    files, so a chunk's query reads only the files of its users."""
+    read in chunks of about ``CHUNK_ROWS`` plays (one query each, sorted in NumPy:
+    DuckDB's sort on the string keys cost about as much as the rest of the query),
+    so Python holds one chunk at a time. The runner stores per-user tables sorted
+    by user in small files, so a chunk's query reads only the files of its users."""
     allow = ctx.settings.allow_synthetic
-    chunks = by_user_chunks(ctx, lambda users: plays_query(allow, columns, users=users))
-    for user_id, arrays in per_user(chunks):
-        yield user_id, dedupe_plays(arrays)
+    con = ctx.connect(only={"listening_with_features"})
+    try:
+        counts = con.execute(USER_COUNTS_SQL).fetchall()
+        for users in _user_chunks(counts, CHUNK_ROWS):
+            sql = plays_query(allow, columns, users=users, ordered=False)
+            for user_id, arrays in ordered_users(con.execute(sql).to_arrow_table()):
+                yield user_id, dedupe_plays(arrays)
+    finally:
+        con.close()
+
+
+STRING_COLUMNS = ("play_id", "track_key", "track_id", "track_name", "artist_name")
+
+
+def ordered_users(table: pa.Table) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """``(user_id, arrays)`` per user of ``table`` (rows in any order), in user
+    order, each user's rows sorted by ``played_at`` and then ``play_id``. String
+    columns stay in Arrow (``ArrowStrings``): turning a million ids into Python
+    strings cost more than the sort."""
+    if table.num_rows == 0:
+        return
+    encoded = table.column("user_id").combine_chunks().dictionary_encode()
+    names = np.array(encoded.dictionary.to_pylist(), dtype=object)
+    rank = np.argsort(np.argsort(names.astype(str), kind="stable"))
+    user = rank[encoded.indices.to_numpy(zero_copy_only=False)]
+    strings = [name for name in table.column_names if name in STRING_COLUMNS]
+    arrays = to_arrays(table.drop_columns(["user_id", *strings]))
+    at = arrays["played_at"].astype(np.int64)
+    order = np.lexsort((at, user))
+    user, at = user[order], at[order]
+    tied = np.flatnonzero((user[1:] == user[:-1]) & (at[1:] == at[:-1]))
+    if tied.size:  # equal instants of a user: by play_id (rare, so in Python)
+        play_id = ArrowStrings(table.column("play_id").combine_chunks(), np.arange(user.size))
+        order = _by_play_id(order, user, at, tied, play_id)
+    arrays = {name: values[order] for name, values in arrays.items()}
+    for name in strings:
+        arrays[name] = ArrowStrings(table.column(name).combine_chunks(), order)
+    starts = np.flatnonzero(np.concatenate([[True], user[1:] != user[:-1]]))
+    ends = np.append(starts[1:], user.size)
+    by_rank = names[np.argsort(rank)]
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        rows = {name: values[start:end] for name, values in arrays.items()}
+        user_id = by_rank[user[start]]
+        rows["user_id"] = np.full(end - start, user_id, dtype=object)
+        yield str(user_id), rows
+
+
+class ArrowStrings:
+    """A string column left in Arrow, indexed like a NumPy array: ``rows`` are
+    positions in ``values``; indexing (masks, slices, positions) selects rows
+    without making Python strings, ``to_arrow`` takes them."""
+
+    __slots__ = ("values", "rows")
+
+    def __init__(self, values: pa.Array, rows: np.ndarray):
+        self.values = values
+        self.rows = rows
+
+    def __getitem__(self, key) -> ArrowStrings:
+        return ArrowStrings(self.values, self.rows[key])
+
+    def __len__(self) -> int:
+        return self.rows.size
+
+    @property
+    def size(self) -> int:
+        return self.rows.size
+
+    @property
+    def shape(self) -> tuple[int]:
+        return self.rows.shape
+
+    def to_arrow(self) -> pa.Array:
+        return self.values.take(self.rows)
+
+    def tolist(self) -> list:
+        return self.to_arrow().to_pylist()
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return np.array(self.tolist(), dtype=object if dtype is None else dtype)
+
+
+def arrow_column(values: np.ndarray | ArrowStrings) -> np.ndarray | pa.Array:
+    """What ``pa.table`` takes: ``ArrowStrings`` as Arrow, anything else as it is."""
+    return values.to_arrow() if isinstance(values, ArrowStrings) else values
+
+
+def _distinct(values: np.ndarray | ArrowStrings) -> int:
+    if isinstance(values, ArrowStrings):
+        return pc.count_distinct(values.to_arrow(), mode="all").as_py()
+    return len(set(values.tolist()))
+
+
+def _by_play_id(
+    order: np.ndarray, user: np.ndarray, at: np.ndarray, tied: np.ndarray, play_id: np.ndarray
+) -> np.ndarray:
+    """``order`` with each run of rows of one user and instant sorted by play_id."""
+    order = order.copy()
+    firsts = tied[np.concatenate([[True], tied[1:] != tied[:-1] + 1])]
+    for first in firsts.tolist():
+        last = first + 1
+        while last + 1 < user.size and user[last + 1] == user[first] and at[last + 1] == at[first]:
+            last += 1
+        rows = order[first : last + 1]
+        ids = play_id[rows].tolist()  # nulls last, as in SQL
+        ranked = sorted(range(len(ids)), key=lambda i: (ids[i] is None, ids[i] or ""))
+        order[first : last + 1] = rows[ranked]
+    return order
 
 
 def dedupe_plays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -130,15 +239,15 @@ def dedupe_plays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     ``played_at`` and ``play_id``: the same play stored twice counts once."""
     if arrays["play_id"].size < 2:
         return arrays
-    if len(set(arrays["play_id"].tolist())) < arrays["play_id"].size:  # rare: sort only then
-        _, first = _unique(arrays["play_id"], return_index=True)
+    if _distinct(arrays["play_id"]) < arrays["play_id"].size:  # rare: sort only then
+        _, first = _unique(np.asarray(arrays["play_id"]), return_index=True)
         arrays = select(arrays, np.sort(first))
     at = arrays["played_at"]
     if not (at[1:] == at[:-1]).any():  # no two plays at one moment
         return arrays
     moment = np.zeros(arrays["played_at"].size, dtype=[("at", "i8"), ("track", "i8")])
     moment["at"] = arrays["played_at"].astype("datetime64[us]").astype(np.int64)
-    moment["track"] = _unique(arrays["track_key"], return_inverse=True)[1]
+    moment["track"] = _unique(np.asarray(arrays["track_key"]), return_inverse=True)[1]
     _, first = np.unique(moment, return_index=True)
     return select(arrays, np.sort(first)) if first.size < moment.size else arrays
 
