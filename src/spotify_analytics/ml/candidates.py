@@ -26,7 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .encoding import HourOfWeekEncoding, HourOfWeekOffset
-from .evaluation import Candidate
+from .evaluation import Candidate, factorize
 
 BOOSTING = {"max_iter": 40, "learning_rate": 0.1, "max_leaf_nodes": 8, "min_samples_leaf": 40}
 LOGISTIC_MAX_ITER = 20
@@ -76,7 +76,8 @@ class MajorityClass(ClassifierMixin, BaseEstimator):
     with the training class shares as probabilities."""
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> MajorityClass:
-        self.classes_, counts = np.unique(np.asarray(y).astype(str), return_counts=True)
+        self.classes_, codes = factorize(y)
+        counts = np.bincount(codes, minlength=self.classes_.size)
         self.prior_ = counts / counts.sum()
         return self
 
@@ -193,8 +194,7 @@ class EncodedLogistic(_OnEncoding, ClassifierMixin, BaseEstimator):
     def fit_encoded(
         self, encoder: HourOfWeekEncoding, Z: np.ndarray, y: np.ndarray
     ) -> EncodedLogistic:
-        labels = np.asarray(y).astype(str)
-        self.classes_, codes = np.unique(labels, return_inverse=True)
+        self.classes_, codes = factorize(y)
         self.encoder_ = encoder
         S, self.mean_, self.scale_ = _standardise(Z)
         start = None

@@ -20,10 +20,21 @@ TASKS = {
 }
 
 
-def context_data(model: str, user_id: str, plays: dict[str, np.ndarray]) -> TaskData:
-    """A user's non-skipped plays with features, as rows for ``model``."""
+def context_data(
+    model: str,
+    user_id: str,
+    plays: dict[str, np.ndarray],
+    features: dict[int, tuple[np.ndarray, list[str]]] | None = None,
+) -> TaskData:
+    """A user's non-skipped plays with features, as rows for ``model``. The
+    valence and quadrant models use the same rows (``needed_plays``), so their
+    features are computed once when both pass the same ``features`` dict."""
     kind, target = TASKS[model]
-    X, names = context_features(plays)
+    features = {} if features is None else features
+    n = plays["played_at"].size
+    if n not in features:  # the rows are a suffix of the user's plays: n names them
+        features[n] = context_features(plays)
+    X, names = features[n]
     valence = plays["valence"].astype(float)
     energy = plays["energy"].astype(float)
     if kind == "regression":
@@ -62,10 +73,12 @@ def fit_mood_model(
     mood: dict[str, np.ndarray],
     lake_root: Path,
     protocol: Protocol,
+    features: dict | None = None,
 ) -> tuple[TaskResult, dict[str, np.ndarray]]:
-    """``fit_context_model`` for plays already limited to ``mood_plays``."""
+    """``fit_context_model`` for plays already limited to ``mood_plays``;
+    ``features`` as in ``context_data``."""
     plays, split = needed_plays(model, mood, protocol)
-    data = context_data(model, user_id, plays)
+    data = context_data(model, user_id, plays, features)
     if data.kind == "regression":
         candidates = regressors(data.feature_names)
     else:
@@ -77,13 +90,17 @@ def needed_plays(
     model: str, plays: dict[str, np.ndarray], protocol: Protocol
 ) -> tuple[dict[str, np.ndarray], Split]:
     """The split of a user's plays, and the plays from ``first_needed_row`` on:
-    older ones would only be dropped by the split (the training cap)."""
-    split = temporal_split(
-        plays["played_at"],
-        test_fraction=protocol.test_fraction,
-        max_train=protocol.train_cap(TASKS[model][0]),
-    )
-    start = first_needed_row(plays, split)
+    older ones would only be dropped by the split (the training cap). The rows
+    start where the widest training window of the two play models needs them,
+    so both models get the same rows and features."""
+    times = plays["played_at"]
+    cap = protocol.train_cap(TASKS[model][0])
+    split = temporal_split(times, test_fraction=protocol.test_fraction, max_train=cap)
+    widest = max(protocol.max_train, protocol.classifier_max_train)
+    window = split
+    if widest != cap:
+        window = temporal_split(times, test_fraction=protocol.test_fraction, max_train=widest)
+    start = first_needed_row(plays, window)
     return {name: values[start:] for name, values in plays.items()}, split.tail(start)
 
 

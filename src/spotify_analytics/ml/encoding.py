@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 
+from .evaluation import factorize
+
 
 class HourOfWeekEncoding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     def __init__(
@@ -63,7 +65,7 @@ class HourOfWeekEncoding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=
             self.classes_ = None
             Y = y.astype(float).reshape(-1, 1)
         else:
-            self.classes_, codes = np.unique(y.astype(str), return_inverse=True)
+            self.classes_, codes = factorize(y)
             Y = np.zeros((y.size, self.classes_.size))
             Y[np.arange(y.size), codes] = 1.0
         hour, how = self._groups(X)

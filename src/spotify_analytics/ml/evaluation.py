@@ -82,6 +82,22 @@ def temporal_split(
     return Split(train, test, cutoff, description)
 
 
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values.astype(str), return_inverse=True)``: the sorted distinct
+    labels as strings and each value's position among them. Class labels are a
+    few distinct strings, so this maps each distinct value once instead of
+    converting and sorting every one."""
+    values = np.asarray(values)
+    if values.dtype != object:
+        return np.unique(values.astype(str), return_inverse=True)
+    items = values.tolist()
+    distinct = set(items)
+    labels = np.array(sorted({str(value) for value in distinct}))
+    position = {str(label): i for i, label in enumerate(labels.tolist())}
+    lookup = {value: position[str(value)] for value in distinct}
+    return labels, np.fromiter(map(lookup.__getitem__, items), dtype=np.intp, count=len(items))
+
+
 def hour_of_week(day_of_week: np.ndarray, hour: np.ndarray) -> np.ndarray:
     """0..167: ISO weekday (1 = Monday) and local hour."""
     return (np.asarray(day_of_week, dtype=int) - 1) * 24 + np.asarray(hour, dtype=int)
@@ -113,7 +129,7 @@ def classification_baselines(
 ) -> dict[str, np.ndarray]:
     """Majority class, hour-of-week mode and persistence for the test rows
     (ties: the alphabetically first label)."""
-    labels, codes = np.unique(np.asarray(y_train).astype(str), return_inverse=True)
+    labels, codes = factorize(y_train)
     k = labels.size
     majority = labels[np.argmax(np.bincount(codes, minlength=k))]
     how_counts = np.bincount(how_train * k + codes, minlength=HOURS_OF_WEEK * k)
@@ -242,7 +258,7 @@ def score(
 
 def _codes(y, prediction, baselines: dict) -> tuple:
     arrays = [y, prediction, *baselines.values()]
-    _, codes = np.unique(np.concatenate(arrays).astype(str), return_inverse=True)
+    _, codes = factorize(np.concatenate([np.asarray(a, dtype=object) for a in arrays]))
     parts = np.split(codes, np.cumsum([len(a) for a in arrays])[:-1])
     return parts[0], parts[1], dict(zip(baselines, parts[2:], strict=True))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .quadrants import QUADRANTS, quadrant_array
+from .quadrants import QUADRANTS, quadrant_codes
 
 TAU = 2 * np.pi
 
@@ -55,9 +55,9 @@ def context_features(plays: dict[str, np.ndarray]) -> tuple[np.ndarray, list[str
         columns[f"prev_{name}_in_session"] = previous * same_session
         columns[f"session_mean_{name}"] = _running_mean(values, plays["session_id"], previous)
         columns[f"day_mean_{name}"] = _running_mean(values, plays["date"], previous)
-    previous_quadrant = _lag_labels(quadrant_array(valence, energy))
-    for label in QUADRANTS:
-        columns[f"prev_is_{label}"] = (previous_quadrant == label).astype(float)
+    previous_quadrant = _lag(quadrant_codes(valence, energy).astype(float), 1, fill=-1.0)
+    for code, label in enumerate(QUADRANTS):
+        columns[f"prev_is_{label}"] = (previous_quadrant == code).astype(float)
     names = list(columns)
     return np.column_stack([columns[name] for name in names]), names
 
@@ -79,10 +79,6 @@ def _lag(values: np.ndarray, k: int, fill: float = 0.5) -> np.ndarray:
     if values.size > k:
         out[k:] = values[:-k]
     return out
-
-
-def _lag_labels(labels: np.ndarray) -> np.ndarray:
-    return np.array(["" if v is None else v for v in previous_labels(labels)], dtype=object)
 
 
 def _shift_equal(keys: np.ndarray) -> np.ndarray:

@@ -9,21 +9,27 @@ HIGH = 0.6  # valence or energy at or above this is high
 LOW = 0.4  # below this is low
 
 
+NAMES = np.array(QUADRANTS, dtype=object)
+
+
+def quadrant_codes(valence: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    """The position in ``QUADRANTS`` of each (valence, energy) pair (``quadrant_array``)."""
+    valence = np.asarray(valence, dtype=float)
+    energy = np.asarray(energy, dtype=float)
+    codes = np.full(valence.shape, 4, dtype=np.int8)  # neutral, also for missing values
+    high_valence, low_valence = valence >= HIGH, valence < LOW
+    high_energy, low_energy = energy >= HIGH, energy < LOW
+    codes[high_valence & high_energy] = 0
+    codes[high_valence & low_energy] = 1
+    codes[low_valence & high_energy] = 2
+    codes[low_valence & low_energy] = 3
+    return codes
+
+
 def quadrant_array(valence: np.ndarray, energy: np.ndarray) -> np.ndarray:
     """valence >= 0.6 & energy >= 0.6 happy-energetic; >= 0.6 & < 0.4 happy-calm;
     < 0.4 & >= 0.6 sad-energetic; < 0.4 & < 0.4 sad-calm; otherwise neutral."""
-    valence = np.asarray(valence, dtype=float)
-    energy = np.asarray(energy, dtype=float)
-    return np.select(
-        [
-            (valence >= HIGH) & (energy >= HIGH),
-            (valence >= HIGH) & (energy < LOW),
-            (valence < LOW) & (energy >= HIGH),
-            (valence < LOW) & (energy < LOW),
-        ],
-        list(QUADRANTS[:4]),
-        default="neutral",
-    ).astype(object)
+    return np.asarray(NAMES[quadrant_codes(valence, energy)], dtype=object)
 
 
 def quadrant_of(valence: float, energy: float) -> str:

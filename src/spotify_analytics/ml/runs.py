@@ -75,11 +75,12 @@ def run_context_models(
     with one_thread():
         for user_id, arrays in user_plays(ctx, MOOD_COLUMNS):
             mood = mood_plays(arrays)
+            features: dict = {}  # shared by the valence and quadrant models
             for model, protocol in protocols.items():
                 if model == ENERGY:
                     result, kept = fit_energy_cells(user_id, mood, root, protocol)
                 else:
-                    result, kept = fit_mood_model(model, user_id, mood, root, protocol)
+                    result, kept = fit_mood_model(model, user_id, mood, root, protocol, features)
                 rows[model] += result.metric_rows
                 if result.status == "ok":
                     tables[model].append(CONTEXT_TABLES[model]([(user_id, result, kept)]))
