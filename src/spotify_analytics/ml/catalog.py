@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.base import clone
 
 from ..errors import LakeError
@@ -26,7 +27,7 @@ from ..schemas import FEATURE_COLUMNS
 from . import artifacts
 from .candidates import catalog_regressors
 from .evaluation import REGRESSION_METRICS, score, tune
-from .plays import per_user, to_arrays
+from .plays import to_arrays
 
 MODEL = "audio_to_valence"
 CATALOG_USER = "(catalog)"
@@ -329,41 +330,91 @@ def _final(estimator: object) -> object:
 
 
 def score_users(
-    model: CatalogModel, user_tracks: pa.Table | Iterable[pa.RecordBatch]
+    model: CatalogModel, user_tracks: pa.Table | Iterable[pa.Table]
 ) -> tuple[list[dict], list[dict]]:
-    """Per user: scored rows of the tracks the model never saw, and metric rows."""
+    """Per user: scored rows of the tracks the model never saw, and metric rows.
+    ``user_tracks`` holds whole users in user order (one table, or one table per
+    chunk of users); each table is scored at once (one ``predict``, the unseen
+    test and the genre baseline in Arrow), only the metrics are per user."""
+    tables = [user_tracks] if isinstance(user_tracks, pa.Table) else user_tracks
+    seen = {
+        "groups": pa.array(sorted(model.train_groups), pa.string()),
+        "ids": pa.array(sorted(model.train_ids), pa.string()),
+    }
     scored, metrics = [], []
-    for user_id, arrays in per_user(user_tracks):
-        groups = arrays["group_key"]
-        unseen = np.array(
-            [
-                g not in model.train_groups
-                and t not in model.train_ids
-                and c not in model.train_ids
-                for g, t, c in zip(
-                    groups, arrays["track_id"], arrays["catalog_track_id"], strict=True
-                )
-            ],
-            dtype=bool,
-        )
-        if unseen.sum() < MIN_USER_TRACKS:
-            metrics += _user_status(model, user_id, int(unseen.sum()), int((~unseen).sum()))
-            continue
-        rows = {k: v[unseen] for k, v in arrays.items()}
-        X, _ = _features(rows)
-        rows = _scored_rows(model, rows, X)
-        rows["user_id"] = np.full(X.shape[0], user_id, dtype=object)
-        scored.append(rows)
-        metrics += metric_rows(
-            model,
-            user_id,
-            rows,
-            (
-                f"the user's distinct tracks with real features not in the training groups"
-                f" ({int((~unseen).sum())} trained-on tracks excluded)"
-            ),
-        )
+    for table in tables:
+        if table.num_rows:
+            rows, found = _score_table(model, table, seen)
+            scored += rows
+            metrics += found
     return scored, metrics
+
+
+def _score_table(model: CatalogModel, table: pa.Table, seen: dict) -> tuple[list[dict], list[dict]]:
+    trained = pc.or_(
+        pc.is_in(table.column("group_key"), value_set=seen["groups"]),
+        pc.or_(
+            pc.is_in(table.column("track_id"), value_set=seen["ids"]),
+            pc.is_in(table.column("catalog_track_id"), value_set=seen["ids"]),
+        ),
+    )
+    unseen = ~pc.fill_null(trained, False).to_numpy(zero_copy_only=False)
+    users = table.column("user_id").to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.concatenate([[True], users[1:] != users[:-1]]))
+    ends = np.append(starts[1:], users.size)
+    counts = np.add.reduceat(unseen.astype(np.int64), starts)  # unseen tracks per user
+    sizes = ends - starts
+    enough = counts >= MIN_USER_TRACKS
+    metrics = []
+    for user, n_unseen, size in zip(
+        users[starts[~enough]], counts[~enough], sizes[~enough], strict=True
+    ):
+        metrics += _user_status(model, str(user), int(n_unseen), int(size - n_unseen))
+    kept = unseen & np.repeat(enough, sizes)
+    if not kept.any():
+        return [], _in_user_order(metrics)
+    part = table.filter(pa.array(kept))
+    X = np.column_stack([part.column(name).to_numpy().astype(float) for name in INPUTS])
+    rows = {name: part.column(name) for name in SCORED_COLUMNS}
+    rows["valence"] = part.column("valence").to_numpy().astype(float)
+    rows["predicted_valence"] = np.clip(model.estimator.predict(X), 0.0, 1.0)
+    rows["baseline_mean"] = np.full(part.num_rows, model.mean)
+    rows["baseline_genre_mean"] = _genre_baseline_arrow(model, part.column("genres"))
+    bounds = np.concatenate([[0], np.cumsum(counts[enough])])
+    scored = zip(users[starts[enough]], bounds[:-1], bounds[1:], sizes[enough], strict=True)
+    for user, start, end, size in scored:
+        one = {name: rows[name][start:end] for name in METRIC_COLUMNS}
+        scope = (
+            "the user's distinct tracks with real features not in the training groups"
+            f" ({int(size - (end - start))} trained-on tracks excluded)"
+        )
+        metrics += metric_rows(model, str(user), one, scope)
+    return [rows], _in_user_order(metrics)
+
+
+def _in_user_order(rows: list[dict]) -> list[dict]:
+    return sorted(rows, key=lambda row: str(row["user_id"]))  # stable: a user's metrics keep order
+
+
+METRIC_COLUMNS = ("valence", "predicted_valence", "baseline_mean", "baseline_genre_mean")
+SCORED_COLUMNS = ("user_id", "track_key", "track_id", "track_name", "artist_name", "feature_source")
+
+
+def _genre_baseline_arrow(model: CatalogModel, genres: pa.ChunkedArray) -> np.ndarray:
+    """``_genre_baseline`` over an Arrow list column, without Python lists."""
+    genres = genres.combine_chunks() if isinstance(genres, pa.ChunkedArray) else genres
+    flat = pc.list_flatten(genres)
+    track = pc.list_parent_indices(genres).to_numpy()
+    keys = pa.array(list(model.genre_means), pa.string())
+    means = np.array(list(model.genre_means.values()), dtype=float)
+    position = pc.index_in(flat.cast(pa.string()), value_set=keys)
+    known = position.is_valid().to_numpy(zero_copy_only=False)
+    values = means[position.to_numpy(zero_copy_only=False)[known].astype(np.int64)]
+    n = len(genres)
+    sums = np.bincount(track[known], weights=values, minlength=n)
+    counts = np.bincount(track[known], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), model.mean)
 
 
 def _user_status(model: CatalogModel, user_id: str, n_unseen: int, n_seen: int) -> list[dict]:

@@ -274,6 +274,20 @@ def by_user_chunks(
         con.close()
 
 
+def chunk_tables(
+    ctx: StepContext, make_query: Callable[[tuple[str, str]], str]
+) -> Iterator[pa.Table]:
+    """``make_query((first_user, last_user))`` as one table per range of users
+    (``by_user_chunks``' ranges), so each table holds whole users."""
+    con = ctx.connect(only={"listening_with_features"})
+    try:
+        counts = con.execute(USER_COUNTS_SQL).fetchall()
+        for users in _user_chunks(counts, CHUNK_ROWS):
+            yield con.execute(make_query(users)).to_arrow_table()
+    finally:
+        con.close()
+
+
 USER_COUNTS_SQL = """
 select user_id, count(*) as n
 from listening_with_features

@@ -14,7 +14,7 @@ from . import artifacts, catalog
 from .context import fit_mood_model, prediction_table
 from .forecast import CELL_PROTOCOL, fit_energy_cells, forecast_table
 from .forecast import MODEL as ENERGY
-from .plays import MOOD_COLUMNS, by_user_chunks, mood_plays, query, user_plays
+from .plays import MOOD_COLUMNS, chunk_tables, mood_plays, query, user_plays
 from .training import Protocol, TaskResult
 
 PREDICTIVE_MODELS = (
@@ -114,7 +114,7 @@ def run_audio_to_valence(ctx: StepContext) -> pa.Table:
             artifacts.update_manifest(ctx.lake.root, catalog.MODEL, rows, _with_catalog(ctx))
             return catalog.valence_table(model, [], with_holdout=ctx.users is None)
         user_rows, metric_rows = catalog.score_users(
-            model, by_user_chunks(ctx, catalog.user_tracks_query)
+            model, chunk_tables(ctx, catalog.user_tracks_query)
         )
     own = model.metric_rows if ctx.users is None else []
     artifacts.update_manifest(ctx.lake.root, catalog.MODEL, own + metric_rows, ctx.users)
