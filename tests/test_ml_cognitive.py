@@ -22,10 +22,8 @@ from spotify_analytics.ml.runs import one_thread
 from spotify_analytics.ml.synthetic import planted_listening
 from spotify_analytics.runner import StepContext
 from spotify_analytics.settings import Settings
-from spotify_analytics.steps.behavioral_segments import behavioral_segments
-from spotify_analytics.steps.listening_anomalies import listening_anomalies
 from spotify_analytics.steps.mood_state_clusters import mood_state_clusters
-from spotify_analytics.steps.sequential_patterns import sequential_patterns
+from spotify_analytics.steps.play_patterns import play_patterns
 
 ARI_TOLERANCE = 0.9  # chosen clusterings from two seeds agree at least this well
 LISTENING = "silver/listening_with_features"
@@ -186,9 +184,7 @@ def test_a_user_without_features_gets_status_rows(tmp_path) -> None:
 
 STEPS = {
     "mood_state_clusters": mood_state_clusters,
-    "listening_anomalies": listening_anomalies,
-    "sequential_patterns": sequential_patterns,
-    "behavioral_segments": behavioral_segments,
+    "play_patterns": play_patterns,
 }
 
 

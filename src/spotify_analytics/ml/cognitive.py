@@ -8,6 +8,7 @@ for every user), which makes all four steps per-user.
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -21,32 +22,32 @@ from .runs import one_thread
 # only the second duplicate rule is applied here: the same track at the same
 # instant stored under two play ids counts once (the lowest play_id is kept).
 # Copies are looked for only among rows whose (user, track, instant) hash
-# repeats, which costs half of ranking every row.
-PLAYS_SQL = """with repeated_keys as (
+# repeats, which costs half of ranking every row. The copies (few, usually
+# none) are found once per connection and every query leaves them out.
+COPIES_SQL = """with repeated_keys as (
         select hash(user_id, track_key, played_at) as key_hash
         from listening_with_features
         where {music}
         group by key_hash
         having count(*) > 1
-    ),
-    copies as (
-        select play_id
-        from listening_with_features
-        where {music}
-            and hash(user_id, track_key, played_at) in (select key_hash from repeated_keys)
-        qualify row_number() over (
-            partition by user_id, track_key, played_at order by play_id
-        ) > 1
     )
-    select {columns}
+    select play_id
     from listening_with_features
-    anti join copies using (play_id)
+    where {music}
+        and hash(user_id, track_key, played_at) in (select key_hash from repeated_keys)
+    qualify row_number() over (
+        partition by user_id, track_key, played_at order by play_id
+    ) > 1"""
+PLAYS_SQL = """select {columns}
+    from listening_with_features
+    anti join play_copies using (play_id)
     where {music}"""
 MUSIC = "is_music and user_id is not null and played_at is not null"
 
 
 def plays_sql(settings: Settings, columns: tuple[str, ...]) -> str:
-    """Deduplicated music plays; synthetic features count as missing unless allowed."""
+    """Deduplicated music plays (``play_copies`` must exist: ``connect``);
+    synthetic features count as missing unless allowed."""
     names = []
     for name in columns:
         if name in FEATURES and not settings.allow_synthetic:
@@ -55,6 +56,14 @@ def plays_sql(settings: Settings, columns: tuple[str, ...]) -> str:
             )
         names.append(name)
     return PLAYS_SQL.format(columns=", ".join(names), music=MUSIC)
+
+
+def connect(ctx: StepContext) -> duckdb.DuckDBPyConnection:
+    """A connection over ``listening_with_features`` (limited to ``ctx.users``, if
+    set) with the temp table ``play_copies``: the play ids ``plays_sql`` drops."""
+    con = ctx.connect(only={"listening_with_features"})
+    con.execute(f"create temp table play_copies as {COPIES_SQL.format(music=MUSIC)}")
+    return con
 
 
 def query(ctx: StepContext, sql: str) -> pa.Table:
@@ -66,8 +75,30 @@ def query(ctx: StepContext, sql: str) -> pa.Table:
         con.close()
 
 
-def run_sql(ctx: StepContext, sql: str, schema: pa.Schema) -> pa.Table:
-    return query(ctx, sql).select(schema.names).cast(schema)
+def run_sql(con: duckdb.DuckDBPyConnection, sql: str, schema: pa.Schema) -> pa.Table:
+    return con.execute(sql).to_arrow_table().select(schema.names).cast(schema)
+
+
+def pattern_tables(ctx: StepContext) -> dict[str, pa.Table]:
+    """``listening_anomalies``, ``sequential_patterns`` and ``behavioral_segments``
+    over one connection, so the duplicate plays are looked for once."""
+    con = connect(ctx)
+    try:
+        return {
+            name: run_sql(con, make_sql(plays_sql(ctx.settings, columns)), schema)
+            for name, (make_sql, columns, schema) in PATTERNS.items()
+        }
+    finally:
+        con.close()
+
+
+def _one(ctx: StepContext, name: str) -> pa.Table:
+    make_sql, columns, schema = PATTERNS[name]
+    con = connect(ctx)
+    try:
+        return run_sql(con, make_sql(plays_sql(ctx.settings, columns)), schema)
+    finally:
+        con.close()
 
 
 def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
@@ -211,8 +242,7 @@ ANOMALY_SCHEMA = pa.schema(
 
 
 def anomaly_table(ctx: StepContext) -> pa.Table:
-    sql = anomalies.anomalies_sql(plays_sql(ctx.settings, anomalies.COLUMNS))
-    return run_sql(ctx, sql, ANOMALY_SCHEMA)
+    return _one(ctx, "listening_anomalies")
 
 
 SEQUENCE_SCHEMA = pa.schema(
@@ -232,8 +262,7 @@ SEQUENCE_SCHEMA = pa.schema(
 
 
 def sequence_table(ctx: StepContext) -> pa.Table:
-    sql = sequences.sequences_sql(plays_sql(ctx.settings, sequences.COLUMNS))
-    return run_sql(ctx, sql, SEQUENCE_SCHEMA)
+    return _one(ctx, "sequential_patterns")
 
 
 SEGMENT_SCHEMA = pa.schema(
@@ -260,5 +289,11 @@ SEGMENT_SCHEMA = pa.schema(
 
 
 def segment_table(ctx: StepContext) -> pa.Table:
-    sql = segments.segments_sql(plays_sql(ctx.settings, segments.COLUMNS))
-    return run_sql(ctx, sql, SEGMENT_SCHEMA)
+    return _one(ctx, "behavioral_segments")
+
+
+PATTERNS = {
+    "listening_anomalies": (anomalies.anomalies_sql, anomalies.COLUMNS, ANOMALY_SCHEMA),
+    "sequential_patterns": (sequences.sequences_sql, sequences.COLUMNS, SEQUENCE_SCHEMA),
+    "behavioral_segments": (segments.segments_sql, segments.COLUMNS, SEGMENT_SCHEMA),
+}

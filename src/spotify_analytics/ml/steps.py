@@ -8,12 +8,10 @@ from pathlib import Path
 from ..runner import Step, python_step
 from ..steps import (
     audio_to_valence,
-    behavioral_segments,
     context_models,
-    listening_anomalies,
     model_performance_metrics,
     mood_state_clusters,
-    sequential_patterns,
+    play_patterns,
 )
 
 MODULES = (
@@ -21,9 +19,7 @@ MODULES = (
     audio_to_valence,
     model_performance_metrics,
     mood_state_clusters,
-    listening_anomalies,
-    sequential_patterns,
-    behavioral_segments,
+    play_patterns,
 )
 
 
