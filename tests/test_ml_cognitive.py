@@ -15,15 +15,21 @@ from sklearn.mixture import GaussianMixture
 
 from spotify_analytics.lake import Lake, conform
 from spotify_analytics.ml import clusters, mixtures
-from spotify_analytics.ml.cognitive import anomaly_table, segment_table, sequence_table
+from spotify_analytics.ml.cognitive import (
+    anomaly_table,
+    pattern_sql_table,
+    segment_table,
+    sequence_table,
+)
 from spotify_analytics.ml.plays import FEATURES, per_user
 from spotify_analytics.ml.quadrants import quadrant_array, quadrant_names_sql, quadrant_sql
 from spotify_analytics.ml.runs import one_thread
 from spotify_analytics.ml.synthetic import planted_listening
 from spotify_analytics.runner import StepContext
 from spotify_analytics.settings import Settings
+from spotify_analytics.steps.behavioral_segments import behavioral_segments
 from spotify_analytics.steps.mood_state_clusters import mood_state_clusters
-from spotify_analytics.steps.play_patterns import play_patterns
+from spotify_analytics.steps.play_models import play_models
 
 ARI_TOLERANCE = 0.9  # chosen clusterings from two seeds agree at least this well
 LISTENING = "silver/listening_with_features"
@@ -184,7 +190,8 @@ def test_a_user_without_features_gets_status_rows(tmp_path) -> None:
 
 STEPS = {
     "mood_state_clusters": mood_state_clusters,
-    "play_patterns": play_patterns,
+    "play_models": play_models,
+    "behavioral_segments": behavioral_segments,
 }
 
 
@@ -334,3 +341,23 @@ def test_quadrant_sql_matches_the_numpy_rule() -> None:
     found = duckdb.sql(sql).fetchnumpy()
     assert list(found["q"]) == list(quadrant_array(valence, energy))
     assert list(found["c"]) == list(found["q"])
+
+
+@pytest.mark.parametrize("name", ["listening_anomalies", "sequential_patterns"])
+def test_per_user_numpy_rows_equal_the_sql_rule(planted, tmp_path, name) -> None:
+    """The tables built per user in NumPy equal the same rule stated in SQL
+    (doubles to rounding), duplicates of a play included."""
+    table = planted.read("listening_with_features")
+    first = table.slice(0, 1)
+    copy = first.set_column(first.schema.get_field_index("play_id"), "play_id", pa.array(["zz"]))
+    ctx = _lake_of(tmp_path, pa.concat_tables([table, copy]))
+    ours = (anomaly_table if name == "listening_anomalies" else sequence_table)(ctx)
+    theirs = pattern_sql_table(ctx, name)
+    assert ours.num_rows == theirs.num_rows > 0
+    assert ours.schema == theirs.schema
+    for column in ours.column_names:
+        mine, sql = ours.column(column).to_pylist(), theirs.column(column).to_pylist()
+        if pa.types.is_floating(ours.schema.field(column).type):
+            assert mine == pytest.approx(sql, rel=1e-9, abs=1e-12), column
+        else:
+            assert mine == sql, column

@@ -32,7 +32,7 @@ def PLANTED() -> pa.Table:  # noqa: N802
 def _build(
     root,
     listening: pa.Table,
-    steps=("context_models", "audio_to_valence", "model_performance_metrics"),
+    steps=("play_models", "audio_to_valence", "model_performance_metrics"),
 ):
     lake = Lake.open(root, create=True)
     lake.overwrite("silver/listening_with_features", listening)
@@ -86,7 +86,7 @@ def test_no_play_or_duplicate_of_a_play_is_in_train_and_test(tmp_path) -> None:
         0, "play_id", pc.binary_join_element_wise(table.slice(2000, 200).column("play_id"), "x", "")
     )  # the same play (user, track, played_at) under another id
     lake, _ = _build(
-        tmp_path / "lake", pa.concat_tables([duplicated, other_id]), steps=("context_models",)
+        tmp_path / "lake", pa.concat_tables([duplicated, other_id]), steps=("play_models",)
     )
     predicted = lake.read("mood_predictions")
     version = predicted.column("model_version")[0].as_py()
@@ -166,7 +166,7 @@ def test_model_cards_and_versions(planted, tmp_path) -> None:
     ):
         assert card[key], key
     # same data -> same version: rebuilding rewrites the version instead of piling up copies
-    again, _ = _build(tmp_path / "again", PLANTED(), steps=("context_models",))
+    again, _ = _build(tmp_path / "again", PLANTED(), steps=("play_models",))
     rebuilt = [m for m in artifacts.list_models(again.root) if m["model"] == "mood_predictions"]
     assert {m["version"] for m in rebuilt} == {m["version"] for m in listed}
 
@@ -205,7 +205,7 @@ def test_changing_shared_model_code_makes_the_steps_stale() -> None:
         assert "def temporal_split" in step.code  # the ml package is part of each fingerprint
 
 
-PER_USER_STEPS = ("context_models", "audio_to_valence", "model_performance_metrics")
+PER_USER_STEPS = ("play_models", "audio_to_valence", "model_performance_metrics")
 MANIFESTS = ("mood_predictions", "mood_classifications", "energy_forecasts", "audio_to_valence")
 
 

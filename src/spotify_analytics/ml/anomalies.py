@@ -8,11 +8,18 @@ max(|z_valence|, |z_energy|) > 2. Severity, ordered numerically by
 ``severity_rank``: High (3) when |z| > 3, Medium (2) when 2.5 < |z| <= 3,
 Low (1) when 2 < |z| <= 2.5.
 
-One DuckDB query over every user at once (``ANOMALIES_SQL``); each user's rows
-depend only on that user's plays.
+Computed per user in NumPy (``user_anomalies``) from the deduplicated plays the
+next-play models read (``runs.run_context_models``), so the plays are read once
+for both; ``ANOMALIES_SQL`` states the same rule in SQL (the tests compare the
+two). Each user's rows depend only on that user's plays.
 """
 
 from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from .plays import arrow_column
 
 MIN_HOUR_PLAYS = 10
 THRESHOLD = 2.0
@@ -164,3 +171,60 @@ def anomalies_sql(plays: str) -> str:
         severity_rank=" ".join(f"when max_abs_z > {t} then {rank}" for t, _, rank in SEVERITIES),
         threshold=THRESHOLD,
     )
+
+
+def user_anomalies(user_id: str, mood: dict[str, np.ndarray]) -> dict | None:
+    """The anomaly rows of one user's mood plays (non-skipped, valence and energy
+    known, in time order), as columns; None when there are none. Hour means and
+    sample deviations are two-pass sums in double precision."""
+    hour = mood["hour_of_day"].astype(np.int64)
+    n = np.bincount(hour, minlength=24)
+    norms, z = {}, {}
+    for feature in ("valence", "energy"):
+        x = mood[feature].astype(float)
+        mean = np.bincount(hour, weights=x, minlength=24) / np.maximum(n, 1)
+        deviation = x - mean[hour]
+        squares = np.bincount(hour, weights=deviation * deviation, minlength=24)
+        std = np.sqrt(squares / np.maximum(n - 1, 1))
+        judged = (n >= MIN_HOUR_PLAYS) & (n > 1) & (std > MIN_SPREAD)
+        norms[feature] = (np.where(judged, mean, np.nan), np.where(judged, std, np.nan))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z[feature] = (x - norms[feature][0][hour]) / norms[feature][1][hour]
+    size = np.fmax(np.abs(z["valence"]), np.abs(z["energy"]))  # fmax skips a missing z
+    rows = np.flatnonzero(size > THRESHOLD)
+    if rows.size == 0:
+        return None
+    size = size[rows]
+    zv, ze = z["valence"][rows], z["energy"][rows]
+    by_valence = np.nan_to_num(np.abs(zv)) >= np.nan_to_num(np.abs(ze))
+    rank = np.select([size > t for t, _, _ in SEVERITIES], [r for _, _, r in SEVERITIES], 0)
+    labels = np.array(["", *[label for _, label, _ in reversed(SEVERITIES)]], dtype=object)
+    at = hour[rows]
+    return {
+        "user_id": np.full(rows.size, user_id, dtype=object),
+        "play_id": arrow_column(mood["play_id"][rows]),
+        "played_at": mood["played_at"][rows],
+        "date": mood["date"][rows],
+        "hour_of_day": at.astype(np.int32),
+        "track_key": arrow_column(mood["track_key"][rows]),
+        "track_name": arrow_column(mood["track_name"][rows]),
+        "artist_name": arrow_column(mood["artist_name"][rows]),
+        "valence": mood["valence"][rows].astype(float),
+        "energy": mood["energy"][rows].astype(float),
+        "hour_mean_valence": _nullable(norms["valence"][0][at]),
+        "hour_std_valence": _nullable(norms["valence"][1][at]),
+        "hour_mean_energy": _nullable(norms["energy"][0][at]),
+        "hour_std_energy": _nullable(norms["energy"][1][at]),
+        "n_hour_plays": n[at].astype(np.int64),
+        "z_valence": _nullable(zv),
+        "z_energy": _nullable(ze),
+        "max_abs_z": size,
+        "feature": np.where(by_valence, "valence", "energy").astype(object),
+        "direction": np.where(np.where(by_valence, zv, ze) > 0, "higher", "lower").astype(object),
+        "severity": labels[rank],
+        "severity_rank": rank.astype(np.int64),
+    }
+
+
+def _nullable(values: np.ndarray) -> pa.Array:
+    return pa.array(values, type=pa.float64(), mask=np.isnan(values))

@@ -16,7 +16,7 @@ from ..runner import StepContext
 from ..settings import Settings
 from . import anomalies, clusters, segments, sequences
 from .plays import FEATURES
-from .runs import one_thread
+from .runs import one_thread, run_context_models
 
 # listening_with_features is unique on play_id (its grain check is critical), so
 # only the second duplicate rule is applied here: the same track at the same
@@ -77,19 +77,6 @@ def query(ctx: StepContext, sql: str) -> pa.Table:
 
 def run_sql(con: duckdb.DuckDBPyConnection, sql: str, schema: pa.Schema) -> pa.Table:
     return con.execute(sql).to_arrow_table().select(schema.names).cast(schema)
-
-
-def pattern_tables(ctx: StepContext) -> dict[str, pa.Table]:
-    """``listening_anomalies``, ``sequential_patterns`` and ``behavioral_segments``
-    over one connection, so the duplicate plays are looked for once."""
-    con = connect(ctx)
-    try:
-        return {
-            name: run_sql(con, make_sql(plays_sql(ctx.settings, columns)), schema)
-            for name, (make_sql, columns, schema) in PATTERNS.items()
-        }
-    finally:
-        con.close()
 
 
 def _one(ctx: StepContext, name: str) -> pa.Table:
@@ -242,7 +229,7 @@ ANOMALY_SCHEMA = pa.schema(
 
 
 def anomaly_table(ctx: StepContext) -> pa.Table:
-    return _one(ctx, "listening_anomalies")
+    return run_context_models(ctx, {}, ("listening_anomalies",))["listening_anomalies"]
 
 
 SEQUENCE_SCHEMA = pa.schema(
@@ -262,7 +249,7 @@ SEQUENCE_SCHEMA = pa.schema(
 
 
 def sequence_table(ctx: StepContext) -> pa.Table:
-    return _one(ctx, "sequential_patterns")
+    return run_context_models(ctx, {}, ("sequential_patterns",))["sequential_patterns"]
 
 
 SEGMENT_SCHEMA = pa.schema(
@@ -292,8 +279,19 @@ def segment_table(ctx: StepContext) -> pa.Table:
     return _one(ctx, "behavioral_segments")
 
 
+# SQL over every user at once (behavioral_segments; the other two for the tests)
 PATTERNS = {
     "listening_anomalies": (anomalies.anomalies_sql, anomalies.COLUMNS, ANOMALY_SCHEMA),
     "sequential_patterns": (sequences.sequences_sql, sequences.COLUMNS, SEQUENCE_SCHEMA),
     "behavioral_segments": (segments.segments_sql, segments.COLUMNS, SEGMENT_SCHEMA),
 }
+# per user in NumPy, from the plays the next-play models read (runs.run_context_models)
+PATTERN_ROWS = {
+    "listening_anomalies": (anomalies.user_anomalies, ANOMALY_SCHEMA),
+    "sequential_patterns": (sequences.user_transitions, SEQUENCE_SCHEMA),
+}
+
+
+def pattern_sql_table(ctx: StepContext, name: str) -> pa.Table:
+    """``name`` built by its SQL (``PATTERNS``), for comparing with ``PATTERN_ROWS``."""
+    return _one(ctx, name)

@@ -64,6 +64,8 @@ MOOD_COLUMNS = (
     "session_id",
     "session_play_no",
     "track_key",
+    "track_name",
+    "artist_name",
     "is_skip",
     "valence",
     "energy",

@@ -7,13 +7,17 @@ probability = P(to | from); lift = P(to | from) / P(to), where P(to) is the
 share of all the user's transitions that end in ``to``; lift 1 means no more
 than independence would give.
 
-One DuckDB query over every user at once (``SEQUENCES_SQL``); each user's rows
-depend only on that user's plays.
+Computed per user in NumPy (``user_transitions``) from the deduplicated plays
+the next-play models read (``runs.run_context_models``); ``SEQUENCES_SQL`` states
+the same rule in SQL (the tests compare the two). Each user's rows depend only
+on that user's plays.
 """
 
 from __future__ import annotations
 
-from .quadrants import quadrant_names_sql, quadrant_sql
+import numpy as np
+
+from .quadrants import NAMES, QUADRANTS, quadrant_codes, quadrant_names_sql, quadrant_sql
 
 COLUMNS = (
     "user_id",
@@ -90,3 +94,35 @@ def sequences_sql(plays: str) -> str:
         from_name=quadrant_names_sql("from_code"),
         to_name=quadrant_names_sql("to_code"),
     )
+
+
+def user_transitions(user_id: str, mood: dict[str, np.ndarray]) -> dict | None:
+    """The transition rows of one user's mood plays (non-skipped, valence and
+    energy known, in time order), as columns; None without transitions."""
+    codes = quadrant_codes(mood["valence"], mood["energy"]).astype(np.int64)
+    session = mood["session_id"]
+    same = session[1:] == session[:-1]
+    k = len(QUADRANTS)
+    counts = np.bincount(codes[:-1][same] * k + codes[1:][same], minlength=k * k).reshape(k, k)
+    total = int(counts.sum())
+    if total == 0:
+        return None
+    origin, target = np.nonzero(counts)
+    order = np.lexsort((NAMES[target].astype(str), NAMES[origin].astype(str)))
+    origin, target = origin[order], target[order]
+    n = counts[origin, target].astype(np.int64)
+    n_from = counts.sum(axis=1)[origin].astype(np.int64)
+    marginal = counts.sum(axis=0)[target] / total
+    probability = n / n_from
+    return {
+        "user_id": np.full(n.size, user_id, dtype=object),
+        "from_quadrant": NAMES[origin],
+        "to_quadrant": NAMES[target],
+        "n_transitions": n,
+        "n_from": n_from,
+        "probability": probability,
+        "marginal_to_probability": marginal,
+        "lift": probability / marginal,
+        "expected_transitions": n_from * marginal,
+        "n_user_transitions": np.full(n.size, total, dtype=np.int64),
+    }

@@ -8,18 +8,18 @@ from pathlib import Path
 from ..runner import Step, python_step
 from ..steps import (
     audio_to_valence,
-    context_models,
+    behavioral_segments,
     model_performance_metrics,
     mood_state_clusters,
-    play_patterns,
+    play_models,
 )
 
 MODULES = (
-    context_models,
+    play_models,
     audio_to_valence,
     model_performance_metrics,
     mood_state_clusters,
-    play_patterns,
+    behavioral_segments,
 )
 
 

@@ -1,0 +1,27 @@
+"""Gold `mood_predictions`, `mood_classifications`, `energy_forecasts` (the
+next-play models: ml/context.py, ml/forecast.py), `listening_anomalies` and
+`sequential_patterns` (ml/anomalies.py, ml/sequences.py): one step, so each
+user's plays are read and deduplicated once for the five (docs/ml.md)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from ..ml.runs import run_context_models
+from ..runner import StepContext
+
+INPUTS = ("listening_with_features",)
+PER_USER = True  # a user's rows depend on that user's plays only (docs/ml.md)
+OUTPUTS = (
+    "gold/predictive/mood_predictions",
+    "gold/predictive/mood_classifications",
+    "gold/predictive/energy_forecasts",
+    "gold/cognitive/listening_anomalies",
+    "gold/cognitive/sequential_patterns",
+)
+PATTERNS = ("listening_anomalies", "sequential_patterns")
+
+
+def play_models(ctx: StepContext) -> dict[str, pa.Table]:
+    tables = run_context_models(ctx, patterns=PATTERNS)
+    return {location: tables[location.rsplit("/", 1)[-1]] for location in OUTPUTS}
