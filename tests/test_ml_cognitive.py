@@ -28,7 +28,6 @@ from spotify_analytics.ml.synthetic import planted_listening
 from spotify_analytics.runner import StepContext
 from spotify_analytics.settings import Settings
 from spotify_analytics.steps.behavioral_segments import behavioral_segments
-from spotify_analytics.steps.mood_state_clusters import mood_state_clusters
 from spotify_analytics.steps.play_models import play_models
 
 ARI_TOLERANCE = 0.9  # chosen clusterings from two seeds agree at least this well
@@ -138,7 +137,7 @@ def test_adjusted_rand_matches_scikit_learn() -> None:
 
 
 def test_selection_table_explains_the_choice(planted) -> None:
-    out = mood_state_clusters(_context(planted))
+    out = play_models(_context(planted))
     selection = out["gold/cognitive/cluster_model_selection"].to_pylist()
     table = out["gold/cognitive/mood_state_clusters"].to_pylist()
     for user in ("u0", "u1"):
@@ -163,7 +162,7 @@ def test_too_few_tracks_is_a_status_row(tmp_path) -> None:
     lake = Lake.open(tmp_path / "lake", create=True)
     small = planted_listening(users=1, days=1, sessions_per_day=1.0, seed=1).slice(0, 10)
     lake.overwrite(LISTENING, small)
-    out = mood_state_clusters(_context(lake))
+    out = play_models(_context(lake))
     rows = out["gold/cognitive/cluster_model_selection"].to_pylist()
     assert {r["status"] for r in rows} == {"insufficient_data"} and {r["k"] for r in rows} == {0}
     assert out["gold/cognitive/mood_state_clusters"].num_rows == 0
@@ -178,7 +177,7 @@ def test_a_user_without_features_gets_status_rows(tmp_path) -> None:
         plays = plays.set_column(column, name, values)
     lake = Lake.open(tmp_path / "lake", create=True)
     lake.overwrite(LISTENING, plays)
-    rows = mood_state_clusters(_context(lake))["gold/cognitive/cluster_model_selection"]
+    rows = play_models(_context(lake))["gold/cognitive/cluster_model_selection"]
     u1 = [r for r in rows.to_pylist() if r["user_id"] == "u1"]
     assert [(r["method"], r["k"], r["status"]) for r in u1] == [
         ("kmeans", 0, "insufficient_data"),
@@ -189,7 +188,6 @@ def test_a_user_without_features_gets_status_rows(tmp_path) -> None:
 
 
 STEPS = {
-    "mood_state_clusters": mood_state_clusters,
     "play_models": play_models,
     "behavioral_segments": behavioral_segments,
 }

@@ -21,9 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import mixtures
-from .plays import FEATURES
+from .plays import FEATURES, ArrowStrings
 from .quadrants import quadrant_array
 
 K_RANGE = range(2, 7)
@@ -75,6 +77,26 @@ def tracks_sql(allow_synthetic: bool) -> str:
         finite=" and ".join(f"isfinite({name})" for name in FEATURES),
         first=", ".join(f"arg_min({name}, played_at) as {name}" for name in FEATURES),
     )
+
+
+def track_points(plays: dict[str, np.ndarray]) -> np.ndarray:
+    """``TRACKS_SQL`` for one user's plays (deduplicated, in time order): the
+    features of each distinct track's first non-skipped play with every feature
+    known, one row per track in ``track_key`` order."""
+    skip = plays["is_skip"].astype(bool)
+    X = np.column_stack([plays[name].astype(float) for name in FEATURES])
+    rows = np.flatnonzero(~skip & np.isfinite(X).all(axis=1))
+    if rows.size == 0:
+        return np.zeros((0, len(FEATURES)))
+    keys = plays["track_key"][rows]
+    if isinstance(keys, ArrowStrings):
+        keys = keys.to_arrow()
+    else:
+        keys = pa.array(keys.tolist(), pa.string())
+    encoded = keys.dictionary_encode()
+    _, first = np.unique(encoded.indices.to_numpy(zero_copy_only=False), return_index=True)
+    order = pc.sort_indices(encoded.dictionary).to_numpy()  # track_key order, as in SQL
+    return X[rows[first[order]]]
 
 
 @dataclass

@@ -147,6 +147,11 @@ def user_tracks(ctx: StepContext) -> list[tuple[str, np.ndarray]]:
 
 
 def mood_state_tables(ctx: StepContext, seed: int = 0) -> tuple[pa.Table, pa.Table]:
+    """``mood_state_clusters`` and ``cluster_model_selection`` alone (the step
+    builds them in ``runs.run_context_models``, seed 0)."""
+    if seed == 0:
+        found = run_context_models(ctx, {}, ("mood_state_clusters",))
+        return found["mood_state_clusters"], found["cluster_model_selection"]
     cluster_rows, selection_rows = [], []
     with one_thread():
         for user_id, X in user_tracks(ctx):
@@ -285,10 +290,35 @@ PATTERNS = {
     "sequential_patterns": (sequences.sequences_sql, sequences.COLUMNS, SEQUENCE_SCHEMA),
     "behavioral_segments": (segments.segments_sql, segments.COLUMNS, SEGMENT_SCHEMA),
 }
-# per user in NumPy, from the plays the next-play models read (runs.run_context_models)
+
+
+def _anomaly_rows(user_id: str, plays: dict, mood: dict) -> dict[str, pa.Table | None]:
+    rows = anomalies.user_anomalies(user_id, mood)
+    return {"listening_anomalies": None if rows is None else pa.table(rows, ANOMALY_SCHEMA)}
+
+
+def _transition_rows(user_id: str, plays: dict, mood: dict) -> dict[str, pa.Table | None]:
+    rows = sequences.user_transitions(user_id, mood)
+    return {"sequential_patterns": None if rows is None else pa.table(rows, SEQUENCE_SCHEMA)}
+
+
+def _cluster_rows(user_id: str, plays: dict, mood: dict) -> dict[str, pa.Table | None]:
+    found, selection = _user_mood_states(user_id, clusters.track_points(plays), seed=0)
+    return {
+        "mood_state_clusters": _table(found, CLUSTER_SCHEMA),
+        "cluster_model_selection": _table(selection, SELECTION_SCHEMA),
+    }
+
+
+# per user in NumPy, from the plays the next-play models read (runs.run_context_models):
+# name -> (function of (user_id, plays, mood plays), the schema of each table it makes)
 PATTERN_ROWS = {
-    "listening_anomalies": (anomalies.user_anomalies, ANOMALY_SCHEMA),
-    "sequential_patterns": (sequences.user_transitions, SEQUENCE_SCHEMA),
+    "listening_anomalies": (_anomaly_rows, {"listening_anomalies": ANOMALY_SCHEMA}),
+    "sequential_patterns": (_transition_rows, {"sequential_patterns": SEQUENCE_SCHEMA}),
+    "mood_state_clusters": (
+        _cluster_rows,
+        {"mood_state_clusters": CLUSTER_SCHEMA, "cluster_model_selection": SELECTION_SCHEMA},
+    ),
 }
 
 

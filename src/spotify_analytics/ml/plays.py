@@ -67,8 +67,7 @@ MOOD_COLUMNS = (
     "track_name",
     "artist_name",
     "is_skip",
-    "valence",
-    "energy",
+    *FEATURES,
 )
 BATCH_ROWS = 262_144
 

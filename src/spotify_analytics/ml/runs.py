@@ -67,24 +67,25 @@ def run_context_models(
     """Train the next-play models (``mood_predictions``, ``mood_classifications``,
     ``energy_forecasts``, or those named in ``protocols``) for every user (or for
     ``ctx.users``), and build the per-user pattern tables named in ``patterns``
-    (``listening_anomalies``, ``sequential_patterns``): each user's plays are read
+    (``listening_anomalies``, ``sequential_patterns``, ``mood_state_clusters`` with
+    ``cluster_model_selection``): each user's plays are read
     and deduplicated once for all of them. Returns each table."""
     from .cognitive import PATTERN_ROWS  # cognitive imports this module
 
     if protocols is None:
         protocols = {model: Protocol() for model in CONTEXT_MODELS}
         protocols[ENERGY] = CELL_PROTOCOL
-    tables: dict[str, list[pa.Table]] = {name: [] for name in (*protocols, *patterns)}
+    schemas = {t: schema for name in patterns for t, schema in PATTERN_ROWS[name][1].items()}
+    tables: dict[str, list[pa.Table]] = {name: [] for name in (*protocols, *schemas)}
     rows: dict[str, list[dict]] = {model: [] for model in protocols}
     root = ctx.lake.root
     with one_thread():
         for user_id, arrays in user_plays(ctx, MOOD_COLUMNS):
             mood = mood_plays(arrays)
             for name in patterns:
-                make_rows, schema = PATTERN_ROWS[name]
-                found = make_rows(user_id, mood)
-                if found is not None:
-                    tables[name].append(pa.table(found, schema=schema))
+                for table, part in PATTERN_ROWS[name][0](user_id, arrays, mood).items():
+                    if part is not None and part.num_rows:
+                        tables[table].append(part)
             features: dict = {}  # shared by the valence and quadrant models
             for model, protocol in protocols.items():
                 if model == ENERGY:
@@ -99,8 +100,8 @@ def run_context_models(
         artifacts.update_manifest(root, model, rows[model], ctx.users)
         parts = tables[model] or [CONTEXT_TABLES[model]([])]
         found[model] = pa.concat_tables(parts)
-    for name in patterns:
-        found[name] = pa.concat_tables(tables[name] or [PATTERN_ROWS[name][1].empty_table()])
+    for table, schema in schemas.items():
+        found[table] = pa.concat_tables(tables[table] or [schema.empty_table()])
     return found
 
 

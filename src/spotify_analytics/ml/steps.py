@@ -10,7 +10,6 @@ from ..steps import (
     audio_to_valence,
     behavioral_segments,
     model_performance_metrics,
-    mood_state_clusters,
     play_models,
 )
 
@@ -18,7 +17,6 @@ MODULES = (
     play_models,
     audio_to_valence,
     model_performance_metrics,
-    mood_state_clusters,
     behavioral_segments,
 )
 

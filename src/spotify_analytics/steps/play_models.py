@@ -1,7 +1,8 @@
 """Gold `mood_predictions`, `mood_classifications`, `energy_forecasts` (the
-next-play models: ml/context.py, ml/forecast.py), `listening_anomalies` and
-`sequential_patterns` (ml/anomalies.py, ml/sequences.py): one step, so each
-user's plays are read and deduplicated once for the five (docs/ml.md)."""
+next-play models: ml/context.py, ml/forecast.py), `listening_anomalies`,
+`sequential_patterns`, `mood_state_clusters` and `cluster_model_selection`
+(ml/anomalies.py, ml/sequences.py, ml/clusters.py): one step, so each user's
+plays are read and deduplicated once for all of them (docs/ml.md)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ OUTPUTS = (
     "gold/predictive/energy_forecasts",
     "gold/cognitive/listening_anomalies",
     "gold/cognitive/sequential_patterns",
+    "gold/cognitive/mood_state_clusters",
+    "gold/cognitive/cluster_model_selection",
 )
-PATTERNS = ("listening_anomalies", "sequential_patterns")
+PATTERNS = ("listening_anomalies", "sequential_patterns", "mood_state_clusters")
 
 
 def play_models(ctx: StepContext) -> dict[str, pa.Table]:
