@@ -8,10 +8,6 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
-), listening_for_users /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so the per-user statistics scan the plays through their own import */ AS (
-  SELECT
-    *
-  FROM listening_with_features
 ), params AS (
   SELECT
     *
@@ -42,78 +38,83 @@ WITH listening AS (
     AND NOT COALESCE(l.is_skip, FALSE)
     AND NOT l.user_id IS NULL
     AND NOT l.part_of_day IS NULL
-), music_plays_users AS (
-  SELECT
-    l.user_id,
-    l.part_of_day,
-    (
-      NOT l.valence IS NULL
-      AND (
-        COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
-      )
-    ) AS has_features,
-    l.danceability,
-    l.energy,
-    l.loudness,
-    l.speechiness,
-    l.acousticness,
-    l.instrumentalness,
-    l.liveness,
-    l.valence,
-    l.tempo
-  FROM listening_for_users AS l
-  CROSS JOIN params AS p
-  WHERE
-    COALESCE(l.is_music, FALSE)
-    AND NOT COALESCE(l.is_skip, FALSE)
-    AND NOT l.user_id IS NULL
-    AND NOT l.part_of_day IS NULL
-), user_stats AS (
-  SELECT
-    m.user_id,
-    AVG(m.danceability) AS danceability_mean,
-    STDDEV_SAMP(m.danceability) AS danceability_std,
-    AVG(m.energy) AS energy_mean,
-    STDDEV_SAMP(m.energy) AS energy_std,
-    AVG(m.loudness) AS loudness_mean,
-    STDDEV_SAMP(m.loudness) AS loudness_std,
-    AVG(m.speechiness) AS speechiness_mean,
-    STDDEV_SAMP(m.speechiness) AS speechiness_std,
-    AVG(m.acousticness) AS acousticness_mean,
-    STDDEV_SAMP(m.acousticness) AS acousticness_std,
-    AVG(m.instrumentalness) AS instrumentalness_mean,
-    STDDEV_SAMP(m.instrumentalness) AS instrumentalness_std,
-    AVG(m.liveness) AS liveness_mean,
-    STDDEV_SAMP(m.liveness) AS liveness_std,
-    AVG(m.valence) AS valence_mean,
-    STDDEV_SAMP(m.valence) AS valence_std,
-    AVG(m.tempo) AS tempo_mean,
-    STDDEV_SAMP(m.tempo) AS tempo_std
-  FROM music_plays_users AS m
-  WHERE
-    m.has_features
-  GROUP BY
-    m.user_id
-), part_stats AS (
+), part_and_user_stats AS (
+  /* per user and part of day, and (part of day rolled up) per user: one scan */
   SELECT
     m.user_id,
     m.part_of_day,
+    GROUPING(m.part_of_day) AS is_user_row,
     CAST(COUNT(*) AS BIGINT) AS plays,
     CAST(COUNT(*) FILTER(WHERE
       m.has_features) AS BIGINT) AS n_feature_plays,
     AVG(CASE WHEN m.has_features THEN m.danceability END) AS mean_danceability,
+    STDDEV_SAMP(CASE WHEN m.has_features THEN m.danceability END) AS std_danceability,
     AVG(CASE WHEN m.has_features THEN m.energy END) AS mean_energy,
+    STDDEV_SAMP(CASE WHEN m.has_features THEN m.energy END) AS std_energy,
     AVG(CASE WHEN m.has_features THEN m.loudness END) AS mean_loudness,
+    STDDEV_SAMP(CASE WHEN m.has_features THEN m.loudness END) AS std_loudness,
     AVG(CASE WHEN m.has_features THEN m.speechiness END) AS mean_speechiness,
+    STDDEV_SAMP(CASE WHEN m.has_features THEN m.speechiness END) AS std_speechiness,
     AVG(CASE WHEN m.has_features THEN m.acousticness END) AS mean_acousticness,
+    STDDEV_SAMP(CASE WHEN m.has_features THEN m.acousticness END) AS std_acousticness,
     AVG(CASE WHEN m.has_features THEN m.instrumentalness END) AS mean_instrumentalness,
+    STDDEV_SAMP(CASE WHEN m.has_features THEN m.instrumentalness END) AS std_instrumentalness,
     AVG(CASE WHEN m.has_features THEN m.liveness END) AS mean_liveness,
+    STDDEV_SAMP(CASE WHEN m.has_features THEN m.liveness END) AS std_liveness,
     AVG(CASE WHEN m.has_features THEN m.valence END) AS mean_valence,
-    AVG(CASE WHEN m.has_features THEN m.tempo END) AS mean_tempo
+    STDDEV_SAMP(CASE WHEN m.has_features THEN m.valence END) AS std_valence,
+    AVG(CASE WHEN m.has_features THEN m.tempo END) AS mean_tempo,
+    STDDEV_SAMP(CASE WHEN m.has_features THEN m.tempo END) AS std_tempo
   FROM music_plays AS m
   GROUP BY
-    m.user_id,
-    m.part_of_day
+    GROUPING SETS (
+      (m.user_id, m.part_of_day),
+      (
+        m.user_id
+      )
+    )
+), user_stats AS (
+  SELECT
+    u.user_id,
+    u.mean_danceability AS danceability_mean,
+    u.std_danceability AS danceability_std,
+    u.mean_energy AS energy_mean,
+    u.std_energy AS energy_std,
+    u.mean_loudness AS loudness_mean,
+    u.std_loudness AS loudness_std,
+    u.mean_speechiness AS speechiness_mean,
+    u.std_speechiness AS speechiness_std,
+    u.mean_acousticness AS acousticness_mean,
+    u.std_acousticness AS acousticness_std,
+    u.mean_instrumentalness AS instrumentalness_mean,
+    u.std_instrumentalness AS instrumentalness_std,
+    u.mean_liveness AS liveness_mean,
+    u.std_liveness AS liveness_std,
+    u.mean_valence AS valence_mean,
+    u.std_valence AS valence_std,
+    u.mean_tempo AS tempo_mean,
+    u.std_tempo AS tempo_std
+  FROM part_and_user_stats AS u
+  WHERE
+    u.is_user_row = 1
+), part_stats AS (
+  SELECT
+    s.user_id,
+    s.part_of_day,
+    s.plays,
+    s.n_feature_plays,
+    s.mean_danceability,
+    s.mean_energy,
+    s.mean_loudness,
+    s.mean_speechiness,
+    s.mean_acousticness,
+    s.mean_instrumentalness,
+    s.mean_liveness,
+    s.mean_valence,
+    s.mean_tempo
+  FROM part_and_user_stats AS s
+  WHERE
+    s.is_user_row = 0
 ), part_z AS (
   SELECT
     s.*,

@@ -8,12 +8,6 @@ with listening as (
     select * from listening_with_features
 ),
 
--- DuckDB materialises a CTE that is read more than once (here: every play,
--- spilled at scale), so the per-user statistics scan the plays through their own import
-listening_for_users as (
-    select * from listening_with_features
-),
-
 params as (
     select * from run_params
 ),
@@ -43,74 +37,78 @@ music_plays as (
         and l.part_of_day is not null
 ),
 
-music_plays_users as (
+part_and_user_stats as (
+    -- per user and part of day, and (part of day rolled up) per user: one scan
     select
-        l.user_id,
-        l.part_of_day,
-        (
-            l.valence is not null
-            and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-        ) as has_features,
-        l.danceability,
-        l.energy,
-        l.loudness,
-        l.speechiness,
-        l.acousticness,
-        l.instrumentalness,
-        l.liveness,
-        l.valence,
-        l.tempo
-    from listening_for_users as l
-    cross join params as p
-    where coalesce(l.is_music, false)
-        and not coalesce(l.is_skip, false)
-        and l.user_id is not null
-        and l.part_of_day is not null
+        m.user_id,
+        m.part_of_day,
+        grouping(m.part_of_day) as is_user_row,
+        cast(count(*) as bigint) as plays,
+        cast(count(*) filter (where m.has_features) as bigint) as n_feature_plays,
+        avg(case when m.has_features then m.danceability end) as mean_danceability,
+        stddev_samp(case when m.has_features then m.danceability end) as std_danceability,
+        avg(case when m.has_features then m.energy end) as mean_energy,
+        stddev_samp(case when m.has_features then m.energy end) as std_energy,
+        avg(case when m.has_features then m.loudness end) as mean_loudness,
+        stddev_samp(case when m.has_features then m.loudness end) as std_loudness,
+        avg(case when m.has_features then m.speechiness end) as mean_speechiness,
+        stddev_samp(case when m.has_features then m.speechiness end) as std_speechiness,
+        avg(case when m.has_features then m.acousticness end) as mean_acousticness,
+        stddev_samp(case when m.has_features then m.acousticness end) as std_acousticness,
+        avg(case when m.has_features then m.instrumentalness end) as mean_instrumentalness,
+        stddev_samp(case when m.has_features then m.instrumentalness end) as std_instrumentalness,
+        avg(case when m.has_features then m.liveness end) as mean_liveness,
+        stddev_samp(case when m.has_features then m.liveness end) as std_liveness,
+        avg(case when m.has_features then m.valence end) as mean_valence,
+        stddev_samp(case when m.has_features then m.valence end) as std_valence,
+        avg(case when m.has_features then m.tempo end) as mean_tempo,
+        stddev_samp(case when m.has_features then m.tempo end) as std_tempo
+    from music_plays as m
+    group by grouping sets ((m.user_id, m.part_of_day), (m.user_id))
 ),
 
 user_stats as (
     select
-        m.user_id,
-        avg(m.danceability) as danceability_mean,
-        stddev_samp(m.danceability) as danceability_std,
-        avg(m.energy) as energy_mean,
-        stddev_samp(m.energy) as energy_std,
-        avg(m.loudness) as loudness_mean,
-        stddev_samp(m.loudness) as loudness_std,
-        avg(m.speechiness) as speechiness_mean,
-        stddev_samp(m.speechiness) as speechiness_std,
-        avg(m.acousticness) as acousticness_mean,
-        stddev_samp(m.acousticness) as acousticness_std,
-        avg(m.instrumentalness) as instrumentalness_mean,
-        stddev_samp(m.instrumentalness) as instrumentalness_std,
-        avg(m.liveness) as liveness_mean,
-        stddev_samp(m.liveness) as liveness_std,
-        avg(m.valence) as valence_mean,
-        stddev_samp(m.valence) as valence_std,
-        avg(m.tempo) as tempo_mean,
-        stddev_samp(m.tempo) as tempo_std
-    from music_plays_users as m
-    where m.has_features
-    group by m.user_id
+        u.user_id,
+        u.mean_danceability as danceability_mean,
+        u.std_danceability as danceability_std,
+        u.mean_energy as energy_mean,
+        u.std_energy as energy_std,
+        u.mean_loudness as loudness_mean,
+        u.std_loudness as loudness_std,
+        u.mean_speechiness as speechiness_mean,
+        u.std_speechiness as speechiness_std,
+        u.mean_acousticness as acousticness_mean,
+        u.std_acousticness as acousticness_std,
+        u.mean_instrumentalness as instrumentalness_mean,
+        u.std_instrumentalness as instrumentalness_std,
+        u.mean_liveness as liveness_mean,
+        u.std_liveness as liveness_std,
+        u.mean_valence as valence_mean,
+        u.std_valence as valence_std,
+        u.mean_tempo as tempo_mean,
+        u.std_tempo as tempo_std
+    from part_and_user_stats as u
+    where u.is_user_row = 1
 ),
 
 part_stats as (
     select
-        m.user_id,
-        m.part_of_day,
-        cast(count(*) as bigint) as plays,
-        cast(count(*) filter (where m.has_features) as bigint) as n_feature_plays,
-        avg(case when m.has_features then m.danceability end) as mean_danceability,
-        avg(case when m.has_features then m.energy end) as mean_energy,
-        avg(case when m.has_features then m.loudness end) as mean_loudness,
-        avg(case when m.has_features then m.speechiness end) as mean_speechiness,
-        avg(case when m.has_features then m.acousticness end) as mean_acousticness,
-        avg(case when m.has_features then m.instrumentalness end) as mean_instrumentalness,
-        avg(case when m.has_features then m.liveness end) as mean_liveness,
-        avg(case when m.has_features then m.valence end) as mean_valence,
-        avg(case when m.has_features then m.tempo end) as mean_tempo
-    from music_plays as m
-    group by m.user_id, m.part_of_day
+        s.user_id,
+        s.part_of_day,
+        s.plays,
+        s.n_feature_plays,
+        s.mean_danceability,
+        s.mean_energy,
+        s.mean_loudness,
+        s.mean_speechiness,
+        s.mean_acousticness,
+        s.mean_instrumentalness,
+        s.mean_liveness,
+        s.mean_valence,
+        s.mean_tempo
+    from part_and_user_stats as s
+    where s.is_user_row = 0
 ),
 
 part_z as (
