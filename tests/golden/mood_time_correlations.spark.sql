@@ -10,10 +10,6 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
-), listening_for_moments /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so the plays for the correlations scan the plays through their own import */ AS (
-  SELECT
-    *
-  FROM listening_with_features
 ), params AS (
   SELECT
     *
@@ -38,56 +34,31 @@ WITH listening AS (
     AND NOT COALESCE(l.is_skip, FALSE)
     AND NOT l.user_id IS NULL
     AND NOT l.hour_of_day IS NULL
-), music_plays_moments AS (
-  SELECT
-    l.user_id,
-    l.hour_of_day,
-    l.valence,
-    l.energy,
-    (
-      NOT l.valence IS NULL
-      AND NOT l.energy IS NULL
-      AND (
-        COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
-      )
-    ) AS has_mood
-  FROM listening_for_moments AS l
-  CROSS JOIN params AS p
-  WHERE
-    COALESCE(l.is_music, FALSE)
-    AND NOT COALESCE(l.is_skip, FALSE)
-    AND NOT l.user_id IS NULL
-    AND NOT l.hour_of_day IS NULL
 ), mood_plays AS (
+  /* hour as a point on the clock; the mood columns only where the play has a */
+  /* mood (the correlations skip the rest) */
   SELECT
     m.user_id,
     m.hour_of_day,
-    m.valence,
-    m.energy,
-    SIN(2 * PI() * m.hour_of_day / 24) AS hour_sin,
-    COS(2 * PI() * m.hour_of_day / 24) AS hour_cos
-  FROM music_plays_moments AS m
-  WHERE
-    m.has_mood
-), hourly AS (
-  SELECT
-    m.user_id,
-    m.hour_of_day,
-    CAST(COUNT(*) AS BIGINT) AS plays,
-    CAST(COUNT(*) FILTER(WHERE
-      m.has_mood) AS BIGINT) AS n_feature_plays,
-    AVG(CASE WHEN m.has_mood THEN m.valence END) AS mean_valence,
-    STDDEV_SAMP(CASE WHEN m.has_mood THEN m.valence END) AS valence_std,
-    AVG(CASE WHEN m.has_mood THEN m.energy END) AS mean_energy,
-    STDDEV_SAMP(CASE WHEN m.has_mood THEN m.energy END) AS energy_std
+    m.has_mood,
+    CASE WHEN m.has_mood THEN m.valence END AS valence,
+    CASE WHEN m.has_mood THEN m.energy END AS energy,
+    CASE WHEN m.has_mood THEN SIN(2 * PI() * m.hour_of_day / 24) END AS hour_sin,
+    CASE WHEN m.has_mood THEN COS(2 * PI() * m.hour_of_day / 24) END AS hour_cos
   FROM music_plays AS m
-  GROUP BY
-    m.user_id,
-    m.hour_of_day
-), moments AS (
+), hour_and_user_stats AS (
+  /* per user and hour, and (hour rolled up) per user: one scan */
   SELECT
     d.user_id,
-    CAST(COUNT(*) AS BIGINT) AS corr_n,
+    d.hour_of_day,
+    GROUPING(d.hour_of_day) AS is_user_row,
+    CAST(COUNT(*) AS BIGINT) AS plays,
+    CAST(COUNT(*) FILTER(WHERE
+      d.has_mood) AS BIGINT) AS n_feature_plays,
+    AVG(d.valence) AS mean_valence,
+    STDDEV_SAMP(d.valence) AS valence_std,
+    AVG(d.energy) AS mean_energy,
+    STDDEV_SAMP(d.energy) AS energy_std,
     STDDEV_POP(d.hour_sin) AS sd_sin,
     STDDEV_POP(d.hour_cos) AS sd_cos,
     STDDEV_POP(d.valence) AS sd_valence,
@@ -99,7 +70,34 @@ WITH listening AS (
     CORR(d.energy, d.hour_cos) AS r_energy_cos
   FROM mood_plays AS d
   GROUP BY
-    d.user_id
+    GROUPING SETS (
+      (d.user_id, d.hour_of_day),
+      (
+        d.user_id
+      )
+    )
+), hourly AS (
+  SELECT
+    *
+  FROM hour_and_user_stats
+  WHERE
+    is_user_row = 0
+), moments AS (
+  SELECT
+    u.user_id,
+    u.n_feature_plays AS corr_n,
+    u.sd_sin,
+    u.sd_cos,
+    u.sd_valence,
+    u.sd_energy,
+    u.r_sin_cos,
+    u.r_valence_sin,
+    u.r_valence_cos,
+    u.r_energy_sin,
+    u.r_energy_cos
+  FROM hour_and_user_stats AS u
+  WHERE
+    u.is_user_row = 1
 ), guarded AS (
   /* correlations only where they are defined: >= 3 plays and spread on both sides */
   SELECT

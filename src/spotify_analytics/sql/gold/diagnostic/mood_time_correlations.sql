@@ -10,12 +10,6 @@ with listening as (
     select * from listening_with_features
 ),
 
--- DuckDB materialises a CTE that is read more than once (here: every play,
--- spilled at scale), so the plays for the correlations scan the plays through their own import
-listening_for_moments as (
-    select * from listening_with_features
-),
-
 params as (
     select * from run_params
 ),
@@ -39,55 +33,32 @@ music_plays as (
         and l.hour_of_day is not null
 ),
 
-music_plays_moments as (
-    select
-        l.user_id,
-        l.hour_of_day,
-        l.valence,
-        l.energy,
-        (
-            l.valence is not null
-            and l.energy is not null
-            and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-        ) as has_mood
-    from listening_for_moments as l
-    cross join params as p
-    where coalesce(l.is_music, false)
-        and not coalesce(l.is_skip, false)
-        and l.user_id is not null
-        and l.hour_of_day is not null
-),
-
 mood_plays as (
+    -- hour as a point on the clock; the mood columns only where the play has a
+    -- mood (the correlations skip the rest)
     select
         m.user_id,
         m.hour_of_day,
-        m.valence,
-        m.energy,
-        sin(2 * pi() * m.hour_of_day / 24) as hour_sin,
-        cos(2 * pi() * m.hour_of_day / 24) as hour_cos
-    from music_plays_moments as m
-    where m.has_mood
-),
-
-hourly as (
-    select
-        m.user_id,
-        m.hour_of_day,
-        cast(count(*) as bigint) as plays,
-        cast(count(*) filter (where m.has_mood) as bigint) as n_feature_plays,
-        avg(case when m.has_mood then m.valence end) as mean_valence,
-        stddev_samp(case when m.has_mood then m.valence end) as valence_std,
-        avg(case when m.has_mood then m.energy end) as mean_energy,
-        stddev_samp(case when m.has_mood then m.energy end) as energy_std
+        m.has_mood,
+        case when m.has_mood then m.valence end as valence,
+        case when m.has_mood then m.energy end as energy,
+        case when m.has_mood then sin(2 * pi() * m.hour_of_day / 24) end as hour_sin,
+        case when m.has_mood then cos(2 * pi() * m.hour_of_day / 24) end as hour_cos
     from music_plays as m
-    group by m.user_id, m.hour_of_day
 ),
 
-moments as (
+hour_and_user_stats as (
+    -- per user and hour, and (hour rolled up) per user: one scan
     select
         d.user_id,
-        cast(count(*) as bigint) as corr_n,
+        d.hour_of_day,
+        grouping(d.hour_of_day) as is_user_row,
+        cast(count(*) as bigint) as plays,
+        cast(count(*) filter (where d.has_mood) as bigint) as n_feature_plays,
+        avg(d.valence) as mean_valence,
+        stddev_samp(d.valence) as valence_std,
+        avg(d.energy) as mean_energy,
+        stddev_samp(d.energy) as energy_std,
         stddev_pop(d.hour_sin) as sd_sin,
         stddev_pop(d.hour_cos) as sd_cos,
         stddev_pop(d.valence) as sd_valence,
@@ -98,7 +69,28 @@ moments as (
         corr(d.energy, d.hour_sin) as r_energy_sin,
         corr(d.energy, d.hour_cos) as r_energy_cos
     from mood_plays as d
-    group by d.user_id
+    group by grouping sets ((d.user_id, d.hour_of_day), (d.user_id))
+),
+
+hourly as (
+    select * from hour_and_user_stats where is_user_row = 0
+),
+
+moments as (
+    select
+        u.user_id,
+        u.n_feature_plays as corr_n,
+        u.sd_sin,
+        u.sd_cos,
+        u.sd_valence,
+        u.sd_energy,
+        u.r_sin_cos,
+        u.r_valence_sin,
+        u.r_valence_cos,
+        u.r_energy_sin,
+        u.r_energy_cos
+    from hour_and_user_stats as u
+    where u.is_user_row = 1
 ),
 
 guarded as (
