@@ -46,6 +46,35 @@ WITH listening AS (
     m.user_id,
     m.mood_quadrant,
     m.track_key
+), cutoffs AS (
+  /* the plays of the 50th most played track per user and quadrant: only */
+  /* tracks played at least that often can rank (groups with fewer tracks */
+  /* have no cutoff), so only those are sorted */
+  SELECT
+    c.user_id,
+    c.mood_quadrant,
+    MAX(c.plays) AS min_plays
+  FROM (
+    SELECT
+      t.user_id,
+      t.mood_quadrant,
+      t.plays,
+      SUM(COUNT(*)) OVER (
+        PARTITION BY t.user_id, t.mood_quadrant
+        ORDER BY t.plays DESC
+        rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
+      ) AS tracks_at_or_above
+    FROM per_track AS t
+    GROUP BY
+      t.user_id,
+      t.mood_quadrant,
+      t.plays
+  ) AS c
+  WHERE
+    c.tracks_at_or_above >= 50
+  GROUP BY
+    c.user_id,
+    c.mood_quadrant
 ), ranked AS (
   SELECT
     t.*,
@@ -54,6 +83,10 @@ WITH listening AS (
       ORDER BY t.plays DESC, t.minutes DESC, t.track_key ASC NULLS LAST
     ) AS BIGINT) AS rank
   FROM per_track AS t
+  LEFT JOIN cutoffs AS c
+    ON t.user_id = c.user_id AND t.mood_quadrant = c.mood_quadrant
+  WHERE
+    t.plays >= COALESCE(c.min_plays, 0)
 ), final AS (
   SELECT
     r.user_id,

@@ -45,6 +45,31 @@ per_track as (
     group by m.user_id, m.mood_quadrant, m.track_key
 ),
 
+cutoffs as (
+    -- the plays of the 50th most played track per user and quadrant: only
+    -- tracks played at least that often can rank (groups with fewer tracks
+    -- have no cutoff), so only those are sorted
+    select
+        c.user_id,
+        c.mood_quadrant,
+        max(c.plays) as min_plays
+    from (
+        select
+            t.user_id,
+            t.mood_quadrant,
+            t.plays,
+            sum(count(*)) over (
+                partition by t.user_id, t.mood_quadrant
+                order by t.plays desc
+                rows between unbounded preceding and current row
+            ) as tracks_at_or_above
+        from per_track as t
+        group by t.user_id, t.mood_quadrant, t.plays
+    ) as c
+    where c.tracks_at_or_above >= 50
+    group by c.user_id, c.mood_quadrant
+),
+
 ranked as (
     select
         t.*,
@@ -55,6 +80,9 @@ ranked as (
             ) as bigint
         ) as rank
     from per_track as t
+    left join cutoffs as c
+        on t.user_id = c.user_id and t.mood_quadrant = c.mood_quadrant
+    where t.plays >= coalesce(c.min_plays, 0)
 ),
 
 final as (
