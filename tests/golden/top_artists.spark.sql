@@ -28,15 +28,53 @@ WITH listening AS (
   GROUP BY
     m.user_id,
     m.artist_name
+), user_plays AS (
+  SELECT
+    a.user_id,
+    SUM(a.plays) AS plays
+  FROM per_artist AS a
+  GROUP BY
+    a.user_id
+), cutoffs AS (
+  /* the plays of the 50th most played artist per user: only artists played */
+  /* at least that often can rank (users with fewer artists have no cutoff), */
+  /* so only those are sorted */
+  SELECT
+    c.user_id,
+    MAX(c.plays) AS min_plays
+  FROM (
+    SELECT
+      a.user_id,
+      a.plays,
+      SUM(COUNT(*)) OVER (
+        PARTITION BY a.user_id
+        ORDER BY a.plays DESC
+        rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
+      ) AS artists_at_or_above
+    FROM per_artist AS a
+    GROUP BY
+      a.user_id,
+      a.plays
+  ) AS c
+  WHERE
+    c.artists_at_or_above >= 50
+  GROUP BY
+    c.user_id
 ), ranked AS (
   SELECT
     a.*,
-    CAST(a.plays AS DOUBLE) / SUM(a.plays) OVER (PARTITION BY a.user_id) AS share_of_plays,
+    CAST(a.plays AS DOUBLE) / u.plays AS share_of_plays,
     CAST(ROW_NUMBER() OVER (
       PARTITION BY a.user_id
       ORDER BY a.plays DESC, a.minutes DESC, a.artist_name ASC NULLS LAST
     ) AS BIGINT) AS rank
   FROM per_artist AS a
+  INNER JOIN user_plays AS u
+    ON a.user_id = u.user_id
+  LEFT JOIN cutoffs AS c
+    ON a.user_id = c.user_id
+  WHERE
+    a.plays >= COALESCE(c.min_plays, 0)
 ), final AS (
   SELECT
     r.user_id,

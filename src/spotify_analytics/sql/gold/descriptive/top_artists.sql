@@ -28,10 +28,41 @@ per_artist as (
     group by m.user_id, m.artist_name
 ),
 
+user_plays as (
+    select
+        a.user_id,
+        sum(a.plays) as plays
+    from per_artist as a
+    group by a.user_id
+),
+
+cutoffs as (
+    -- the plays of the 50th most played artist per user: only artists played
+    -- at least that often can rank (users with fewer artists have no cutoff),
+    -- so only those are sorted
+    select
+        c.user_id,
+        max(c.plays) as min_plays
+    from (
+        select
+            a.user_id,
+            a.plays,
+            sum(count(*)) over (
+                partition by a.user_id
+                order by a.plays desc
+                rows between unbounded preceding and current row
+            ) as artists_at_or_above
+        from per_artist as a
+        group by a.user_id, a.plays
+    ) as c
+    where c.artists_at_or_above >= 50
+    group by c.user_id
+),
+
 ranked as (
     select
         a.*,
-        cast(a.plays as double) / sum(a.plays) over (partition by a.user_id) as share_of_plays,
+        cast(a.plays as double) / u.plays as share_of_plays,
         cast(
             row_number() over (
                 partition by a.user_id
@@ -39,6 +70,11 @@ ranked as (
             ) as bigint
         ) as rank
     from per_artist as a
+    inner join user_plays as u
+        on a.user_id = u.user_id
+    left join cutoffs as c
+        on a.user_id = c.user_id
+    where a.plays >= coalesce(c.min_plays, 0)
 ),
 
 final as (
