@@ -153,6 +153,11 @@ def test_new_plays_of_one_user_rebuild_that_user_only_and_match_a_full_build(
     assert new_track == 1  # track_features changed for one key: still only kim's rows rebuilt
     for name in per_user & built.keys():
         assert built[name].endswith("(1 user)"), (name, built[name])
+    # the track lookups rebuild only the tracks of kim's plays, not every track
+    n_tracks = lake.read("track_features").num_rows
+    for name in ("track_catalog_matches", "track_features"):
+        rebuilt = int(built[name].rsplit("(", 1)[1].split()[0])
+        assert built[name].endswith("keys)") and 0 < rebuilt < n_tracks / 2, built[name]
     for location in full_lake.tables().values():
         if location.startswith("gold/quality/"):
             continue
@@ -216,6 +221,42 @@ def test_a_per_user_step_that_returns_other_users_is_refused(lake, settings, tmp
     assert not lake.exists("gold/descriptive/leaky")
 
 
+def test_the_keys_of_changed_users_come_from_before_and_after(lake, settings) -> None:
+    """A user whose rows moved from one key to another changed both keys."""
+    rows = pa.table({"user_id": ["a", "b"], "track_key": ["k1", "k2"]})
+    lake.overwrite("silver/keyed", rows)
+    lake.overwrite(
+        "silver/keyed",
+        pa.table({"user_id": ["a"], "track_key": ["k3"]}),
+        predicate="user_id in ('a')",
+    )
+    found = Runner(lake, settings, [])._keys_of_users("keyed", "track_key", frozenset({"a"}), 0)
+    assert found == {"k1", "k3"}
+
+
+def test_a_lookup_step_that_returns_other_keys_is_refused(lake, settings, tmp_path) -> None:
+    lake.overwrite("silver/leaky_keys", pa.table({"track_key": ["k1"], "n": [1]}))
+    grains = tmp_path / "sql"
+    (grains / "silver").mkdir(parents=True)
+    (grains / "silver" / "leaky_keys.yml").write_text(
+        "table: leaky_keys\ngrain: one row per key\nkeys: [track_key]\n"
+    )
+
+    def leaky_keys(ctx: StepContext) -> dict[str, pa.Table]:
+        return {"silver/leaky_keys": pa.table({"track_key": ["k1", "k2"], "n": [5, 6]})}
+
+    step = python_step(
+        leaky_keys,
+        inputs=[STREAMING_HISTORY.name],
+        outputs=["silver/leaky_keys"],
+        lookup_key="track_key",
+    )
+    step = replace(step, root=str(grains))
+    with pytest.raises(SpotifyAnalyticsError, match="values it was not asked to rebuild"):
+        Runner(lake, settings, [step])._execute(step, keys=frozenset({"k1"}))
+    assert lake.read("silver/leaky_keys").to_pylist() == [{"track_key": "k1", "n": 1}]
+
+
 @pytest.mark.parametrize("partitioned", [True, False])
 def test_a_per_user_view_holds_exactly_those_users_rows(lake, partitioned) -> None:
     users = ["0042", "a b", "Björn O'Neil/x%", "plain"]
@@ -242,7 +283,9 @@ def test_track_matches_are_reused_when_only_plays_changed(demo, tmp_path) -> Non
     rows[0]["match_score"] = 12.34  # a value only the stored table can supply
     lake.overwrite(OUTPUT, pa.Table.from_pylist(rows, schema=stored.schema))
 
-    reused = track_catalog_matches(StepContext(lake, settings, changed=frozenset({"plays"})))
+    reused = track_catalog_matches(
+        StepContext(lake, settings, changed=frozenset({"user_track_plays"}))
+    )
     assert reused[OUTPUT].column("match_score")[0].as_py() == 12.34
     assert reused[OUTPUT].num_rows == stored.num_rows
 

@@ -21,7 +21,13 @@ from spotify_analytics.schemas import (
 from spotify_analytics.settings import Settings
 
 T0 = datetime(2024, 5, 6, 12, 0, 0, tzinfo=UTC)
-SQL_STEPS = ("catalog_tracks", "plays", "track_features", "listening_with_features")
+SQL_STEPS = (
+    "catalog_tracks",
+    "plays",
+    "user_track_plays",
+    "track_features",
+    "listening_with_features",
+)
 
 
 @functools.cache

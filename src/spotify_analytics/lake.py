@@ -63,6 +63,9 @@ class MergeResult:
     source_rows: int
 
 
+KeyFilter = tuple[str, frozenset[str]]  # a column and the values to keep
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """A table version as DuckDB reads it: its schema and Parquet files, each
@@ -73,9 +76,11 @@ class Snapshot:
     files: list[tuple[str, str | None, str | None]]  # path, lowest and highest user_id
     partitioned: bool
 
-    def sql(self, users: frozenset[str] | None = None) -> str | None:
+    def sql(self, users: frozenset[str] | None = None, keys: KeyFilter | None = None) -> str | None:
         """A ``select`` over the files in schema order (only ``users``' rows if
-        given, from the files that may hold them), or None when no file is left."""
+        given, from the files that may hold them; only rows whose ``keys[0]``
+        column is among ``keys[1]`` if given and the table has that column), or
+        None when no file is left."""
         wanted = sorted(users) if users is not None else None
         files = [
             path for path, low, high in self.files if wanted is None or _may_hold(low, high, wanted)
@@ -87,9 +92,12 @@ class Snapshot:
         if self.partitioned:
             options += ", hive_partitioning = true, hive_types = {'user_id': 'VARCHAR'}"
         columns = ", ".join(f'"{name}"' for name in self.schema.names)
-        where = ""
+        filters = []
         if wanted is not None and "user_id" in self.schema.names:
-            where = f" where user_id in ({sql_list(wanted)})"
+            filters.append(f"user_id in ({sql_list(wanted)})")
+        if keys is not None and keys[0] in self.schema.names:
+            filters.append(f'"{keys[0]}" in ({sql_list(keys[1])})' if keys[1] else "false")
+        where = f" where {' and '.join(filters)}" if filters else ""
         return f"select {columns} from read_parquet([{listed}], {options}){where}"
 
 
@@ -211,15 +219,17 @@ class Lake:
             return pads.dataset(BRONZE_TABLES[name].schema.empty_table())
         return self.delta(name).to_pyarrow_dataset()
 
-    def snapshot(self, name: str) -> Snapshot:
-        """The files and schema of a table's current version (no files and the
-        declared schema for a Bronze table never written)."""
+    def snapshot(self, name: str, version: int | None = None) -> Snapshot:
+        """The files and schema of a table's current version (or of ``version``;
+        no files and the declared schema for a Bronze table never written)."""
         if not self.exists(name):
             if name in BRONZE_TABLES:
                 return Snapshot(BRONZE_TABLES[name].schema, [], False)
             raise LakeError(f"{self.root}: no table named {name!r}")
         location = self.location(name)
         table = self.delta(location)
+        if version is not None:
+            table.load_as_version(version)
         schema = pa.schema(table.schema().to_arrow())
         partitioned = table.metadata().partition_columns == ["user_id"]
         folder = self.path(location)
@@ -417,6 +427,7 @@ class Lake:
         only: set[str] | None = None,
         users: frozenset[str] | None = None,
         source: Callable[[str], Snapshot] | None = None,
+        keys: KeyFilter | None = None,
     ) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with a view per table, as ``name`` and ``"default".name``.
 
@@ -424,7 +435,8 @@ class Lake:
         schema, so SQL models can always name them. ``only`` limits the views to
         those names; ``users`` limits every table with a ``user_id`` column to
         those users' rows (read from their partitions alone when the table is
-        partitioned by user). ``source`` gives a table's snapshot (default
+        partitioned by user); ``keys`` (a column, values) limits every table with
+        that column to those values' rows. ``source`` gives a table's snapshot (default
         :meth:`snapshot`; the runner passes one that reuses snapshots in a run).
 
         Tables are read by DuckDB's Parquet reader from the file list of their
@@ -445,7 +457,7 @@ class Lake:
             if only is not None and name not in only:
                 continue
             snapshot = source(name)
-            query = snapshot.sql(users)
+            query = snapshot.sql(users, keys)
             if query is None:
                 _register(con, name, snapshot.schema.empty_table())
             else:

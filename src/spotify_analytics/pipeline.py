@@ -22,6 +22,7 @@ def python_steps() -> list[Step]:
             track_catalog_matches.track_catalog_matches,
             inputs=track_catalog_matches.INPUTS,
             outputs=[track_catalog_matches.OUTPUT],
+            lookup_key=track_catalog_matches.LOOKUP_KEY,
         ),
         python_step(
             weekend_vs_weekday.weekend_vs_weekday,

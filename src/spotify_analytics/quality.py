@@ -55,6 +55,7 @@ class Grain:
     not_null: tuple[str, ...] = ()
     unit_interval: tuple[str, ...] = ()
     bigint: tuple[str, ...] = ()
+    nullable_keys: tuple[str, ...] = ()  # keys that may be NULL (NULLs compare equal)
     support: str | None = None
     min_support: int = DEFAULT_MIN_SUPPORT
     per_user: bool = False  # each user's rows depend only on that user's input rows
@@ -62,7 +63,7 @@ class Grain:
 
     @property
     def columns(self) -> set[str]:
-        named = {*self.keys, *self.not_null, *self.unit_interval, *self.bigint}
+        named = {*self.keys, *self.not_null, *self.unit_interval, *self.bigint, *self.nullable_keys}
         return named | ({self.support} if self.support else set())
 
 
@@ -102,7 +103,7 @@ def load_grain(path: Path) -> Grain:
         raise ValueError(f"{path.name}: unknown field(s) {', '.join(sorted(unknown))}")
     if data["table"] != path.stem:
         raise ValueError(f"{path.name}: table is {data['table']!r}, expected {path.stem!r}")
-    lists = ("keys", "not_null", "unit_interval", "bigint")
+    lists = ("keys", "not_null", "unit_interval", "bigint", "nullable_keys")
     return Grain(
         table=str(data["table"]),
         grain=str(data["grain"]),
@@ -200,7 +201,8 @@ def _value_checks(
 ) -> list[CheckResult]:
     """NULL, [0, 1] and support checks, all in one scan. Each probe is a check
     name, an aggregate giving the observed value, and a severity."""
-    not_null = list(dict.fromkeys([*grain.keys, *grain.not_null]))
+    keys = [key for key in grain.keys if key not in grain.nullable_keys]
+    not_null = list(dict.fromkeys([*keys, *grain.not_null]))
     probes = [
         (f"not_null:{c}", f'count(*) filter (where "{c}" is null)', "critical") for c in not_null
     ]

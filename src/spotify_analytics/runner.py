@@ -38,7 +38,7 @@ from sqlglot import exp
 
 from .changes import ChangeJournal, Users, users_in_new_files
 from .errors import SpotifyAnalyticsError
-from .lake import Lake, Snapshot, sql_list
+from .lake import KeyFilter, Lake, Snapshot, sql_list
 from .quality import Grain, QualityGate, grain_path, load_grain
 from .schemas import BRONZE_TABLES
 from .settings import Settings
@@ -68,6 +68,10 @@ class StepContext:
     ``changed`` names the inputs whose version changed since the step last ran,
     when that is all that changed (None: a first, forced or code-changed build).
     A step may use it to redo only the work those inputs affect.
+
+    ``keys`` is set when a lookup step (``lookup_key``) rebuilds only some keys:
+    (the key column, the keys). Every table with that column then shows only
+    those keys' rows, and the step returns rows of those keys only.
     """
 
     lake: Lake
@@ -75,11 +79,14 @@ class StepContext:
     users: frozenset[str] | None = None
     source: Callable[[str], Snapshot] | None = None  # the runner's snapshot cache
     changed: frozenset[str] | None = None
+    keys: KeyFilter | None = None
 
     def connect(self, only: set[str] | None = None) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection over the lake (limited to ``users``, if set)."""
+        """A DuckDB connection over the lake (limited to ``users`` and ``keys``, if set)."""
         extra = {PARAMS_TABLE: run_params(self.settings)}
-        return self.lake.connect(extra=extra, only=only, users=self.users, source=self.source)
+        return self.lake.connect(
+            extra=extra, only=only, users=self.users, source=self.source, keys=self.keys
+        )
 
     def sql(self, query: str) -> pa.Table:
         """Run DuckDB SQL over the lake's current tables and return Arrow."""
@@ -106,7 +113,10 @@ class Step:
     function: Callable[[StepContext], dict[str, pa.Table]] | None = None
     root: str | None = None  # the sql/ folder its grain files live in (default: the package's)
     per_user: bool = False  # a user's output rows depend only on that user's input rows
-    lookup_key: str | None = None  # a lookup table: one row per key (see changes.py)
+    # A lookup table: one row per key, which depends only on the input rows with
+    # that key (in inputs with that column) and on inputs without the column. An
+    # incremental run rebuilds only the keys whose input rows changed.
+    lookup_key: str | None = None
 
     def grain_file(self, location: str) -> Path:
         return grain_path(location, self.root)
@@ -144,6 +154,7 @@ def python_step(
     inputs: Iterable[str],
     outputs: Iterable[str],
     per_user: bool = False,
+    lookup_key: str | None = None,
 ) -> Step:
     """Declare a Python step: a function of a :class:`StepContext` that returns
     ``{location: arrow_table}`` for each of its ``outputs``.
@@ -151,6 +162,7 @@ def python_step(
     ``per_user`` promises that each user's output rows depend only on that
     user's input rows (and on tables without a ``user_id``); an incremental run
     then rebuilds only the users whose input changed (see ``StepContext.users``).
+    ``lookup_key`` declares a lookup table (see :class:`Step`).
     """
     module = inspect.getmodule(function)
     source = inspect.getsource(module) if module else function.__name__
@@ -161,6 +173,7 @@ def python_step(
         code=source,
         function=function,
         per_user=per_user,
+        lookup_key=lookup_key,
     )
 
 
@@ -372,15 +385,17 @@ class Runner:
         reason = "forced" if force else self._stale_reason(step, last, seen)
         if not reason:
             return StepResult(step.name, "skipped")
-        users = changed = None
+        users = changed = keys = None
         if reason.startswith("input changed"):
             changed = frozenset(n for n, v in seen.items() if last["inputs"].get(n) != v)
             if step.per_user:
                 users = self._changed_users(step, last["inputs"], seen)
+            elif step.lookup_key:
+                keys = self._changed_lookup_keys(step, last["inputs"], seen)
         started = time.perf_counter()
         rows = 0
-        if users != frozenset():  # no user's rows changed: nothing to rebuild
-            rows = self._execute(step, users, check_unchanged=not force, changed=changed)
+        if users != frozenset() and keys != frozenset():  # else nothing to rebuild
+            rows = self._execute(step, users, check_unchanged=not force, changed=changed, keys=keys)
         with self._state_lock:
             state[step.name] = {
                 "code": step.fingerprint,
@@ -389,10 +404,12 @@ class Runner:
                 "built_at": time.time(),
             }
             self._save_state(state)
-        if users == frozenset():
-            return StepResult(step.name, "skipped", reason=f"{reason} (no user's rows)")
+        if users == frozenset() or keys == frozenset():
+            return StepResult(step.name, "skipped", reason=f"{reason} (no rows changed)")
         if users is not None:
             reason += f" ({len(users)} user{'s' if len(users) != 1 else ''})"
+        if keys is not None:
+            reason += f" ({len(keys)} key{'s' if len(keys) != 1 else ''})"
         return StepResult(step.name, "built", time.perf_counter() - started, rows, reason)
 
     def _changed_users(self, step: Step, last: dict, seen: dict) -> Users:
@@ -418,6 +435,65 @@ class Runner:
                 return None
             changed |= users
         return frozenset(changed)
+
+    def _changed_lookup_keys(self, step: Step, last: dict, seen: dict) -> frozenset[str] | None:
+        """The keys of lookup step ``step`` whose input rows changed since it last
+        ran: the keys an upstream lookup table changed, and the keys in the rows
+        of the users a user-keyed input changed (before and after). None when
+        that is unknown or an input without the key changed."""
+        key = step.lookup_key
+        assert key is not None
+        changed: set[str] = set()
+        for name, version in seen.items():
+            old = last.get(name)
+            if old == version:
+                continue
+            if old is None or version is None:
+                return None
+            producer = self._producers.get(name)
+            location = self.lake.location(name)
+            if producer is not None and self.steps[producer].lookup_key == key:
+                keys = self.journal.keys_between(location, old, version)
+            else:
+                if producer is not None:
+                    users = self.journal.users_between(location, old, version)
+                else:
+                    users = users_in_new_files(self.lake, name, old, version)
+                keys = None if users is None else self._keys_of_users(name, key, users, old)
+            if keys is None:
+                return None
+            changed |= keys
+        return frozenset(changed)
+
+    def _keys_of_users(
+        self, name: str, key: str, users: frozenset[str], old: int
+    ) -> frozenset[str] | None:
+        """The values of ``key`` in ``users``' rows of table ``name``, in version
+        ``old`` and now (None when the table lacks either column)."""
+        if not users:
+            return frozenset()
+        now = self._snapshot(name)
+        if not {"user_id", key} <= set(now.schema.names):
+            return None
+        try:
+            before = self.lake.snapshot(name, version=old)
+        except Exception:  # an expired or missing version: nothing to compare with
+            return None
+        found: set[str] = set()
+        for snapshot in (before, now):
+            query = snapshot.sql(users)
+            if query is None or key not in snapshot.schema.names:
+                continue
+            con = self.lake.connect(only=set())
+            try:
+                found.update(
+                    str(row[0])
+                    for row in con.execute(f'select distinct "{key}" from ({query})').fetchall()
+                    if row[0] is not None
+                )
+            finally:
+                con.close()
+        return frozenset(found)
 
     def _users_of_keys(self, step: Step, key: str, name: str, old: int, new: int) -> Users:
         """The users with rows whose ``key`` is among the keys that versions
@@ -453,12 +529,15 @@ class Runner:
         *,
         check_unchanged: bool = False,
         changed: frozenset[str] | None = None,
+        keys: frozenset[str] | None = None,
     ) -> int:
-        """Build ``step`` (for ``users`` only, if given), check it, write it."""
+        """Build ``step`` (for ``users`` or lookup ``keys`` only, if given),
+        check it, write it."""
+        key_filter = (step.lookup_key, keys) if keys is not None and step.lookup_key else None
         if step.sql is not None:
-            return self._execute_sql(step, users, check_unchanged)
+            return self._execute_sql(step, users, check_unchanged, key_filter)
         assert step.function is not None
-        context = StepContext(self.lake, self.settings, users, self._snapshot, changed)
+        context = StepContext(self.lake, self.settings, users, self._snapshot, changed, key_filter)
         produced = step.function(context)
         missing = set(step.outputs) - produced.keys()
         if missing:
@@ -467,21 +546,27 @@ class Runner:
             self.quality.validate_arrow(produced[location], location, step.grain_file(location))
             if users is not None:
                 _check_users(step, location, produced[location], users)
+            if key_filter is not None:
+                _check_keys(step, location, produced[location], key_filter)
         for location in step.outputs:
             table = produced[location]
-            self._write(step, location, table, table.num_rows, users, check_unchanged)
+            self._write(step, location, table, table.num_rows, users, check_unchanged, key_filter)
         return sum(produced[location].num_rows for location in step.outputs)
 
-    def _execute_sql(self, step: Step, users: Users, check_unchanged: bool) -> int:
+    def _execute_sql(
+        self, step: Step, users: Users, check_unchanged: bool, keys: KeyFilter | None = None
+    ) -> int:
         con = self.lake.connect(
             extra={PARAMS_TABLE: self.params},
             only=set(step.inputs),
             users=users,
             source=self._snapshot,
+            keys=keys,
         )
         location = step.outputs[0]
         try:
-            if users is None and not (check_unchanged and not step.per_user):
+            whole = users is None and keys is None
+            if whole and not (check_unchanged and not step.per_user):
                 rows = self._stage_and_commit(step, con, location)
                 if rows is not None:
                     return rows
@@ -490,13 +575,15 @@ class Runner:
             rows = con.execute(f"select count(*) from {STEP_OUTPUT}").fetchone()[0]
             order = " order by user_id" if step.per_user else ""
             result = con.execute(f"select * from {STEP_OUTPUT}{order}")
-            if users is not None or (check_unchanged and not step.per_user):
+            if not whole or (check_unchanged and not step.per_user):
                 data: pa.Table | pa.RecordBatchReader = result.to_arrow_table()
                 if users is not None:
                     _check_users(step, location, data, users)
+                if keys is not None:
+                    _check_keys(step, location, data, keys)
             else:
                 data = result.to_arrow_reader()
-            self._write(step, location, data, rows, users, check_unchanged)
+            self._write(step, location, data, rows, users, check_unchanged, keys)
         except SpotifyAnalyticsError:  # quality failures and our own messages name the table
             raise
         except Exception as error:  # duckdb and delta errors alike: name the step
@@ -538,12 +625,25 @@ class Runner:
         rows: int,
         users: Users,
         check_unchanged: bool,
+        key_filter: KeyFilter | None = None,
     ) -> None:
         """Write one output and record which users (or lookup keys) its new
         version changed."""
         keys = None
         if users is not None:
             self.lake.overwrite(location, data, predicate=_users_predicate(users))
+        elif key_filter is not None and isinstance(data, pa.Table):
+            keys = self._changed_keys(step, location, data, key_filter[1])
+            if keys == frozenset():
+                return
+            if keys is None:  # cannot compare: every rebuilt key may have changed
+                keys = key_filter[1]
+            column, values = key_filter[0], keys
+            self.lake.overwrite(
+                location,
+                data.filter(pc.is_in(data[column], pa.array(values))),
+                predicate=f'"{column}" in ({sql_list(values)})',
+            )
         elif check_unchanged and not step.per_user and isinstance(data, pa.Table):
             keys = self._changed_keys(step, location, data)
             if keys == frozenset() or (keys is None and self._same_as_stored(location, data)):
@@ -558,13 +658,24 @@ class Runner:
         self._forget_versions([name])
         self.journal.record(location, self._version(name), users, keys)
 
-    def _changed_keys(self, step: Step, location: str, data: pa.Table) -> frozenset[str] | None:
-        """The keys whose rows differ between ``data`` and a stored lookup table
-        (None when the step is no lookup table or the tables cannot be compared)."""
+    def _changed_keys(
+        self, step: Step, location: str, data: pa.Table, only: frozenset[str] | None = None
+    ) -> frozenset[str] | None:
+        """The keys whose rows differ between ``data`` and a stored lookup table,
+        among ``only`` if given (None when the step is no lookup table or the
+        tables cannot be compared)."""
         key = step.lookup_key
         if key is None or key not in data.column_names or not self.lake.exists(location):
             return None
-        stored = self.lake.read(location)
+        name = location.rsplit("/", 1)[-1]
+        query = self._snapshot(name).sql(None, None if only is None else (key, only))
+        if query is None:
+            return None
+        reader = self.lake.connect(only=set())
+        try:
+            stored = reader.execute(query).to_arrow_table()
+        finally:
+            reader.close()
         if stored.column_names != data.column_names:
             return None
         # Doubles are equal within 1e-9 (relative): DuckDB's parallel sums (means
@@ -673,6 +784,23 @@ def _check_users(step: Step, location: str, data: pa.Table, users: frozenset[str
     if stray:
         raise SpotifyAnalyticsError(
             f"step {step.name} returned rows of users it was not asked to rebuild "
+            f"({', '.join(sorted(map(str, stray))[:3])}); {location} was not written"
+        )
+
+
+def _check_keys(step: Step, location: str, data: pa.Table, keys: KeyFilter) -> None:
+    """A lookup step rebuilt for some keys must return rows of those keys only."""
+    column, wanted = keys
+    if data.num_rows == 0:
+        return
+    if column not in data.column_names:
+        raise SpotifyAnalyticsError(
+            f"step {step.name} is declared a lookup table but {location} has no {column} column"
+        )
+    stray = set(pc.unique(data.column(column)).to_pylist()) - wanted
+    if stray:
+        raise SpotifyAnalyticsError(
+            f"step {step.name} returned rows of {column} values it was not asked to rebuild "
             f"({', '.join(sorted(map(str, stray))[:3])}); {location} was not written"
         )
 

@@ -3,12 +3,15 @@
 /* spotify_api (high) > catalog_id (high) > catalog_match (medium) > reccobeats (medium) */
 /* > artist_profile (low) > synthetic (only with allow_synthetic) > none (nulls). */
 /* Among candidates of one source, the track id played most often wins. */
+/* A track's row depends only on the plays of that track_key (and on the catalog, */
+/* the provider features and the name matches), so an incremental run rebuilds */
+/* only the keys whose plays changed. */
 /* catalog_track_id and genres come from the catalog track linked by id (else by */
 /* name match), whatever source the features came from. */
-WITH play_rows AS (
+WITH track_plays AS (
   SELECT
     *
-  FROM plays
+  FROM user_track_plays
 ), catalog AS (
   SELECT
     *
@@ -25,26 +28,19 @@ WITH play_rows AS (
   SELECT
     *
   FROM run_params
-), music_plays AS (
-  SELECT
-    track_key,
-    track_id
-  FROM play_rows
-  WHERE
-    is_music AND NOT track_key IS NULL
 ), played_tracks AS (
   SELECT
     track_key,
-    COUNT(*) AS n_plays
-  FROM music_plays
+    CAST(SUM(n_plays) AS BIGINT) AS n_plays
+  FROM track_plays
   GROUP BY
     track_key
 ), played_ids AS (
   SELECT
     track_key,
     track_id,
-    COUNT(*) AS n_plays
-  FROM music_plays
+    CAST(SUM(n_plays) AS BIGINT) AS n_plays
+  FROM track_plays
   WHERE
     NOT track_id IS NULL
   GROUP BY

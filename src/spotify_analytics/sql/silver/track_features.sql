@@ -3,13 +3,16 @@
 -- spotify_api (high) > catalog_id (high) > catalog_match (medium) > reccobeats (medium)
 -- > artist_profile (low) > synthetic (only with allow_synthetic) > none (nulls).
 -- Among candidates of one source, the track id played most often wins.
+-- A track's row depends only on the plays of that track_key (and on the catalog,
+-- the provider features and the name matches), so an incremental run rebuilds
+-- only the keys whose plays changed.
 -- catalog_track_id and genres come from the catalog track linked by id (else by
 -- name match), whatever source the features came from.
 
 with
 
-play_rows as (
-    select * from plays
+track_plays as (
+    select * from user_track_plays
 ),
 
 catalog as (
@@ -28,21 +31,15 @@ params as (
     select * from run_params
 ),
 
-music_plays as (
-    select track_key, track_id
-    from play_rows
-    where is_music and track_key is not null
-),
-
 played_tracks as (
-    select track_key, count(*) as n_plays
-    from music_plays
+    select track_key, cast(sum(n_plays) as bigint) as n_plays
+    from track_plays
     group by track_key
 ),
 
 played_ids as (
-    select track_key, track_id, count(*) as n_plays
-    from music_plays
+    select track_key, track_id, cast(sum(n_plays) as bigint) as n_plays
+    from track_plays
     where track_id is not null
     group by track_key, track_id
 ),

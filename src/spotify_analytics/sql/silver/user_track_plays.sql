@@ -1,0 +1,31 @@
+-- user_track_plays: how often each user played each music track, per spelling.
+-- One row per user, track_key, track_id and names (artist, title) as the plays
+-- carry them. The track lookup tables (track_catalog_matches, track_features)
+-- count plays from here: a few rows per track and user instead of every play, so
+-- rebuilding the keys a few users' new plays touched reads little.
+
+with
+
+play_rows as (
+    select * from plays
+),
+
+music_plays as (
+    select user_id, track_key, track_id, artist_name, track_name
+    from play_rows
+    where is_music and track_key is not null
+),
+
+final as (
+    select
+        user_id,
+        track_key,
+        track_id,
+        artist_name,
+        track_name,
+        count(*) as n_plays
+    from music_plays
+    group by user_id, track_key, track_id, artist_name, track_name
+)
+
+select * from final
