@@ -106,6 +106,18 @@ def test_each_broken_rule_is_reported(tmp_path: Path) -> None:
     assert results["low_support"].severity == "warning"
 
 
+def test_nullable_keys_may_be_null_and_their_nulls_compare_equal(tmp_path: Path) -> None:
+    grain = "table: t\ngrain: one row per user and name\nkeys: [user_id, name]\n"
+    grain += "nullable_keys: [name]\n"
+    distinct = "select * from (values ('a', 'x'), ('a', null), ('b', null)) v(user_id, name)"
+    results = _checks(tmp_path / "ok", distinct, grain)
+    assert results["unique_keys"].status == "pass" and "not_null:name" not in results
+    twice = "select * from (values ('a', null), ('a', null), (null, 'x')) v(user_id, name)"
+    results = _checks(tmp_path / "broken", twice, grain)
+    assert results["unique_keys"].observed == 1
+    assert results["not_null:user_id"].observed == 1
+
+
 def test_table_resting_on_few_plays_warns(tmp_path: Path) -> None:
     results = _checks(
         tmp_path,
