@@ -84,15 +84,25 @@ def save_model(lake_root: Path, card: dict, estimator: object | None) -> Path:
         "code_version": CODE_VERSION,
         "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    text = json.dumps(card, sort_keys=True, default=str) + "\n"  # no indent: the C encoder
+    if _same_card(folder / CARD, text) and (estimator is None or (folder / ARTIFACT).is_file()):
+        return folder  # this version was saved from the same data: replacing costs a flush
     if estimator is not None:  # the C pickler: joblib.dump's pure-Python one was 10 ms a model
         _atomic(folder / ARTIFACT, lambda path: _pickle(estimator, path))
-    _atomic(
-        folder / CARD,
-        lambda path: Path(path).write_text(
-            json.dumps(card, sort_keys=True, default=str) + "\n"  # no indent: the C encoder
-        ),
-    )
+    _atomic(folder / CARD, lambda path: Path(path).write_text(text))
     return folder
+
+
+def _same_card(path: Path, text: str) -> bool:
+    """Whether ``path`` holds the card ``text`` but for the time it was saved."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    new = json.loads(text)
+    saved.pop("saved_at", None)
+    new.pop("saved_at", None)
+    return saved == new
 
 
 def load_model(lake_root: Path, model: str, user_id: str, version: str) -> tuple[object, dict]:

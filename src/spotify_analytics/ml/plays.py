@@ -128,9 +128,13 @@ def user_plays(
     try:
         counts = con.execute(USER_COUNTS_SQL).fetchall()
         for users in _user_chunks(counts, CHUNK_ROWS):
-            sql = plays_query(allow, columns, users=users, ordered=False)
-            for user_id, arrays in ordered_users(con.execute(sql).to_arrow_table()):
-                yield user_id, dedupe_plays(arrays)
+            table = con.execute(plays_query(allow, columns, users=users, ordered=False))
+            table = table.to_arrow_table()
+            # one test per chunk: when no play_id repeats in it, none repeats in a user
+            ids = table.column("play_id")
+            unique = pc.count_distinct(ids, mode="all").as_py() == table.num_rows
+            for user_id, arrays in ordered_users(table):
+                yield user_id, dedupe_plays(arrays, ids_unique=unique)
     finally:
         con.close()
 
@@ -234,13 +238,14 @@ def _by_play_id(
     return order
 
 
-def dedupe_plays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def dedupe_plays(arrays: dict[str, np.ndarray], ids_unique: bool = False) -> dict[str, np.ndarray]:
     """One row per ``play_id`` (its earliest), then one per ``track_key`` and
     ``played_at`` (the smallest ``play_id``), for one user's rows sorted by
-    ``played_at`` and ``play_id``: the same play stored twice counts once."""
+    ``played_at`` and ``play_id``: the same play stored twice counts once.
+    ``ids_unique``: the caller knows no play_id repeats (skips that test)."""
     if arrays["play_id"].size < 2:
         return arrays
-    if _distinct(arrays["play_id"]) < arrays["play_id"].size:  # rare: sort only then
+    if not ids_unique and _distinct(arrays["play_id"]) < arrays["play_id"].size:  # rare
         _, first = _unique(np.asarray(arrays["play_id"]), return_index=True)
         arrays = select(arrays, np.sort(first))
     at = arrays["played_at"]
