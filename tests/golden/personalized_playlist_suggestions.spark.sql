@@ -11,11 +11,7 @@ WITH listening AS (
   SELECT
     *
   FROM listening_with_features
-), listening_for_genres /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so each scan of the plays has its own import and reads */ /* only the columns it needs */ AS (
-  SELECT
-    *
-  FROM listening_with_features
-), listening_for_names AS (
+), listening_for_names /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so each scan of the plays has its own import and reads */ /* only the columns it needs */ AS (
   SELECT
     *
   FROM listening_with_features
@@ -39,17 +35,22 @@ WITH listening AS (
     ('energy_boost', 0.75, 1.0, 0.0, 1.0, 0.6, 0.0, 0.0, 1.0, 115.0, 1000.0),
     ('relaxation', 0.0, 0.4, 0.0, 1.0, 0.0, 0.5, 0.0, 1.0, 0.0, 110.0),
     ('mood_lift', 0.5, 1.0, 0.7, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1000.0) AS bands(playlist, energy_min, energy_max, valence_min, valence_max, danceability_min, acousticness_min, instrumentalness_min, speechiness_max, tempo_min, tempo_max)
-), feature_plays AS (
+), history_tracks AS (
+  /* per user and track over the feature plays (music, not skipped, with */
+  /* trusted features); a play's features and genres are its track's, so */
+  /* grouping by the genre list too splits no track */
   SELECT
     l.user_id,
     l.track_key,
-    l.valence,
-    l.energy,
-    l.danceability,
-    l.acousticness,
-    l.instrumentalness,
-    l.speechiness,
-    l.tempo
+    l.genres,
+    CAST(COUNT(*) AS BIGINT) AS user_plays,
+    AVG(l.valence) AS valence,
+    AVG(l.energy) AS energy,
+    AVG(l.danceability) AS danceability,
+    AVG(l.acousticness) AS acousticness,
+    AVG(l.instrumentalness) AS instrumentalness,
+    AVG(l.speechiness) AS speechiness,
+    AVG(l.tempo) AS tempo
   FROM listening AS l
   CROSS JOIN params AS p
   WHERE
@@ -60,25 +61,20 @@ WITH listening AS (
     AND (
       COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
     )
+  GROUP BY
+    l.user_id,
+    l.track_key,
+    l.genres
 ), genre_lists AS (
   /* feature plays per genre list (tracks share lists), unnested below */
   SELECT
-    l.user_id,
-    l.genres,
-    COUNT(*) AS plays
-  FROM listening_for_genres AS l
-  CROSS JOIN params AS p
-  WHERE
-    COALESCE(l.is_music, FALSE)
-    AND NOT COALESCE(l.is_skip, FALSE)
-    AND NOT l.user_id IS NULL
-    AND NOT l.valence IS NULL
-    AND (
-      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
-    )
+    h.user_id,
+    h.genres,
+    SUM(h.user_plays) AS plays
+  FROM history_tracks AS h
   GROUP BY
-    l.user_id,
-    l.genres
+    h.user_id,
+    h.genres
 ), user_support AS (
   SELECT
     g.user_id,
@@ -86,30 +82,10 @@ WITH listening AS (
   FROM genre_lists AS g
   GROUP BY
     g.user_id
-), history_tracks AS (
-  SELECT
-    f.user_id,
-    f.track_key,
-    CAST(COUNT(*) AS BIGINT) AS user_plays,
-    AVG(f.valence) AS valence,
-    AVG(f.energy) AS energy,
-    AVG(f.danceability) AS danceability,
-    AVG(f.acousticness) AS acousticness,
-    AVG(f.instrumentalness) AS instrumentalness,
-    AVG(f.speechiness) AS speechiness,
-    AVG(f.tempo) AS tempo
-  FROM feature_plays AS f
-  GROUP BY
-    f.user_id,
-    f.track_key
-), history_ranked AS (
+), history_banded AS (
   SELECT
     h.*,
-    b.playlist,
-    ROW_NUMBER() OVER (
-      PARTITION BY h.user_id, b.playlist
-      ORDER BY h.user_plays DESC, h.track_key NULLS LAST
-    ) AS source_rank
+    b.playlist
   FROM history_tracks AS h
   INNER JOIN bands AS b
     ON h.energy BETWEEN b.energy_min AND b.energy_max
@@ -119,6 +95,47 @@ WITH listening AS (
     AND h.instrumentalness >= b.instrumentalness_min
     AND h.speechiness <= b.speechiness_max
     AND h.tempo BETWEEN b.tempo_min AND b.tempo_max
+), history_cutoffs AS (
+  /* the plays of the 10th most played track per user and playlist: only */
+  /* tracks played at least that often can rank (fewer tracks: no cutoff), */
+  /* so only those are sorted */
+  SELECT
+    c.user_id,
+    c.playlist,
+    MAX(c.user_plays) AS min_plays
+  FROM (
+    SELECT
+      h.user_id,
+      h.playlist,
+      h.user_plays,
+      SUM(COUNT(*)) OVER (
+        PARTITION BY h.user_id, h.playlist
+        ORDER BY h.user_plays DESC
+        rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
+      ) AS tracks_at_or_above
+    FROM history_banded AS h
+    GROUP BY
+      h.user_id,
+      h.playlist,
+      h.user_plays
+  ) AS c
+  WHERE
+    c.tracks_at_or_above >= 10
+  GROUP BY
+    c.user_id,
+    c.playlist
+), history_ranked AS (
+  SELECT
+    h.*,
+    ROW_NUMBER() OVER (
+      PARTITION BY h.user_id, h.playlist
+      ORDER BY h.user_plays DESC, h.track_key NULLS LAST
+    ) AS source_rank
+  FROM history_banded AS h
+  LEFT JOIN history_cutoffs AS c
+    ON h.user_id = c.user_id AND h.playlist = c.playlist
+  WHERE
+    h.user_plays >= COALESCE(c.min_plays, 0)
 ), history_top AS (
   SELECT
     *
@@ -246,22 +263,70 @@ WITH listening AS (
     ON g.user_id = h.user_id AND cg.track_id = h.track_id
   WHERE
     g.genre_rank <= 3 AND h.track_id IS NULL
+), catalog_tracks_once AS (
+  /* a track in several of the user's top genres keeps its highest-ranked one */
+  SELECT
+    k.user_id,
+    k.playlist,
+    k.track_id,
+    MAX(k.popularity) AS popularity,
+    MIN(k.genre_rank) AS genre_rank
+  FROM catalog_candidates AS k
+  GROUP BY
+    k.user_id,
+    k.playlist,
+    k.track_id
+), catalog_cutoffs AS (
+  /* the popularity of the 10th most popular candidate per user and playlist: */
+  /* only tracks at least that popular can rank (fewer candidates: no */
+  /* cutoff), so only those are sorted */
+  SELECT
+    c.user_id,
+    c.playlist,
+    MAX(c.popularity) AS min_popularity
+  FROM (
+    SELECT
+      k.user_id,
+      k.playlist,
+      k.popularity,
+      SUM(COUNT(*)) OVER (
+        PARTITION BY k.user_id, k.playlist
+        ORDER BY k.popularity DESC
+        rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
+      ) AS tracks_at_or_above
+    FROM catalog_tracks_once AS k
+    GROUP BY
+      k.user_id,
+      k.playlist,
+      k.popularity
+  ) AS c
+  WHERE
+    c.tracks_at_or_above >= 10
+  GROUP BY
+    c.user_id,
+    c.playlist
 ), catalog_ranked AS (
-  /* rank on narrow rows: the copies of a track share its dense_rank, so */
-  /* the 10 most popular tracks are the rows with dense_rank <= 10 */
   SELECT
     k.*,
-    DENSE_RANK() OVER (
+    ROW_NUMBER() OVER (
       PARTITION BY k.user_id, k.playlist
       ORDER BY k.popularity DESC, k.track_id NULLS LAST
     ) AS source_rank
-  FROM catalog_candidates AS k
+  FROM catalog_tracks_once AS k
+  LEFT JOIN catalog_cutoffs AS c
+    ON k.user_id = c.user_id AND k.playlist = c.playlist
+  WHERE
+    c.min_popularity IS NULL OR k.popularity >= c.min_popularity
 ), catalog_top AS (
-  /* a track in several of the user's top genres keeps its highest-ranked one */
   SELECT
-    k.*,
-    ROW_NUMBER() OVER (PARTITION BY k.user_id, k.playlist, k.track_id ORDER BY k.genre_rank NULLS LAST) AS genre_pick
+    k.user_id,
+    k.playlist,
+    k.track_id,
+    k.source_rank,
+    g.genre
   FROM catalog_ranked AS k
+  INNER JOIN user_genres AS g
+    ON k.user_id = g.user_id AND k.genre_rank = g.genre_rank
   WHERE
     k.source_rank <= 10
 ), catalog_picks AS (
@@ -287,8 +352,6 @@ WITH listening AS (
   FROM catalog_top AS k
   INNER JOIN catalog_banded AS c
     ON k.track_id = c.track_id AND k.playlist = c.playlist
-  WHERE
-    k.genre_pick = 1
 ), picks AS (
   SELECT
     *

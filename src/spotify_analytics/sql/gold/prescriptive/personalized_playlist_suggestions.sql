@@ -14,10 +14,6 @@ with listening as (
 -- DuckDB materialises a CTE that is read more than once (here: every play,
 -- spilled at scale), so each scan of the plays has its own import and reads
 -- only the columns it needs
-listening_for_genres as (
-    select * from listening_with_features
-),
-
 listening_for_names as (
     select * from listening_with_features
 ),
@@ -55,17 +51,22 @@ bands as (
     )
 ),
 
-feature_plays as (
+history_tracks as (
+    -- per user and track over the feature plays (music, not skipped, with
+    -- trusted features); a play's features and genres are its track's, so
+    -- grouping by the genre list too splits no track
     select
         l.user_id,
         l.track_key,
-        l.valence,
-        l.energy,
-        l.danceability,
-        l.acousticness,
-        l.instrumentalness,
-        l.speechiness,
-        l.tempo
+        l.genres,
+        cast(count(*) as bigint) as user_plays,
+        avg(l.valence) as valence,
+        avg(l.energy) as energy,
+        avg(l.danceability) as danceability,
+        avg(l.acousticness) as acousticness,
+        avg(l.instrumentalness) as instrumentalness,
+        avg(l.speechiness) as speechiness,
+        avg(l.tempo) as tempo
     from listening as l
     cross join params as p
     where coalesce(l.is_music, false)
@@ -73,22 +74,17 @@ feature_plays as (
         and l.user_id is not null
         and l.valence is not null
         and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+    group by l.user_id, l.track_key, l.genres
 ),
 
 genre_lists as (
     -- feature plays per genre list (tracks share lists), unnested below
     select
-        l.user_id,
-        l.genres,
-        count(*) as plays
-    from listening_for_genres as l
-    cross join params as p
-    where coalesce(l.is_music, false)
-        and not coalesce(l.is_skip, false)
-        and l.user_id is not null
-        and l.valence is not null
-        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-    group by l.user_id, l.genres
+        h.user_id,
+        h.genres,
+        sum(h.user_plays) as plays
+    from history_tracks as h
+    group by h.user_id, h.genres
 ),
 
 user_support as (
@@ -99,30 +95,10 @@ user_support as (
     group by g.user_id
 ),
 
-history_tracks as (
-    select
-        f.user_id,
-        f.track_key,
-        cast(count(*) as bigint) as user_plays,
-        avg(f.valence) as valence,
-        avg(f.energy) as energy,
-        avg(f.danceability) as danceability,
-        avg(f.acousticness) as acousticness,
-        avg(f.instrumentalness) as instrumentalness,
-        avg(f.speechiness) as speechiness,
-        avg(f.tempo) as tempo
-    from feature_plays as f
-    group by f.user_id, f.track_key
-),
-
-history_ranked as (
+history_banded as (
     select
         h.*,
-        b.playlist,
-        row_number() over (
-            partition by h.user_id, b.playlist
-            order by h.user_plays desc, h.track_key
-        ) as source_rank
+        b.playlist
     from history_tracks as h
     inner join bands as b
         on h.energy between b.energy_min and b.energy_max
@@ -132,6 +108,44 @@ history_ranked as (
         and h.instrumentalness >= b.instrumentalness_min
         and h.speechiness <= b.speechiness_max
         and h.tempo between b.tempo_min and b.tempo_max
+),
+
+history_cutoffs as (
+    -- the plays of the 10th most played track per user and playlist: only
+    -- tracks played at least that often can rank (fewer tracks: no cutoff),
+    -- so only those are sorted
+    select
+        c.user_id,
+        c.playlist,
+        max(c.user_plays) as min_plays
+    from (
+        select
+            h.user_id,
+            h.playlist,
+            h.user_plays,
+            sum(count(*)) over (
+                partition by h.user_id, h.playlist
+                order by h.user_plays desc
+                rows between unbounded preceding and current row
+            ) as tracks_at_or_above
+        from history_banded as h
+        group by h.user_id, h.playlist, h.user_plays
+    ) as c
+    where c.tracks_at_or_above >= 10
+    group by c.user_id, c.playlist
+),
+
+history_ranked as (
+    select
+        h.*,
+        row_number() over (
+            partition by h.user_id, h.playlist
+            order by h.user_plays desc, h.track_key
+        ) as source_rank
+    from history_banded as h
+    left join history_cutoffs as c
+        on h.user_id = c.user_id and h.playlist = c.playlist
+    where h.user_plays >= coalesce(c.min_plays, 0)
 ),
 
 history_top as (
@@ -262,27 +276,66 @@ catalog_candidates as (
         and h.track_id is null
 ),
 
-catalog_ranked as (
-    -- rank on narrow rows: the copies of a track share its dense_rank, so
-    -- the 10 most popular tracks are the rows with dense_rank <= 10
+catalog_tracks_once as (
+    -- a track in several of the user's top genres keeps its highest-ranked one
     select
-        k.*,
-        dense_rank() over (
-            partition by k.user_id, k.playlist
-            order by k.popularity desc, k.track_id
-        ) as source_rank
+        k.user_id,
+        k.playlist,
+        k.track_id,
+        max(k.popularity) as popularity,
+        min(k.genre_rank) as genre_rank
     from catalog_candidates as k
+    group by k.user_id, k.playlist, k.track_id
 ),
 
-catalog_top as (
-    -- a track in several of the user's top genres keeps its highest-ranked one
+catalog_cutoffs as (
+    -- the popularity of the 10th most popular candidate per user and playlist:
+    -- only tracks at least that popular can rank (fewer candidates: no
+    -- cutoff), so only those are sorted
+    select
+        c.user_id,
+        c.playlist,
+        max(c.popularity) as min_popularity
+    from (
+        select
+            k.user_id,
+            k.playlist,
+            k.popularity,
+            sum(count(*)) over (
+                partition by k.user_id, k.playlist
+                order by k.popularity desc
+                rows between unbounded preceding and current row
+            ) as tracks_at_or_above
+        from catalog_tracks_once as k
+        group by k.user_id, k.playlist, k.popularity
+    ) as c
+    where c.tracks_at_or_above >= 10
+    group by c.user_id, c.playlist
+),
+
+catalog_ranked as (
     select
         k.*,
         row_number() over (
-            partition by k.user_id, k.playlist, k.track_id
-            order by k.genre_rank
-        ) as genre_pick
+            partition by k.user_id, k.playlist
+            order by k.popularity desc, k.track_id
+        ) as source_rank
+    from catalog_tracks_once as k
+    left join catalog_cutoffs as c
+        on k.user_id = c.user_id and k.playlist = c.playlist
+    where c.min_popularity is null or k.popularity >= c.min_popularity
+),
+
+catalog_top as (
+    select
+        k.user_id,
+        k.playlist,
+        k.track_id,
+        k.source_rank,
+        g.genre
     from catalog_ranked as k
+    inner join user_genres as g
+        on k.user_id = g.user_id and k.genre_rank = g.genre_rank
     where k.source_rank <= 10
 ),
 
@@ -309,7 +362,6 @@ catalog_picks as (
     from catalog_top as k
     inner join catalog_banded as c
         on k.track_id = c.track_id and k.playlist = c.playlist
-    where k.genre_pick = 1
 ),
 
 picks as (
