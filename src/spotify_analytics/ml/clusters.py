@@ -196,22 +196,24 @@ def cluster_user(
         chosen[method] = _choose(method, selection)
         for row in selection:
             row["is_chosen"] = row["k"] == chosen[method]
-    again = _refits(fit, sorted(set(chosen.values())), seed + 1)
+    again = _refits(fit, chosen, seed + 1)
     result = {}
     for method, selection in rows.items():
         k = chosen[method]
-        ari = mixtures.adjusted_rand(labels[method, k], again[method, k].predict(X))
+        ari = mixtures.adjusted_rand(labels[method, k], again[method].predict(X))
         result[method] = Clustering(method, k, labels[method, k], ari, selection)
     return result
 
 
-def _refits(fit: np.ndarray, ks: list[int], seed: int) -> dict[tuple[str, int], object]:
-    """Both methods refitted with another seed for each chosen k (stability)."""
-    kmeans = mixtures.kmeans_each(fit, ks, seed)
-    gmm = mixtures.gaussian_mixtures(fit, [found.labels for found in kmeans], ks)
+def _refits(fit: np.ndarray, chosen: dict[str, int], seed: int) -> dict[str, object]:
+    """Each method's chosen model refitted with another seed (stability): k-means
+    for each chosen k, the mixture from the k-means partition of its own k."""
+    ks = sorted(set(chosen.values()))
+    kmeans = dict(zip(ks, mixtures.kmeans_each(fit, ks, seed), strict=True))
+    k = chosen["gmm"]
     return {
-        **{("kmeans", k): found for k, found in zip(ks, kmeans, strict=True)},
-        **{("gmm", k): found for k, found in zip(ks, gmm, strict=True)},
+        "kmeans": kmeans[chosen["kmeans"]],
+        "gmm": mixtures.gaussian_mixture(fit, kmeans[k].labels, k),
     }
 
 
