@@ -473,3 +473,50 @@ def test_percentiles_equal_duckdb_quantile_cont(per_user: list[list[float]]) -> 
     assert [row[0] for row in sorted(got)] == [row[0] for row in sorted(expected)]
     for mine, duck in zip(sorted(got), sorted(expected), strict=True):
         assert mine[1:] == pytest.approx(duck[1:], abs=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.floats(-100, 300),
+                st.sampled_from([0.5, 0.5001, 0.50002, 0.500003, 120.0, 120.4, -6.0, 2.0]),
+            ),
+            max_size=30,
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_percentiles_with_ties_and_any_range(per_user: list[list[float]]) -> None:
+    """Values sharing a bucket, repeated plays of a track and values outside the
+    usual feature ranges still give quantile_cont's numbers (tempo, loudness and
+    danceability carry the same values)."""
+    rows = []
+    for u, values in enumerate(per_user):
+        for i, v in enumerate(values):
+            row = play(f"u{u}", f"2024-01-01 10:{i // 60:02d}:{i % 60:02d}", f"a|{v!r}")
+            row.update(tempo=v, loudness=v, danceability=v)
+            rows.append(row)
+    if not rows:
+        return
+    con = duckdb.connect()
+    con.register("listening_with_features", pa.Table.from_pylist(rows, schema=SCHEMA))
+    con.register("run_params", run_params(Settings()))
+    model = next(
+        step for step in descriptive_models() if step.name == "audio_feature_distributions"
+    )
+    for feature in ("tempo", "loudness", "danceability"):
+        got = con.execute(
+            f"select user_id, min_value, p25, median, p75, max_value from ({model.sql})"
+            f" where feature = '{feature}' order by user_id"
+        ).fetchall()
+        expected = con.execute(
+            f"select user_id, min({feature}), quantile_cont({feature}, 0.25),"
+            f" quantile_cont({feature}, 0.5), quantile_cont({feature}, 0.75), max({feature})"
+            " from listening_with_features group by user_id order by user_id"
+        ).fetchall()
+        assert [row[0] for row in got] == [row[0] for row in expected]
+        for mine, duck in zip(got, expected, strict=True):
+            assert mine[1:] == pytest.approx(duck[1:], rel=1e-12, abs=1e-12)
