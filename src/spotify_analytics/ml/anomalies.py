@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from .plays import arrow_column
+from .plays import arrow_column, constant
 
 MIN_HOUR_PLAYS = 10
 THRESHOLD = 2.0
@@ -201,7 +201,7 @@ def user_anomalies(user_id: str, mood: dict[str, np.ndarray]) -> dict | None:
     labels = np.array(["", *[label for _, label, _ in reversed(SEVERITIES)]], dtype=object)
     at = hour[rows]
     return {
-        "user_id": np.full(rows.size, user_id, dtype=object),
+        "user_id": constant(rows.size, user_id),
         "play_id": arrow_column(mood["play_id"][rows]),
         "played_at": mood["played_at"][rows],
         "date": mood["date"][rows],

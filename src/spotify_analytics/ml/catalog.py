@@ -27,7 +27,7 @@ from ..schemas import FEATURE_COLUMNS
 from . import artifacts
 from .candidates import catalog_regressors
 from .evaluation import REGRESSION_METRICS, score, tune
-from .plays import to_arrays
+from .plays import constant, to_arrays
 
 MODEL = "audio_to_valence"
 CATALOG_USER = "(catalog)"
@@ -463,9 +463,9 @@ def valence_table(
     if model.status == "ok" and with_holdout:
         holdout = dict(model.holdout)
         n = holdout["valence"].size
-        holdout["user_id"] = np.full(n, CATALOG_USER, dtype=object)
+        holdout["user_id"] = constant(n, CATALOG_USER)
         holdout["track_key"] = holdout["track_id"]
-        holdout["feature_source"] = np.full(n, "catalog", dtype=object)
+        holdout["feature_source"] = constant(n, "catalog")
         chunks.append(holdout)
     for rows in user_rows:
         chunks.append(rows)
@@ -487,7 +487,7 @@ def valence_table(
                 "predicted_valence": rows["predicted_valence"],
                 "baseline_mean": rows["baseline_mean"],
                 "baseline_genre_mean": rows["baseline_genre_mean"],
-                "model_version": np.full(rows["valence"].size, model.version, dtype=object),
+                "model_version": constant(rows["valence"].size, model.version),
             },
             schema=SCHEMA,
         )

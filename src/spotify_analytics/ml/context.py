@@ -10,7 +10,7 @@ import pyarrow as pa
 from .candidates import classifiers, regressors
 from .evaluation import Split, hour_of_week, temporal_split
 from .features import context_features, previous_labels, previous_values
-from .plays import arrow_column, mood_plays
+from .plays import arrow_column, constant, mood_plays
 from .quadrants import quadrant_array
 from .training import Protocol, TaskData, TaskResult, run_task
 
@@ -138,7 +138,7 @@ def _user_rows(model: str, user_id: str, result: TaskResult, plays: dict) -> dic
     test = result.test
     n = int(test.sum())
     rows = {
-        "user_id": np.full(n, user_id, dtype=object),
+        "user_id": constant(n, user_id),
         "play_id": arrow_column(plays["play_id"][test]),
         "played_at": plays["played_at"][test],
         "date": plays["date"][test],
@@ -158,7 +158,7 @@ def _user_rows(model: str, user_id: str, result: TaskResult, plays: dict) -> dic
         rows["probability"] = result.probability
         for name, values in result.baselines.items():
             rows[f"baseline_{name}"] = values
-    rows["model_version"] = np.full(n, result.version, dtype=object)
+    rows["model_version"] = constant(n, result.version)
     return rows
 
 

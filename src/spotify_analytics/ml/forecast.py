@@ -18,7 +18,7 @@ import pyarrow as pa
 from .candidates import regressors
 from .evaluation import hour_of_week
 from .features import _lag, _running_mean, _shift_equal, time_features
-from .plays import mood_plays
+from .plays import constant, mood_plays
 from .training import Protocol, TaskData, TaskResult, run_task
 
 MODEL = "energy_forecasts"
@@ -134,7 +134,7 @@ def forecast_table(results: list[tuple[str, TaskResult, dict]]) -> pa.Table:
         chunks.append(
             pa.table(
                 {
-                    "user_id": np.full(n, user_id, dtype=object),
+                    "user_id": constant(n, user_id),
                     "date": cells["date"][test],
                     "hour_of_day": cells["hour_of_day"][test].astype(np.int32),
                     "day_of_week": cells["day_of_week"][test].astype(np.int32),
@@ -142,7 +142,7 @@ def forecast_table(results: list[tuple[str, TaskResult, dict]]) -> pa.Table:
                     "actual_energy": cells["energy"][test],
                     "predicted_energy": result.prediction,
                     **{f"baseline_{k}": v for k, v in result.baselines.items()},
-                    "model_version": np.full(n, result.version, dtype=object),
+                    "model_version": constant(n, result.version),
                 },
                 schema=SCHEMA,
             )

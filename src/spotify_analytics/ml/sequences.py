@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .plays import constant
 from .quadrants import NAMES, QUADRANTS, quadrant_codes, quadrant_names_sql, quadrant_sql
 
 COLUMNS = (
@@ -115,7 +116,7 @@ def user_transitions(user_id: str, mood: dict[str, np.ndarray]) -> dict | None:
     marginal = counts.sum(axis=0)[target] / total
     probability = n / n_from
     return {
-        "user_id": np.full(n.size, user_id, dtype=object),
+        "user_id": constant(n.size, user_id),
         "from_quadrant": NAMES[origin],
         "to_quadrant": NAMES[target],
         "n_transitions": n,
