@@ -15,8 +15,10 @@
 /* plays sharing an end time) only see the records that can take part in one: every */
 /* record of a user with more than one source, and the records sharing their user and */
 /* end time with another. Every other record is a play as it is. Sessions are numbered */
-/* with window functions over the plays, and local time adds each zone's UTC offset, */
-/* looked up once per zone and hour (an hour holding a DST change converts per play). */
+/* with window functions over a narrow table of play ids, end times and lengths, and */
+/* local time adds each zone's UTC offset, looked up once per zone and hour (an hour */
+/* holding a DST change converts per play); both are joined back to the plays by id, the */
+/* only join whose hash table holds a row per play. */
 WITH streaming_history AS (
   SELECT
     *
@@ -581,39 +583,7 @@ WITH streaming_history AS (
       ORDER BY source_rank DESC, ms_played DESC, record_key
     ) AS id_occurrence
   FROM unified
-), single_plays /* a record alone at its end time, of a user with one source, is a play by itself */ AS (
-  SELECT
-    user_id,
-    played_at,
-    track_key,
-    track_id,
-    track_name,
-    artist_name,
-    album_name,
-    ms_played,
-    is_music,
-    content_type,
-    source,
-    ts_precision_s,
-    reason_start,
-    reason_end,
-    platform,
-    shuffle,
-    skipped,
-    CAST(1 AS BIGINT) AS n_source_records,
-    1 AS id_occurrence
-  FROM routed_records
-  WHERE
-    NOT may_merge
-), identified AS (
-  SELECT
-    *
-  FROM merged_plays
-  UNION ALL
-  SELECT
-    *
-  FROM single_plays
-), timed AS (
+), merged_ids /* the play id hashes the user, the end time in epoch milliseconds (rounded down, as */ /* date_diff counts them), the track key and, from the second play on, its occurrence */ AS (
   SELECT
     LOWER(
       TO_HEX(
@@ -648,14 +618,94 @@ WITH streaming_history AS (
       )
     ) AS play_id,
     *
-  FROM identified
+  FROM merged_plays
+), single_plays /* a record alone at its end time, of a user with one source, is a play by itself */ AS (
+  SELECT
+    LOWER(
+      TO_HEX(
+        MD5(
+          TO_UTF8(
+            CONCAT(
+              COALESCE(CAST(user_id AS VARCHAR), ''),
+              COALESCE(CAST('|' AS VARCHAR), ''),
+              COALESCE(
+                CAST(CAST(TRUNCATE(
+                  CAST((
+                    EPOCH_US(played_at) - (
+                      EPOCH_US(played_at) % 1000 + 1000
+                    ) % 1000
+                  ) AS DOUBLE) / 1000
+                ) AS BIGINT) AS VARCHAR),
+                ''
+              ),
+              COALESCE(CAST('|' AS VARCHAR), ''),
+              COALESCE(CAST(track_key AS VARCHAR), '')
+            )
+          )
+        )
+      )
+    ) AS play_id,
+    user_id,
+    played_at,
+    track_key,
+    track_id,
+    track_name,
+    artist_name,
+    album_name,
+    ms_played,
+    is_music,
+    content_type,
+    source,
+    ts_precision_s,
+    reason_start,
+    reason_end,
+    platform,
+    shuffle,
+    skipped,
+    CAST(1 AS BIGINT) AS n_source_records
+  FROM routed_records
+  WHERE
+    NOT may_merge
+), timed AS (
+  SELECT
+    play_id,
+    user_id,
+    played_at,
+    track_key,
+    track_id,
+    track_name,
+    artist_name,
+    album_name,
+    ms_played,
+    is_music,
+    content_type,
+    source,
+    ts_precision_s,
+    reason_start,
+    reason_end,
+    platform,
+    shuffle,
+    skipped,
+    n_source_records
+  FROM merged_ids
+  UNION ALL
+  SELECT
+    *
+  FROM single_plays
 ), zone_hours /* each zone's UTC offset at the start and the end of every hour with records */ AS (
-  SELECT DISTINCT
+  SELECT
     COALESCE(user_zones.timezone, 'UTC') AS timezone,
     CAST(FLOOR(CAST(EPOCH_US(record_stamps.played_at) AS DOUBLE) / 3600000000.0) AS BIGINT) AS hour_no
   FROM record_stamps
   LEFT JOIN user_zones
     ON user_zones.user_id = record_stamps.user_id
+  GROUP BY
+    1,
+    2
+  /* always true: it tells DuckDB's planner this table is smaller than the plays, so */
+  /* the join below builds its hash table on the zone hours, not on every play */
+  HAVING
+    COUNT(*) > 0
 ), zone_offsets AS (
   SELECT
     timezone,
@@ -671,27 +721,62 @@ WITH streaming_history AS (
       DATE_TRUNC('MICROSECOND', AT_TIMEZONE(FROM_UNIXTIME(hour_no * 3600 + 3600), timezone))
     ) AS next_offset_us
   FROM zone_hours
-), play_times AS (
+), play_clock /* sessions and zones are worked out on the few columns they need and joined back to the */ /* plays by id (a window over whole plays sorts every column, and the plays would be the */ /* join's build side): a single play's id again, then the merged plays' */ AS (
   SELECT
-    timed.*,
+    LOWER(
+      TO_HEX(
+        MD5(
+          TO_UTF8(
+            CONCAT(
+              COALESCE(CAST(user_id AS VARCHAR), ''),
+              COALESCE(CAST('|' AS VARCHAR), ''),
+              COALESCE(
+                CAST(CAST(TRUNCATE(
+                  CAST((
+                    EPOCH_US(played_at) - (
+                      EPOCH_US(played_at) % 1000 + 1000
+                    ) % 1000
+                  ) AS DOUBLE) / 1000
+                ) AS BIGINT) AS VARCHAR),
+                ''
+              ),
+              COALESCE(CAST('|' AS VARCHAR), ''),
+              COALESCE(CAST(track_key AS VARCHAR), '')
+            )
+          )
+        )
+      )
+    ) AS play_id,
+    user_id,
+    played_at,
+    ms_played
+  FROM routed_records
+  WHERE
+    NOT may_merge
+  UNION ALL
+  SELECT
+    play_id,
+    user_id,
+    played_at,
+    ms_played
+  FROM merged_ids
+), play_ends AS (
+  SELECT
+    *,
     CAST(TRUNCATE(
       CAST((
-        EPOCH_US(timed.played_at) - (
-          EPOCH_US(timed.played_at) % 1000 + 1000
+        EPOCH_US(played_at) - (
+          EPOCH_US(played_at) % 1000 + 1000
         ) % 1000
       ) /* epoch milliseconds rounded down, as date_diff counts them */ AS DOUBLE) / 1000
-    ) AS BIGINT) AS played_ms,
-    CAST(FLOOR(CAST(EPOCH_US(timed.played_at) AS DOUBLE) / 3600000000.0) AS BIGINT) AS hour_no,
-    COALESCE(user_zones.timezone, 'UTC') AS timezone
-  FROM timed
-  LEFT JOIN user_zones
-    ON user_zones.user_id = timed.user_id
+    ) AS BIGINT) AS played_ms
+  FROM play_clock
 ), session_steps /* a new session starts when this play began more than the gap after the previous play */ /* ended */ AS (
   SELECT
     *,
     LAG(played_ms) OVER (PARTITION BY user_id ORDER BY played_at, play_id) AS previous_end_ms,
     ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY played_at, play_id) AS play_no
-  FROM play_times
+  FROM play_ends
 ), session_starts AS (
   SELECT
     *,
@@ -709,36 +794,57 @@ WITH streaming_history AS (
   FROM session_steps
 ), sessions AS (
   SELECT
-    *,
+    play_id,
+    user_id,
+    played_at,
     LAST_VALUE(CASE WHEN starts_session = 1 THEN play_id END) IGNORE NULLS OVER (
       PARTITION BY user_id
-      ORDER BY played_at, play_id
+      ORDER BY play_no
       rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
     ) AS session_id,
     play_no - MAX(CASE WHEN starts_session = 1 THEN play_no END) OVER (
       PARTITION BY user_id
-      ORDER BY played_at, play_id
+      ORDER BY play_no
       rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
     ) + 1 AS session_play_no
   FROM session_starts
+), play_zones /* each play's zone and that zone's offsets in the play's hour */ AS (
+  SELECT
+    sessions.play_id,
+    sessions.played_at,
+    sessions.session_id,
+    sessions.session_play_no,
+    COALESCE(user_zones.timezone, 'UTC') AS timezone,
+    zone_offsets.offset_us,
+    zone_offsets.next_offset_us
+  FROM sessions
+  LEFT JOIN user_zones
+    ON user_zones.user_id = sessions.user_id
+  INNER JOIN zone_offsets
+    ON zone_offsets.timezone = COALESCE(user_zones.timezone, 'UTC')
+    AND zone_offsets.hour_no = CAST(FLOOR(CAST(EPOCH_US(sessions.played_at) AS DOUBLE) / 3600000000.0) AS BIGINT)
 ), localized /* the local time adds the zone's offset, unless the offset changes within the hour */ AS (
   SELECT
-    sessions.*,
-    sessions.played_at - COALESCE(sessions.ms_played, 0) * INTERVAL '1' MILLISECOND AS started_at,
+    timed.*,
+    timed.played_at - COALESCE(timed.ms_played, 0) * INTERVAL '1' MILLISECOND AS started_at,
+    play_zones.timezone,
     CASE
-      WHEN zone_offsets.offset_us = zone_offsets.next_offset_us
-      THEN FROM_UNIXTIME(CAST(EPOCH_US(sessions.played_at) + zone_offsets.offset_us AS DOUBLE) / POW(10, 6))
-      ELSE AT_TIMEZONE(sessions.played_at, sessions.timezone)
+      WHEN play_zones.offset_us = play_zones.next_offset_us
+      THEN FROM_UNIXTIME(CAST(EPOCH_US(timed.played_at) + play_zones.offset_us AS DOUBLE) / POW(10, 6))
+      ELSE AT_TIMEZONE(timed.played_at, play_zones.timezone)
     END AS played_at_local,
-    COALESCE(sessions.ms_played < (
+    play_zones.session_id,
+    play_zones.session_play_no,
+    COALESCE(timed.ms_played < (
       SELECT
         skip_threshold_ms
       FROM params
     ), FALSE) AS is_skip
-  FROM sessions
-  INNER JOIN zone_offsets
-    ON zone_offsets.timezone = sessions.timezone
-    AND zone_offsets.hour_no = sessions.hour_no
+  FROM timed
+  /* (play_id, played_at) is unique even where two plays within one millisecond share a */
+  /* play_id */
+  INNER JOIN play_zones
+    ON play_zones.play_id = timed.play_id AND play_zones.played_at = timed.played_at
 ), calendar /* ISO weekday from the days since Monday 2024-01-01 (portable across engines) */ AS (
   SELECT
     *,

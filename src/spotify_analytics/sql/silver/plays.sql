@@ -18,8 +18,10 @@
 -- plays sharing an end time) only see the records that can take part in one: every
 -- record of a user with more than one source, and the records sharing their user and
 -- end time with another. Every other record is a play as it is. Sessions are numbered
--- with window functions over the plays, and local time adds each zone's UTC offset,
--- looked up once per zone and hour (an hour holding a DST change converts per play).
+-- with window functions over a narrow table of play ids, end times and lengths, and
+-- local time adds each zone's UTC offset, looked up once per zone and hour (an hour
+-- holding a DST change converts per play); both are joined back to the plays by id, the
+-- only join whose hash table holds a row per play.
 
 with
 
@@ -532,9 +534,38 @@ merged_plays as (
     from unified
 ),
 
+-- the play id hashes the user, the end time in epoch milliseconds (rounded down, as
+-- date_diff counts them), the track key and, from the second play on, its occurrence
+merged_ids as (
+    select
+        md5(concat(
+            user_id,
+            '|',
+            cast(
+                (epoch_us(played_at) - (epoch_us(played_at) % 1000 + 1000) % 1000) // 1000
+                as varchar
+            ),
+            '|',
+            track_key,
+            case when id_occurrence > 1 then concat('|', cast(id_occurrence as varchar)) else '' end
+        )) as play_id,
+        *
+    from merged_plays
+),
+
 -- a record alone at its end time, of a user with one source, is a play by itself
 single_plays as (
     select
+        md5(concat(
+            user_id,
+            '|',
+            cast(
+                (epoch_us(played_at) - (epoch_us(played_at) % 1000 + 1000) % 1000) // 1000
+                as varchar
+            ),
+            '|',
+            track_key
+        )) as play_id,
         user_id,
         played_at,
         track_key,
@@ -552,42 +583,48 @@ single_plays as (
         platform,
         shuffle,
         skipped,
-        cast(1 as bigint) as n_source_records,
-        1 as id_occurrence
+        cast(1 as bigint) as n_source_records
     from routed_records
     where not may_merge
 ),
 
-identified as (
-    select * from merged_plays
+timed as (
+    select
+        play_id,
+        user_id,
+        played_at,
+        track_key,
+        track_id,
+        track_name,
+        artist_name,
+        album_name,
+        ms_played,
+        is_music,
+        content_type,
+        source,
+        ts_precision_s,
+        reason_start,
+        reason_end,
+        platform,
+        shuffle,
+        skipped,
+        n_source_records
+    from merged_ids
     union all
     select * from single_plays
 ),
 
-timed as (
-    select
-        md5(concat(
-            user_id,
-            '|',
-            cast(
-                (epoch_us(played_at) - (epoch_us(played_at) % 1000 + 1000) % 1000) // 1000
-                as varchar
-            ),
-            '|',
-            track_key,
-            case when id_occurrence > 1 then concat('|', cast(id_occurrence as varchar)) else '' end
-        )) as play_id,
-        *
-    from identified
-),
-
 -- each zone's UTC offset at the start and the end of every hour with records
 zone_hours as (
-    select distinct
+    select
         coalesce(user_zones.timezone, 'UTC') as timezone,
         cast(floor(epoch_us(record_stamps.played_at) / 3600000000.0) as bigint) as hour_no
     from record_stamps
     left join user_zones on user_zones.user_id = record_stamps.user_id
+    group by 1, 2
+    -- always true: it tells DuckDB's planner this table is smaller than the plays, so
+    -- the join below builds its hash table on the zone hours, not on every play
+    having count(*) > 0
 ),
 
 zone_offsets as (
@@ -607,16 +644,38 @@ zone_offsets as (
     from zone_hours
 ),
 
-play_times as (
+-- sessions and zones are worked out on the few columns they need and joined back to the
+-- plays by id (a window over whole plays sorts every column, and the plays would be the
+-- join's build side): a single play's id again, then the merged plays'
+play_clock as (
     select
-        timed.*,
+        md5(concat(
+            user_id,
+            '|',
+            cast(
+                (epoch_us(played_at) - (epoch_us(played_at) % 1000 + 1000) % 1000) // 1000
+                as varchar
+            ),
+            '|',
+            track_key
+        )) as play_id,
+        user_id,
+        played_at,
+        ms_played
+    from routed_records
+    where not may_merge
+    union all
+    select play_id, user_id, played_at, ms_played
+    from merged_ids
+),
+
+play_ends as (
+    select
+        *,
         -- epoch milliseconds rounded down, as date_diff counts them
-        (epoch_us(timed.played_at) - (epoch_us(timed.played_at) % 1000 + 1000) % 1000) // 1000
-            as played_ms,
-        cast(floor(epoch_us(timed.played_at) / 3600000000.0) as bigint) as hour_no,
-        coalesce(user_zones.timezone, 'UTC') as timezone
-    from timed
-    left join user_zones on user_zones.user_id = timed.user_id
+        (epoch_us(played_at) - (epoch_us(played_at) % 1000 + 1000) % 1000) // 1000
+            as played_ms
+    from play_clock
 ),
 
 -- a new session starts when this play began more than the gap after the previous play
@@ -626,7 +685,7 @@ session_steps as (
         *,
         lag(played_ms) over (partition by user_id order by played_at, play_id) as previous_end_ms,
         row_number() over (partition by user_id order by played_at, play_id) as play_no
-    from play_times
+    from play_ends
 ),
 
 session_starts as (
@@ -643,32 +702,57 @@ session_starts as (
 
 sessions as (
     select
-        *,
+        play_id,
+        user_id,
+        played_at,
         last_value(case when starts_session = 1 then play_id end ignore nulls) over (
-            partition by user_id order by played_at, play_id rows unbounded preceding
+            partition by user_id order by play_no rows unbounded preceding
         ) as session_id,
         play_no - max(case when starts_session = 1 then play_no end) over (
-            partition by user_id order by played_at, play_id rows unbounded preceding
+            partition by user_id order by play_no rows unbounded preceding
         ) + 1 as session_play_no
     from session_starts
+),
+
+-- each play's zone and that zone's offsets in the play's hour
+play_zones as (
+    select
+        sessions.play_id,
+        sessions.played_at,
+        sessions.session_id,
+        sessions.session_play_no,
+        coalesce(user_zones.timezone, 'UTC') as timezone,
+        zone_offsets.offset_us,
+        zone_offsets.next_offset_us
+    from sessions
+    left join user_zones on user_zones.user_id = sessions.user_id
+    inner join zone_offsets
+        on zone_offsets.timezone = coalesce(user_zones.timezone, 'UTC')
+        and zone_offsets.hour_no
+        = cast(floor(epoch_us(sessions.played_at) / 3600000000.0) as bigint)
 ),
 
 -- the local time adds the zone's offset, unless the offset changes within the hour
 localized as (
     select
-        sessions.*,
-        sessions.played_at - coalesce(sessions.ms_played, 0) * interval '1 millisecond'
+        timed.*,
+        timed.played_at - coalesce(timed.ms_played, 0) * interval '1 millisecond'
             as started_at,
+        play_zones.timezone,
         case
-            when zone_offsets.offset_us = zone_offsets.next_offset_us
-                then make_timestamp(epoch_us(sessions.played_at) + zone_offsets.offset_us)
-            else sessions.played_at at time zone sessions.timezone
+            when play_zones.offset_us = play_zones.next_offset_us
+                then make_timestamp(epoch_us(timed.played_at) + play_zones.offset_us)
+            else timed.played_at at time zone play_zones.timezone
         end as played_at_local,
-        coalesce(sessions.ms_played < (select skip_threshold_ms from params), false) as is_skip
-    from sessions
-    inner join zone_offsets
-        on zone_offsets.timezone = sessions.timezone
-        and zone_offsets.hour_no = sessions.hour_no
+        play_zones.session_id,
+        play_zones.session_play_no,
+        coalesce(timed.ms_played < (select skip_threshold_ms from params), false) as is_skip
+    from timed
+    -- (play_id, played_at) is unique even where two plays within one millisecond share a
+    -- play_id
+    inner join play_zones
+        on play_zones.play_id = timed.play_id
+        and play_zones.played_at = timed.played_at
 ),
 
 -- ISO weekday from the days since Monday 2024-01-01 (portable across engines)
