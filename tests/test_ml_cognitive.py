@@ -27,7 +27,6 @@ from spotify_analytics.ml.runs import one_thread
 from spotify_analytics.ml.synthetic import planted_listening
 from spotify_analytics.runner import StepContext
 from spotify_analytics.settings import Settings
-from spotify_analytics.steps.behavioral_segments import behavioral_segments
 from spotify_analytics.steps.play_models import play_models
 
 ARI_TOLERANCE = 0.9  # chosen clusterings from two seeds agree at least this well
@@ -189,7 +188,6 @@ def test_a_user_without_features_gets_status_rows(tmp_path) -> None:
 
 STEPS = {
     "play_models": play_models,
-    "behavioral_segments": behavioral_segments,
 }
 
 
@@ -341,7 +339,9 @@ def test_quadrant_sql_matches_the_numpy_rule() -> None:
     assert list(found["c"]) == list(found["q"])
 
 
-@pytest.mark.parametrize("name", ["listening_anomalies", "sequential_patterns"])
+@pytest.mark.parametrize(
+    "name", ["listening_anomalies", "sequential_patterns", "behavioral_segments"]
+)
 def test_per_user_numpy_rows_equal_the_sql_rule(planted, tmp_path, name) -> None:
     """The tables built per user in NumPy equal the same rule stated in SQL
     (doubles to rounding), duplicates of a play included."""
@@ -349,7 +349,11 @@ def test_per_user_numpy_rows_equal_the_sql_rule(planted, tmp_path, name) -> None
     first = table.slice(0, 1)
     copy = first.set_column(first.schema.get_field_index("play_id"), "play_id", pa.array(["zz"]))
     ctx = _lake_of(tmp_path, pa.concat_tables([table, copy]))
-    ours = (anomaly_table if name == "listening_anomalies" else sequence_table)(ctx)
+    ours = {
+        "listening_anomalies": anomaly_table,
+        "sequential_patterns": sequence_table,
+        "behavioral_segments": segment_table,
+    }[name](ctx)
     theirs = pattern_sql_table(ctx, name)
     assert ours.num_rows == theirs.num_rows > 0
     assert ours.schema == theirs.schema

@@ -281,10 +281,10 @@ SEGMENT_SCHEMA = pa.schema(
 
 
 def segment_table(ctx: StepContext) -> pa.Table:
-    return _one(ctx, "behavioral_segments")
+    return run_context_models(ctx, {}, ("behavioral_segments",))["behavioral_segments"]
 
 
-# SQL over every user at once (behavioral_segments; the other two for the tests)
+# the same rules in SQL over every user at once (the previous implementation, for the tests)
 PATTERNS = {
     "listening_anomalies": (anomalies.anomalies_sql, anomalies.COLUMNS, ANOMALY_SCHEMA),
     "sequential_patterns": (sequences.sequences_sql, sequences.COLUMNS, SEQUENCE_SCHEMA),
@@ -302,6 +302,11 @@ def _transition_rows(user_id: str, plays: dict, mood: dict) -> dict[str, pa.Tabl
     return {"sequential_patterns": None if rows is None else pa.table(rows, SEQUENCE_SCHEMA)}
 
 
+def _segment_rows(user_id: str, plays: dict, mood: dict) -> dict[str, pa.Table | None]:
+    rows = segments.user_segments(user_id, plays)
+    return {"behavioral_segments": None if rows is None else pa.table(rows, SEGMENT_SCHEMA)}
+
+
 def _cluster_rows(user_id: str, plays: dict, mood: dict) -> dict[str, pa.Table | None]:
     found, selection = _user_mood_states(user_id, clusters.track_points(plays), seed=0)
     return {
@@ -315,6 +320,7 @@ def _cluster_rows(user_id: str, plays: dict, mood: dict) -> dict[str, pa.Table |
 PATTERN_ROWS = {
     "listening_anomalies": (_anomaly_rows, {"listening_anomalies": ANOMALY_SCHEMA}),
     "sequential_patterns": (_transition_rows, {"sequential_patterns": SEQUENCE_SCHEMA}),
+    "behavioral_segments": (_segment_rows, {"behavioral_segments": SEGMENT_SCHEMA}),
     "mood_state_clusters": (
         _cluster_rows,
         {"mood_state_clusters": CLUSTER_SCHEMA, "cluster_model_selection": SELECTION_SCHEMA},

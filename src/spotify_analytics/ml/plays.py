@@ -67,6 +67,7 @@ MOOD_COLUMNS = (
     "track_name",
     "artist_name",
     "is_skip",
+    "is_weekend",
     *FEATURES,
 )
 BATCH_ROWS = 262_144
@@ -91,8 +92,9 @@ def plays_query(
     ]
     if "session_id" in columns:
         replaced.append("hash(session_id) as session_id")
-    if "is_skip" in columns:  # nulls are not skips (mood_plays); a bool column, not objects
-        replaced.append("coalesce(is_skip, false) as is_skip")
+    for flag in ("is_skip", "is_weekend"):  # null is false; a bool column, not objects
+        if flag in columns:
+            replaced.append(f"coalesce({flag}, false) as {flag}")
     where = ""
     if user_id is not None:
         where = f" and user_id = {_quote(user_id)}"

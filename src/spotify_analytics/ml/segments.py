@@ -15,11 +15,17 @@ first rule that holds names the archetype; every rule that holds is listed in
 | balanced | none of the above |
 
 The rules are fixed thresholds, not fitted across users, so a user's rows
-depend only on that user's plays. One DuckDB query over every user at once
-(``SEGMENTS_SQL``).
+depend only on that user's plays. Computed per user in NumPy (``user_segments``)
+from the deduplicated plays the next-play models read (``runs.run_context_models``);
+``SEGMENTS_SQL`` states the same rules in SQL (the tests compare the two).
 """
 
 from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from .plays import ArrowStrings, constant
 
 MIN_PLAYS = 30
 RULES = (
@@ -242,3 +248,93 @@ def segments_sql(plays: str) -> str:
         traits=f"list_concat({traits})",
         rules=rules_text(),
     )
+
+
+def user_segments(user_id: str, plays: dict[str, np.ndarray]) -> dict | None:
+    """The segment rows of one user's music plays (deduplicated, skips included,
+    in time order), as columns: 'all' first, then each local month."""
+    n = plays["played_at"].size
+    if n == 0:
+        return None
+    skip = plays["is_skip"].astype(bool)
+    hour = plays["hour_of_day"].astype(np.int64)
+    weekend = plays["is_weekend"].astype(bool)
+    date = plays["date"].astype("datetime64[D]")
+    months, month = np.unique(date.astype("datetime64[M]"), return_inverse=True)
+    track = _codes(plays["track_key"])
+    session = np.unique(plays["session_id"], return_inverse=True)[1]
+    listened = (~skip).astype(float)
+    m, t = months.size, int(track.max()) + 1
+    # per period: 'all' is period 0, month i is period i + 1
+    periods = m + 1
+
+    def per_period(weights: np.ndarray) -> np.ndarray:
+        by_month = np.bincount(month, weights=weights, minlength=m)
+        return np.concatenate([[by_month.sum()], by_month])
+
+    n_plays = per_period(np.ones(n))
+    counts = {
+        "skips": per_period(skip.astype(float)),
+        "night": per_period(((hour >= 23) | (hour <= 5)).astype(float)),
+        "morning": per_period(((hour >= 6) & (hour <= 11)).astype(float)),
+        "weekend": per_period(weekend.astype(float)),
+    }
+    days = date.astype(np.int64)
+    start = np.full(m, days.max())
+    end = np.full(m, days.min())
+    np.minimum.at(start, month, days)
+    np.maximum.at(end, month, days)
+    start = np.concatenate([[start.min()], start]).astype("datetime64[D]")
+    end = np.concatenate([[end.max()], end]).astype("datetime64[D]")
+    cells = np.bincount(month * t + track, weights=listened, minlength=m * t).reshape(m, t)
+    totals = cells.sum(axis=0)
+    by_track = np.vstack([totals, cells])  # periods x tracks: listened plays
+    n_listened = by_track.sum(axis=1)
+    distinct = (by_track > 0).sum(axis=1)
+    top = np.sort(by_track, axis=1)[:, -TOP_TRACKS:].sum(axis=1)
+    _, first = np.unique(track, return_index=True)  # each track's first play
+    new = ~skip[first]
+    by_first = np.bincount(month[first][new], minlength=m)
+    n_new = np.concatenate([[new.sum()], by_first]).astype(float)
+    pairs = np.unique(month * (int(session.max()) + 1) + session)
+    sessions = np.bincount(pairs // (int(session.max()) + 1), minlength=m)
+    n_sessions = np.concatenate([[np.unique(session).size], sessions])
+    shares = {
+        "skip_rate": counts["skips"] / n_plays,
+        "night_share": counts["night"] / n_plays,
+        "morning_share": counts["morning"] / n_plays,
+        "weekend_share": counts["weekend"] / n_plays,
+        "new_track_share": n_new / np.maximum(n_listened, 1),
+        "top10_share": top / np.maximum(n_listened, 1),
+    }
+    traits = [
+        [name for name, column, at in RULES if shares[column][i] >= at]
+        if n_plays[i] >= MIN_PLAYS
+        else []
+        for i in range(periods)
+    ]
+    archetype = [
+        "insufficient_data" if n_plays[i] < MIN_PLAYS else (found[0] if found else "balanced")
+        for i, found in enumerate(traits)
+    ]
+    labels = ["all", *np.datetime_as_string(months, unit="M").tolist()]
+    return {
+        "user_id": constant(periods, user_id),
+        "period_type": np.array(["all"] + ["month"] * m, dtype=object),
+        "period": np.array(labels, dtype=object),
+        "period_start": start,
+        "period_end": end,
+        "n_plays": n_plays.astype(np.int64),
+        **shares,
+        "distinct_tracks": distinct.astype(np.int64),
+        "mean_session_plays": n_plays / n_sessions,
+        "archetype": np.array(archetype, dtype=object),
+        "traits": pa.array(traits, pa.list_(pa.string())),
+        "rules": constant(periods, rules_text()),
+    }
+
+
+def _codes(values: np.ndarray | ArrowStrings) -> np.ndarray:
+    """Equal values get equal small integer codes."""
+    keys = values.to_arrow() if isinstance(values, ArrowStrings) else pa.array(values.tolist())
+    return keys.dictionary_encode().indices.to_numpy(zero_copy_only=False).astype(np.int64)

@@ -8,7 +8,6 @@ from pathlib import Path
 from ..runner import Step, python_step
 from ..steps import (
     audio_to_valence,
-    behavioral_segments,
     model_performance_metrics,
     play_models,
 )
@@ -17,7 +16,6 @@ MODULES = (
     play_models,
     audio_to_valence,
     model_performance_metrics,
-    behavioral_segments,
 )
 
 

@@ -1,8 +1,9 @@
 """Gold `mood_predictions`, `mood_classifications`, `energy_forecasts` (the
 next-play models: ml/context.py, ml/forecast.py), `listening_anomalies`,
-`sequential_patterns`, `mood_state_clusters` and `cluster_model_selection`
-(ml/anomalies.py, ml/sequences.py, ml/clusters.py): one step, so each user's
-plays are read and deduplicated once for all of them (docs/ml.md)."""
+`sequential_patterns`, `behavioral_segments`, `mood_state_clusters` and
+`cluster_model_selection` (ml/anomalies.py, ml/sequences.py, ml/segments.py,
+ml/clusters.py): one step, so each user's plays are read and deduplicated once
+for all of them (docs/ml.md)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,16 @@ OUTPUTS = (
     "gold/predictive/energy_forecasts",
     "gold/cognitive/listening_anomalies",
     "gold/cognitive/sequential_patterns",
+    "gold/cognitive/behavioral_segments",
     "gold/cognitive/mood_state_clusters",
     "gold/cognitive/cluster_model_selection",
 )
-PATTERNS = ("listening_anomalies", "sequential_patterns", "mood_state_clusters")
+PATTERNS = (
+    "listening_anomalies",
+    "sequential_patterns",
+    "behavioral_segments",
+    "mood_state_clusters",
+)
 
 
 def play_models(ctx: StepContext) -> dict[str, pa.Table]:
