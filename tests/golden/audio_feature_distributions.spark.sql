@@ -319,10 +319,11 @@ WITH listening AS (
   /* one row per user, feature and track with the feature, in a value bucket: */
   /* 1/128 for the features in [0, 1], 2 BPM for tempo, 0.5 dB for loudness. */
   /* A bucket number never decreases as the value grows (any value, in range */
-  /* or not), so a rank can be located bucket by bucket */
+  /* or not; kept a double, so no value is too large for it), so a rank can */
+  /* be located bucket by bucket */
   SELECT
     v.*,
-    CAST(FLOOR(
+    FLOOR(
       CASE v.feature_no
         WHEN 8
         THEN v.value / 2
@@ -330,7 +331,7 @@ WITH listening AS (
         THEN v.value * 2
         ELSE v.value * 128
       END
-    ) AS BIGINT) AS bucket
+    ) AS bucket
   FROM (
     SELECT
       tp.user_id,

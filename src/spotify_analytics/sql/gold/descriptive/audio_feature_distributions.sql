@@ -227,11 +227,11 @@ long_values as (
     -- one row per user, feature and track with the feature, in a value bucket:
     -- 1/128 for the features in [0, 1], 2 BPM for tempo, 0.5 dB for loudness.
     -- A bucket number never decreases as the value grows (any value, in range
-    -- or not), so a rank can be located bucket by bucket
+    -- or not; kept a double, so no value is too large for it), so a rank can
+    -- be located bucket by bucket
     select
         v.*,
-        cast(floor(case v.feature_no when 8 then v.value / 2 when 9 then v.value * 2 else v.value * 128 end) as bigint)
-            as bucket
+        floor(case v.feature_no when 8 then v.value / 2 when 9 then v.value * 2 else v.value * 128 end) as bucket
     from (
         select
             tp.user_id,
