@@ -517,11 +517,47 @@ WITH listening AS (
   GROUP BY
     k.user_id,
     k.track_id
+), distance_cutoffs AS (
+  /* a cheap bound before the exact ranking: distances in steps of 0.25; the */
+  /* 10 nearest tracks lie in the steps up to the one where the count of */
+  /* candidates reaches 10 (every track in a later step is farther than those */
+  /* 10), so only the candidates up to that step are sorted */
+  SELECT
+    c.user_id,
+    MIN(c.distance_step) AS max_step
+  FROM (
+    SELECT
+      s.user_id,
+      s.distance_step,
+      SUM(s.tracks) OVER (
+        PARTITION BY s.user_id
+        ORDER BY s.distance_step
+        rows BETWEEN UNBOUNDED preceding AND CURRENT ROW
+      ) AS tracks_up_to
+    FROM (
+      SELECT
+        n.user_id,
+        FLOOR(n.distance * 4) AS distance_step,
+        COUNT(*) AS tracks
+      FROM nearest_copies AS n
+      GROUP BY
+        n.user_id,
+        FLOOR(n.distance * 4)
+    ) AS s
+  ) AS c
+  WHERE
+    c.tracks_up_to >= 10
+  GROUP BY
+    c.user_id
 ), nearest_ranked AS (
   SELECT
     n.*,
     ROW_NUMBER() OVER (PARTITION BY n.user_id ORDER BY n.distance, n.popularity DESC, n.track_id) AS rank
   FROM nearest_copies AS n
+  LEFT JOIN distance_cutoffs AS c
+    ON n.user_id = c.user_id
+  WHERE
+    c.max_step IS NULL OR FLOOR(n.distance * 4) <= c.max_step
 ), nearest_picks AS (
   SELECT
     n.user_id,

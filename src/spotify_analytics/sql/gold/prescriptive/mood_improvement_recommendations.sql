@@ -405,6 +405,36 @@ nearest_copies as (
     group by k.user_id, k.track_id
 ),
 
+distance_cutoffs as (
+    -- a cheap bound before the exact ranking: distances in steps of 0.25; the
+    -- 10 nearest tracks lie in the steps up to the one where the count of
+    -- candidates reaches 10 (every track in a later step is farther than those
+    -- 10), so only the candidates up to that step are sorted
+    select
+        c.user_id,
+        min(c.distance_step) as max_step
+    from (
+        select
+            s.user_id,
+            s.distance_step,
+            sum(s.tracks) over (
+                partition by s.user_id
+                order by s.distance_step
+                rows between unbounded preceding and current row
+            ) as tracks_up_to
+        from (
+            select
+                n.user_id,
+                floor(n.distance * 4) as distance_step,
+                count(*) as tracks
+            from nearest_copies as n
+            group by n.user_id, floor(n.distance * 4)
+        ) as s
+    ) as c
+    where c.tracks_up_to >= 10
+    group by c.user_id
+),
+
 nearest_ranked as (
     select
         n.*,
@@ -413,6 +443,9 @@ nearest_ranked as (
             order by n.distance, n.popularity desc, n.track_id
         ) as rank
     from nearest_copies as n
+    left join distance_cutoffs as c
+        on n.user_id = c.user_id
+    where c.max_step is null or floor(n.distance * 4) <= c.max_step
 ),
 
 nearest_picks as (
