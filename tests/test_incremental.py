@@ -309,6 +309,30 @@ def test_per_user_tables_are_written_in_user_order(demo) -> None:
         assert high <= low
 
 
+def test_replacing_a_users_rows_rewrites_only_their_files(demo, tmp_path) -> None:
+    """plays is written one file per user: a run for one user's new plays
+    replaces that user's file and leaves every other file as it was."""
+    import pyarrow.parquet as pq
+
+    lake, settings = _copy(demo, tmp_path)
+
+    def files_by_user() -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for path in lake.delta("plays").file_uris():
+            users = pc.unique(pq.read_table(path, columns=["user_id"]).column("user_id"))
+            assert len(users) == 1, path  # one user per file
+            found.setdefault(users[0].as_py(), set()).add(path)
+        return found
+
+    before = files_by_user()
+    _add_plays(lake, USER)
+    run(lake, settings)
+    after = files_by_user()
+    assert after.keys() == before.keys() and len(before) > 1
+    for user in before:
+        assert (after[user] == before[user]) == (user != USER), user
+
+
 def test_lookup_keys_changed_ignore_float_noise(lake, settings) -> None:
     stored = pa.table(
         {

@@ -71,6 +71,28 @@ def test_bronze_is_written_in_user_order_in_small_row_groups(lake: Lake, monkeyp
     ]
 
 
+def test_replacing_users_keeps_other_users_rows_and_refuses_a_new_schema(lake: Lake) -> None:
+    rows = pa.table({"user_id": ["a", "b", "c"], "n": pa.array([1, 2, 3], pa.int32())})
+    lake.overwrite("silver/counts", rows)
+    con = lake.connect(only=set())
+    con.register("new_rows", pa.table({"user_id": ["b", "b"], "n": pa.array([7, 8], pa.int32())}))
+    assert lake.replace_users(
+        "silver/counts", con, "select * from new_rows", frozenset({"b"}), file_bytes=2**20
+    )
+    stored = lake.read("silver/counts").sort_by([("user_id", "ascending"), ("n", "ascending")])
+    assert stored.to_pylist() == [
+        {"user_id": u, "n": n} for u, n in [("a", 1), ("b", 7), ("b", 8), ("c", 3)]
+    ]
+    version = lake.version("silver/counts")
+    on_disk = sorted(lake.path("silver/counts").rglob("*.parquet"))
+    con.register("wider", pa.table({"user_id": ["a"], "n": pa.array([9], pa.int64())}))
+    assert not lake.replace_users(
+        "silver/counts", con, "select * from wider", frozenset({"a"}), file_bytes=2**20
+    )
+    assert lake.version("silver/counts") == version  # nothing written: the caller falls back
+    assert sorted(lake.path("silver/counts").rglob("*.parquet")) == on_disk  # none left staged
+
+
 def test_declared_bronze_table_reads_empty_before_first_write(lake: Lake) -> None:
     result = query(lake, "select count(*) as n from default.listening_history_bronze")
     assert result.to_pylist() == [{"n": 0}]

@@ -60,6 +60,7 @@ class Grain:
     min_support: int = DEFAULT_MIN_SUPPORT
     per_user: bool = False  # each user's rows depend only on that user's input rows
     lookup_key: str | None = None  # one row per key, read by joining user rows on it
+    file_per_user: bool = False  # written one Parquet file per user (see runner.py)
 
     @property
     def columns(self) -> set[str]:
@@ -112,6 +113,7 @@ def load_grain(path: Path) -> Grain:
         min_support=int(data.get("min_support", DEFAULT_MIN_SUPPORT)),
         per_user=bool(data.get("per_user", False)),
         lookup_key=data.get("lookup_key"),
+        file_per_user=bool(data.get("file_per_user", False)),
     )
 
 

@@ -117,6 +117,9 @@ class Step:
     # that key (in inputs with that column) and on inputs without the column. An
     # incremental run rebuilds only the keys whose input rows changed.
     lookup_key: str | None = None
+    # A large per-user table written one file per user: replacing a few users'
+    # rows then rewrites only their files, not the neighbours sharing them.
+    file_per_user: bool = False
 
     def grain_file(self, location: str) -> Path:
         return grain_path(location, self.root)
@@ -194,6 +197,7 @@ def sql_models(root: Path | None = None) -> list[Step]:
                 root=str(root),
                 per_user=_declared(path.with_suffix(".yml")).per_user,
                 lookup_key=_declared(path.with_suffix(".yml")).lookup_key,
+                file_per_user=_declared(path.with_suffix(".yml")).file_per_user,
             )
         )
     return steps
@@ -468,8 +472,9 @@ class Runner:
     def _keys_of_users(
         self, name: str, key: str, users: frozenset[str], old: int
     ) -> frozenset[str] | None:
-        """The values of ``key`` in ``users``' rows of table ``name``, in version
-        ``old`` and now (None when the table lacks either column)."""
+        """The values of ``key`` in the rows of ``users`` that differ between
+        version ``old`` of table ``name`` and now (None when the table lacks
+        either column, the old version is gone or its columns differ)."""
         if not users:
             return frozenset()
         now = self._snapshot(name)
@@ -479,21 +484,21 @@ class Runner:
             before = self.lake.snapshot(name, version=old)
         except Exception:  # an expired or missing version: nothing to compare with
             return None
-        found: set[str] = set()
-        for snapshot in (before, now):
-            query = snapshot.sql(users)
-            if query is None or key not in snapshot.schema.names:
-                continue
-            con = self.lake.connect(only=set())
-            try:
-                found.update(
-                    str(row[0])
-                    for row in con.execute(f'select distinct "{key}" from ({query})').fetchall()
-                    if row[0] is not None
-                )
-            finally:
-                con.close()
-        return frozenset(found)
+        whole = now.sql()
+        if before.schema.names != now.schema.names or whole is None or before.sql() is None:
+            return None
+        empty = f"select * from ({whole}) where false"
+        old_rows, new_rows = before.sql(users) or empty, now.sql(users) or empty
+        con = self.lake.connect(only=set())
+        try:
+            found = con.execute(
+                f'select distinct "{key}" from ('
+                f"(({old_rows}) except all ({new_rows})) union all "
+                f"(({new_rows}) except all ({old_rows})))"
+            ).fetchall()
+        finally:
+            con.close()
+        return frozenset(str(row[0]) for row in found if row[0] is not None)
 
     def _users_of_keys(self, step: Step, key: str, name: str, old: int, new: int) -> Users:
         """The users with rows whose ``key`` is among the keys that versions
@@ -602,7 +607,9 @@ class Runner:
         order = " order by user_id" if step.per_user else ""
         size = USER_SORTED_FILE_BYTES if step.per_user else WHOLE_FILE_BYTES
         query = f"select * from (\n{step.sql}\n){order}"  # the SQL may end in a comment
-        staged = self.lake.stage(con, query, location, file_bytes=size)
+        staged = self.lake.stage(
+            con, query, location, file_bytes=size, per_user_files=step.file_per_user
+        )
         if staged is None:
             return None
         try:
@@ -631,7 +638,7 @@ class Runner:
         version changed."""
         keys = None
         if users is not None:
-            self.lake.overwrite(location, data, predicate=_users_predicate(users))
+            self._replace_users(step, location, data, users)
         elif key_filter is not None and isinstance(data, pa.Table):
             keys = self._changed_keys(step, location, data, key_filter[1])
             if keys == frozenset():
@@ -657,6 +664,32 @@ class Runner:
         name = location.rsplit("/", 1)[-1]
         self._forget_versions([name])
         self.journal.record(location, self._version(name), users, keys)
+
+    def _replace_users(
+        self,
+        step: Step,
+        location: str,
+        data: pa.Table | pa.RecordBatchReader,
+        users: frozenset[str],
+    ) -> None:
+        """Replace ``users``' rows of a per-user table by ``data``."""
+        done = False
+        if self.lake.exists(location):
+            con = self.lake.connect(only=set())
+            try:
+                con.register("__new_rows", data)
+                done = self.lake.replace_users(
+                    location,
+                    con,
+                    "select * from __new_rows",
+                    users,
+                    file_bytes=USER_SORTED_FILE_BYTES,
+                    per_user_files=step.file_per_user,
+                )
+            finally:
+                con.close()
+        if not done:
+            self.lake.overwrite(location, data, predicate=_users_predicate(users))
 
     def _changed_keys(
         self, step: Step, location: str, data: pa.Table, only: frozenset[str] | None = None
