@@ -86,3 +86,22 @@ def test_a_model_ending_in_a_comment_builds(tmp_path: Path, lake: Lake) -> None:
     runner = Runner(lake, Settings(lake=lake.root), sql_models(root))
     assert runner.run(full=True).built == ["one"]
     assert lake.read("one").to_pylist() == [{"a": 1}]
+
+
+def test_parsed_inputs_are_cached_by_sql_text(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    root = _models(tmp_path, {"silver/b.sql": "select * from a_bronze join c on true"})
+    cache = tmp_path / "sql_tables.json"
+    [parsed] = sql_models(root, cache=cache)
+    assert parsed.inputs == {"a_bronze", "c"}
+    text = (root / "silver" / "b.sql").read_text()
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    assert json.loads(cache.read_text()) == {digest: ["a_bronze", "c"]}
+    cache.write_text(json.dumps({digest: ["from_the_cache"]}))  # read, not parsed again
+    assert sql_models(root, cache=cache)[0].inputs == {"from_the_cache"}
+    (root / "silver" / "b.sql").write_text(text + "\n")  # a new text is parsed
+    assert sql_models(root, cache=cache)[0].inputs == {"a_bronze", "c"}
+    cache.write_text("{torn")
+    assert sql_models(root, cache=cache)[0].inputs == {"a_bronze", "c"}

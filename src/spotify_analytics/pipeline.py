@@ -8,6 +8,8 @@ from .lake import Lake
 from .runner import Runner, RunReport, Step, StepResult, python_step, sql_models
 from .settings import Settings
 
+SQL_TABLES_CACHE = "sql_tables.json"
+
 
 def python_steps() -> list[Step]:
     """The Python steps, each declared in its own module under ``steps/``.
@@ -34,8 +36,11 @@ def python_steps() -> list[Step]:
     ]
 
 
-def pipeline_steps() -> list[Step]:
-    return sql_models() + python_steps()
+def pipeline_steps(lake: Lake | None = None) -> list[Step]:
+    """Every step; with a ``lake``, the SQL models' parsed inputs are cached in
+    its ``_state``."""
+    cache = lake.state_path(SQL_TABLES_CACHE) if lake is not None else None
+    return sql_models(cache=cache) + python_steps()
 
 
 def run(
@@ -47,4 +52,5 @@ def run(
     on_step: Callable[[StepResult], None] | None = None,
 ) -> RunReport:
     """Bring Silver and Gold up to date with Bronze (everything with ``full``)."""
-    return Runner(lake, settings, pipeline_steps()).run(full=full, select=select, on_step=on_step)
+    steps = pipeline_steps(lake)
+    return Runner(lake, settings, steps).run(full=full, select=select, on_step=on_step)

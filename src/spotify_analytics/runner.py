@@ -180,27 +180,50 @@ def python_step(
     )
 
 
-def sql_models(root: Path | None = None) -> list[Step]:
-    """Every SQL model under ``root`` (the package's ``sql/`` folder by default)."""
+def sql_models(root: Path | None = None, *, cache: Path | None = None) -> list[Step]:
+    """Every SQL model under ``root`` (the package's ``sql/`` folder by default).
+
+    ``cache`` is a JSON file remembering each SQL text's upstream tables (by
+    the text's hash), so a run does not parse every model again: parsing them
+    all costs about 0.4 CPU-s, a tenth of an incremental run's budget."""
     root = Path(str(root or SQL_ROOT))
+    known = _read_cache(cache)
+    found: dict[str, list[str]] = {}
     steps = []
     for path in sorted(root.rglob("*.sql")):
         location = path.relative_to(root).with_suffix("").as_posix()
         text = path.read_text()
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        if digest not in known:
+            known[digest] = sorted(upstream_tables(text, source=str(path)))
+        found[digest] = known[digest]
+        declared = _declared(path.with_suffix(".yml"))
         steps.append(
             Step(
                 name=path.stem,
                 outputs=(location,),
-                inputs=frozenset(upstream_tables(text, source=str(path))),
+                inputs=frozenset(found[digest]),
                 code=text + _grain_text(path.with_suffix(".yml")),
                 sql=text,
                 root=str(root),
-                per_user=_declared(path.with_suffix(".yml")).per_user,
-                lookup_key=_declared(path.with_suffix(".yml")).lookup_key,
-                file_per_user=_declared(path.with_suffix(".yml")).file_per_user,
+                per_user=declared.per_user,
+                lookup_key=declared.lookup_key,
+                file_per_user=declared.file_per_user,
             )
         )
+    if cache is not None and found != _read_cache(cache):
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(found, sort_keys=True))
+        tmp.replace(cache)
     return steps
+
+
+def _read_cache(path: Path | None) -> dict[str, list[str]]:
+    try:
+        data = json.loads(path.read_text()) if path is not None else {}
+    except (OSError, ValueError):  # missing or torn: parse again
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _grain_text(path: Path) -> str:
