@@ -3,6 +3,7 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -91,6 +92,14 @@ def test_replacing_users_keeps_other_users_rows_and_refuses_a_new_schema(lake: L
     )
     assert lake.version("silver/counts") == version  # nothing written: the caller falls back
     assert sorted(lake.path("silver/counts").rglob("*.parquet")) == on_disk  # none left staged
+
+
+def test_a_failing_stage_leaves_no_files(lake: Lake) -> None:
+    con = lake.connect(only=set())
+    failing = "select range as n, cast(case when range = 5000 then 'x' else '1' end as int) as v"
+    with pytest.raises(duckdb.ConversionException):
+        lake.stage(con, f"{failing} from range(10000)", "silver/never", file_bytes=2**20)
+    assert not any(lake.path("silver/never").rglob("*"))
 
 
 def test_declared_bronze_table_reads_empty_before_first_write(lake: Lake) -> None:

@@ -327,16 +327,20 @@ class Lake:
         layout = f"file_size_bytes {file_bytes}"
         if per_user_files:
             layout = "partition_by (user_id), write_partition_columns true"
-        con.execute(
-            f"copy ({query}) to {sql_string(str(folder))} (format parquet, compression zstd, "
-            f"{layout}, row_group_size {group_rows})"
-        )
-        if per_user_files:  # flat names: user ids in folder names would need escaping
-            for number, path in enumerate(sorted(folder.rglob("*.parquet"))):
-                path.rename(folder / f"user-{number:06d}.parquet")
-            for child in folder.iterdir():
-                if child.is_dir():
-                    shutil.rmtree(child)
+        try:
+            con.execute(
+                f"copy ({query}) to {sql_string(str(folder))} (format parquet, "
+                f"compression zstd, {layout}, row_group_size {group_rows})"
+            )
+            if per_user_files:  # flat names: user ids in folder names would need escaping
+                for number, path in enumerate(sorted(folder.rglob("*.parquet"))):
+                    path.rename(folder / f"user-{number:06d}.parquet")
+                for child in folder.iterdir():
+                    if child.is_dir():
+                        shutil.rmtree(child)
+        except BaseException:  # a failed query leaves no half-written files behind
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         files = sorted(folder.glob("*.parquet"))
         if not files:
             shutil.rmtree(folder, ignore_errors=True)
