@@ -223,25 +223,24 @@ def gaussian_mixtures(
     previous = np.full(groups, -np.inf)
     active = np.ones(groups, dtype=bool)
     converged = np.zeros(groups, dtype=bool)
+    on, columns, local, firsts, part = np.arange(groups), np.arange(owner.size), owner, bounds, fit
     for _ in range(EM_MAX_ITER):
-        on = np.flatnonzero(active)  # only the mixtures still iterating
-        columns = np.flatnonzero(active[owner])
-        local = np.searchsorted(on, owner[columns])
-        starts = np.flatnonzero(np.concatenate([[True], local[1:] != local[:-1]]))
-        part = MixtureFit(
-            fit.weights[columns], fit.means[columns], fit.variances[columns], np.nan, n, False
-        )
-        norm, resp = _e_steps(stacked, part, local, starts)
-        moved = _m_step(stacked, resp)
-        fit.weights[columns] = moved.weights
-        fit.means[columns] = moved.means
-        fit.variances[columns] = moved.variances
+        norm, resp = _e_steps(stacked, part, local, firsts)
+        part = _m_step(stacked, resp)  # the mixtures still iterating
         done = np.abs(norm - previous[on]) < EM_TOL
-        converged[on[done]] = True
         previous[on] = norm
-        active[on[done]] = False
-        if not active.any():
-            break
+        if done.any():  # write their parameters back; go on with the others
+            _put(fit, columns, part)
+            converged[on[done]] = True
+            active[on[done]] = False
+            if not active.any():
+                break
+            on, columns = np.flatnonzero(active), np.flatnonzero(active[owner])
+            local = np.searchsorted(on, owner[columns])
+            firsts = np.flatnonzero(np.concatenate([[True], local[1:] != local[:-1]]))
+            part = _take(fit, columns)
+    if active.any():
+        _put(fit, columns, part)
     final, _ = _e_steps(stacked, fit, owner, bounds)
     return [
         MixtureFit(
@@ -254,6 +253,23 @@ def gaussian_mixtures(
         )
         for g in range(groups)
     ]
+
+
+def _take(fit: MixtureFit, columns: np.ndarray) -> MixtureFit:
+    return MixtureFit(
+        fit.weights[columns],
+        fit.means[columns],
+        fit.variances[columns],
+        np.nan,
+        fit.n_points,
+        False,
+    )
+
+
+def _put(fit: MixtureFit, columns: np.ndarray, part: MixtureFit) -> None:
+    fit.weights[columns] = part.weights
+    fit.means[columns] = part.means
+    fit.variances[columns] = part.variances
 
 
 def _stacked(X: np.ndarray) -> np.ndarray:
