@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from ..ml.runs import run_audio_to_valence
 from ..runner import StepContext
 
 INPUTS = ("listening_with_features", "catalog_tracks")
@@ -13,4 +12,6 @@ OUTPUTS = ("gold/predictive/audio_to_valence",)
 
 
 def audio_to_valence(ctx: StepContext) -> dict[str, pa.Table]:
+    from ..ml.runs import run_audio_to_valence  # scikit-learn loads only when the step runs
+
     return {OUTPUTS[0]: run_audio_to_valence(ctx)}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from ..ml.runs import collect_metrics
 from ..runner import StepContext
 
 INPUTS = ("mood_classifications", "mood_predictions", "energy_forecasts", "audio_to_valence")
@@ -17,4 +16,6 @@ OUTPUTS = ("gold/predictive/model_performance_metrics",)
 
 
 def model_performance_metrics(ctx: StepContext) -> dict[str, pa.Table]:
+    from ..ml.runs import collect_metrics  # scikit-learn loads only when the step runs
+
     return {OUTPUTS[0]: collect_metrics(ctx.lake.root, ctx.users)}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from ..ml.runs import run_context_models
 from ..runner import StepContext
 
 INPUTS = ("listening_with_features",)
@@ -33,5 +32,7 @@ PATTERNS = (
 
 
 def play_models(ctx: StepContext) -> dict[str, pa.Table]:
+    from ..ml.runs import run_context_models  # scikit-learn loads only when the step runs
+
     tables = run_context_models(ctx, patterns=PATTERNS)
     return {location: tables[location.rsplit("/", 1)[-1]] for location in OUTPUTS}
