@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -105,3 +106,36 @@ def test_parsed_inputs_are_cached_by_sql_text(tmp_path: Path) -> None:
     assert sql_models(root, cache=cache)[0].inputs == {"a_bronze", "c"}
     cache.write_text("{torn")
     assert sql_models(root, cache=cache)[0].inputs == {"a_bronze", "c"}
+
+
+def test_warm_up_runs_once_a_run_has_something_to_build(tmp_path: Path, lake: Lake) -> None:
+    from spotify_analytics.runner import python_step
+
+    calls: list[str] = []
+    (tmp_path / "sql" / "gold" / "x").mkdir(parents=True)
+    (tmp_path / "sql" / "gold" / "x" / "count_users.yml").write_text(
+        "table: count_users\ngrain: one row\nkeys: []\n"
+    )
+
+    def count_users(ctx) -> dict[str, pa.Table]:
+        n = ctx.sql("select count(*) as n from users").column("n")[0].as_py()
+        return {"gold/x/count_users": pa.table({"n": [n]})}
+
+    def steps() -> list:
+        step = python_step(
+            count_users,
+            inputs=["users"],
+            outputs=["gold/x/count_users"],
+            warm_up=lambda: calls.append("warmed"),
+        )
+        return [replace(step, root=str(tmp_path / "sql"))]
+
+    settings = Settings(lake=lake.root)
+    lake.merge(USERS, pa.table({"user_id": ["a"], "timezone": ["UTC"]}))
+    runner = Runner(lake, settings, steps())
+    assert runner.run().built == ["count_users"]
+    runner._warming.join()
+    assert calls == ["warmed"]
+    idle = Runner(lake, settings, steps())
+    assert idle.run().built == [] and idle._warming is None
+    assert calls == ["warmed"]

@@ -120,6 +120,9 @@ class Step:
     # A large per-user table written one file per user: replacing a few users'
     # rows then rewrites only their files, not the neighbours sharing them.
     file_per_user: bool = False
+    # Loads what the step needs (slow imports) ahead of it, on a spare core,
+    # once a run has something to build: see Runner._warm_up.
+    warm_up: Callable[[], object] | None = None
 
     def grain_file(self, location: str) -> Path:
         return grain_path(location, self.root)
@@ -158,6 +161,7 @@ def python_step(
     outputs: Iterable[str],
     per_user: bool = False,
     lookup_key: str | None = None,
+    warm_up: Callable[[], object] | None = None,
 ) -> Step:
     """Declare a Python step: a function of a :class:`StepContext` that returns
     ``{location: arrow_table}`` for each of its ``outputs``.
@@ -165,7 +169,8 @@ def python_step(
     ``per_user`` promises that each user's output rows depend only on that
     user's input rows (and on tables without a ``user_id``); an incremental run
     then rebuilds only the users whose input changed (see ``StepContext.users``).
-    ``lookup_key`` declares a lookup table (see :class:`Step`).
+    ``lookup_key`` declares a lookup table (see :class:`Step`); ``warm_up``
+    loads what the step needs ahead of it (see :meth:`Runner._warm_up`).
     """
     module = inspect.getmodule(function)
     source = inspect.getsource(module) if module else function.__name__
@@ -177,6 +182,7 @@ def python_step(
         function=function,
         per_user=per_user,
         lookup_key=lookup_key,
+        warm_up=warm_up,
     )
 
 
@@ -330,6 +336,8 @@ class Runner:
         self.journal = ChangeJournal(lake)
         self._producers = {name: step.name for step in steps for name in step.output_names}
         self._state_lock = threading.Lock()
+        self._warming: threading.Thread | None = None
+        self._selected: set[str] = set()
         self._versions: dict[str, int | None] = {}
         self._snapshots: dict[str, Snapshot] = {}
 
@@ -354,6 +362,7 @@ class Runner:
         recorded, so the next run resumes from there.
         """
         selected = select_steps(self.graph, select) if select else set(self.graph)
+        self._selected = selected
         report = RunReport()
         self.quality = QualityGate(self.lake)
         with self.lake.lock("run"):
@@ -419,6 +428,7 @@ class Runner:
                 users = self._changed_users(step, last["inputs"], seen)
             elif step.lookup_key:
                 keys = self._changed_lookup_keys(step, last["inputs"], seen)
+        self._warm_up()
         started = time.perf_counter()
         rows = 0
         if users != frozenset() and keys != frozenset():  # else nothing to rebuild
@@ -438,6 +448,26 @@ class Runner:
         if keys is not None:
             reason += f" ({len(keys)} key{'s' if len(keys) != 1 else ''})"
         return StepResult(step.name, "built", time.perf_counter() - started, rows, reason)
+
+    def _warm_up(self) -> None:
+        """Once a run has a step to build, run every step's ``warm_up`` on a
+        background thread. The Silver steps at the head of the DAG keep one core
+        busy in DuckDB; the other loads the model code meanwhile (importing
+        scikit-learn and SciPy takes about 1.5 CPU-s), instead of the first
+        model step loading it once the Silver steps are done. A run with nothing
+        to build loads nothing."""
+        with self._state_lock:
+            if self._warming is not None:
+                return
+            hooks = [
+                step.warm_up
+                for step in self.steps.values()
+                if step.warm_up and step.name in self._selected
+            ]
+            self._warming = threading.Thread(
+                target=lambda: [hook() for hook in hooks], name="warm-up", daemon=True
+            )
+        self._warming.start()
 
     def _changed_users(self, step: Step, last: dict, seen: dict) -> Users:
         """The users whose rows in ``step``'s inputs changed since it last ran,

@@ -34,10 +34,16 @@ def ml_steps() -> list[Step]:
                 inputs=module.INPUTS,
                 outputs=module.OUTPUTS,
                 per_user=getattr(module, "PER_USER", False),
+                warm_up=_load_models,
             )
             for module in MODULES
         )
     ]
+
+
+def _load_models() -> None:
+    """Import the model code the ML steps load when they run (scikit-learn, SciPy)."""
+    from . import runs  # noqa: F401
 
 
 def ml_source() -> str:
