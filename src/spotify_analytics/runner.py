@@ -472,55 +472,38 @@ class Runner:
     def _changed_users(self, step: Step, last: dict, seen: dict) -> Users:
         """The users whose rows in ``step``'s inputs changed since it last ran,
         or None when that is unknown or a table without users changed."""
-        changed: set[str] = set()
-        for name, version in seen.items():
-            old = last.get(name)
-            if old == version:
-                continue
-            if old is None or version is None:
-                return None
+
+        def users(name: str, old: int, new: int) -> Users:
             producer = self._producers.get(name)
             if producer is not None and self.steps[producer].lookup_key:
-                users = self._users_of_keys(
-                    step, self.steps[producer].lookup_key, name, old, version
-                )
-            elif producer is not None:
-                users = self.journal.users_between(self.lake.location(name), old, version)
-            else:
-                users = users_in_new_files(self.lake, name, old, version)
-            if users is None:
-                return None
-            changed |= users
-        return frozenset(changed)
+                return self._users_of_keys(step, self.steps[producer].lookup_key, name, old, new)
+            return self._users_between(name, old, new)
+
+        return _over_changed_inputs(last, seen, users)
 
     def _changed_lookup_keys(self, step: Step, last: dict, seen: dict) -> frozenset[str] | None:
         """The keys of lookup step ``step`` whose input rows changed since it last
-        ran: the keys an upstream lookup table changed, and the keys in the rows
-        of the users a user-keyed input changed (before and after). None when
-        that is unknown or an input without the key changed."""
+        ran: the keys an upstream lookup table changed, and the keys of the rows
+        that differ, among the changed users' rows of a user-keyed input. None
+        when that is unknown or an input without the key changed."""
         key = step.lookup_key
         assert key is not None
-        changed: set[str] = set()
-        for name, version in seen.items():
-            old = last.get(name)
-            if old == version:
-                continue
-            if old is None or version is None:
-                return None
+
+        def keys(name: str, old: int, new: int) -> frozenset[str] | None:
             producer = self._producers.get(name)
-            location = self.lake.location(name)
             if producer is not None and self.steps[producer].lookup_key == key:
-                keys = self.journal.keys_between(location, old, version)
-            else:
-                if producer is not None:
-                    users = self.journal.users_between(location, old, version)
-                else:
-                    users = users_in_new_files(self.lake, name, old, version)
-                keys = None if users is None else self._keys_of_users(name, key, users, old)
-            if keys is None:
-                return None
-            changed |= keys
-        return frozenset(changed)
+                return self.journal.keys_between(self.lake.location(name), old, new)
+            users = self._users_between(name, old, new)
+            return None if users is None else self._keys_of_users(name, key, users, old)
+
+        return _over_changed_inputs(last, seen, keys)
+
+    def _users_between(self, name: str, old: int, new: int) -> Users:
+        """Users whose rows versions ``old+1 .. new`` of table ``name`` changed:
+        from the journal for the runner's tables, from the Delta log otherwise."""
+        if name in self._producers:
+            return self.journal.users_between(self.lake.location(name), old, new)
+        return users_in_new_files(self.lake, name, old, new)
 
     def _keys_of_users(
         self, name: str, key: str, users: frozenset[str], old: int
@@ -851,6 +834,27 @@ class Runner:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
         tmp.replace(path)
+
+
+def _over_changed_inputs(
+    last: dict,
+    seen: dict,
+    changes: Callable[[str, int, int], frozenset[str] | None],
+) -> frozenset[str] | None:
+    """The union of ``changes(name, old, new)`` over the inputs whose version
+    changed between ``last`` and ``seen``; None when any of them is unknown."""
+    found: set[str] = set()
+    for name, version in seen.items():
+        old = last.get(name)
+        if old == version:
+            continue
+        if old is None or version is None:
+            return None
+        part = changes(name, old, version)
+        if part is None:
+            return None
+        found |= part
+    return frozenset(found)
 
 
 def _users_predicate(users: frozenset[str]) -> str:
