@@ -66,8 +66,10 @@ def test_select_descendants(tmp_path: Path) -> None:
     graph = build_dag(sql_models(root))
     assert select_steps(graph, "a+") == {"a", "b"}
     assert select_steps(graph, "+b") == {"a", "b"}
-    with pytest.raises(SpotifyAnalyticsError, match="no step named"):
+    with pytest.raises(SpotifyAnalyticsError, match="no step or table named"):
         select_steps(graph, "zzz+")
+    # a table built by a step with several outputs selects that step
+    assert select_steps(graph, "a_copy+", {"a_copy": "a"}) == {"a", "b"}
 
 
 def test_unknown_table_is_reported(tmp_path: Path) -> None:

@@ -273,12 +273,16 @@ def build_dag(steps: list[Step]) -> dict[str, set[str]]:
     return graph
 
 
-def select_steps(graph: dict[str, set[str]], selector: str) -> set[str]:
+def select_steps(
+    graph: dict[str, set[str]], selector: str, producers: dict[str, str] | None = None
+) -> set[str]:
     """``TABLE`` -> that step; ``TABLE+`` -> it and every step downstream;
-    ``+TABLE`` -> it and every step upstream."""
+    ``+TABLE`` -> it and every step upstream. ``TABLE`` names a step, or a
+    table that ``producers`` maps to the step that builds it."""
     name = selector.strip("+")
+    name = (producers or {}).get(name, name)
     if name not in graph:
-        raise SpotifyAnalyticsError(f"--select {selector}: no step named {name!r}")
+        raise SpotifyAnalyticsError(f"--select {selector}: no step or table named {name!r}")
     chosen = {name}
     if selector.endswith("+"):
         chosen |= _reachable(name, _reverse(graph))
@@ -361,7 +365,7 @@ class Runner:
         running have finished; every step that finished was committed and
         recorded, so the next run resumes from there.
         """
-        selected = select_steps(self.graph, select) if select else set(self.graph)
+        selected = select_steps(self.graph, select, self._producers) if select else set(self.graph)
         self._selected = selected
         report = RunReport()
         self.quality = QualityGate(self.lake)
