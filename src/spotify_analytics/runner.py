@@ -867,34 +867,35 @@ def _users_predicate(users: frozenset[str]) -> str:
 
 def _check_users(step: Step, location: str, data: pa.Table, users: frozenset[str]) -> None:
     """A per-user step rebuilt for some users must return rows of those users only."""
-    if data.num_rows == 0:
-        return
-    if "user_id" not in data.column_names:
-        raise SpotifyAnalyticsError(
-            f"step {step.name} is declared per-user but {location} has no user_id column"
-        )
-    found = set(pc.unique(data.column("user_id")).to_pylist())
-    stray = found - users
-    if stray:
-        raise SpotifyAnalyticsError(
-            f"step {step.name} returned rows of users it was not asked to rebuild "
-            f"({', '.join(sorted(map(str, stray))[:3])}); {location} was not written"
-        )
+    _check_only(step, location, data, "user_id", users, "per-user", "users")
 
 
 def _check_keys(step: Step, location: str, data: pa.Table, keys: KeyFilter) -> None:
     """A lookup step rebuilt for some keys must return rows of those keys only."""
     column, wanted = keys
+    _check_only(step, location, data, column, wanted, "a lookup table", f"{column} values")
+
+
+def _check_only(
+    step: Step,
+    location: str,
+    data: pa.Table,
+    column: str,
+    wanted: frozenset[str],
+    declared: str,
+    what: str,
+) -> None:
+    """Refuse ``data`` when its ``column`` holds values outside ``wanted``."""
     if data.num_rows == 0:
         return
     if column not in data.column_names:
         raise SpotifyAnalyticsError(
-            f"step {step.name} is declared a lookup table but {location} has no {column} column"
+            f"step {step.name} is declared {declared} but {location} has no {column} column"
         )
     stray = set(pc.unique(data.column(column)).to_pylist()) - wanted
     if stray:
         raise SpotifyAnalyticsError(
-            f"step {step.name} returned rows of {column} values it was not asked to rebuild "
+            f"step {step.name} returned rows of {what} it was not asked to rebuild "
             f"({', '.join(sorted(map(str, stray))[:3])}); {location} was not written"
         )
 
