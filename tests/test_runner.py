@@ -141,3 +141,86 @@ def test_warm_up_runs_once_a_run_has_something_to_build(tmp_path: Path, lake: La
     idle = Runner(lake, settings, steps())
     assert idle.run().built == [] and idle._warming is None
     assert calls == ["warmed"]
+
+
+def test_user_shards_are_contiguous_balanced_and_cover_every_user() -> None:
+    from spotify_analytics.runner import user_shards
+
+    rows = {f"u{n:03d}": 10 + n % 7 for n in range(100)}
+    shards = user_shards(rows, 200)
+    total = sum(rows.values())
+    assert len(shards) == -(-total // 200)
+    assert set().union(*shards) == set(rows)
+    assert sum(len(shard) for shard in shards) == len(rows)  # disjoint
+    ordered = [sorted(shard) for shard in shards]
+    assert all(a[-1] < b[0] for a, b in zip(ordered, ordered[1:], strict=False))
+    sizes = [sum(rows[user] for user in shard) for shard in shards]
+    assert max(sizes) - min(sizes) <= 2 * max(rows.values())
+    assert user_shards(rows, total) == [frozenset(rows)]
+    assert user_shards({}, 10) == []
+    assert user_shards({"only": 50}, 10) == [frozenset({"only"})]
+
+
+def _per_user_models(tmp_path: Path, body: str) -> Path:
+    return _models(
+        tmp_path,
+        {
+            "silver/user_hours.sql": body,
+            "silver/user_hours.yml": (
+                "table: user_hours\ngrain: one row per user and zone\n"
+                "keys: [user_id, timezone]\nper_user: true\n"
+            ),
+        },
+    )
+
+
+def test_a_large_per_user_build_runs_in_shards_with_the_same_rows(
+    tmp_path: Path, lake: Lake
+) -> None:
+    users = [f"user-{n:02d}" for n in range(12)]
+    lake.merge(USERS, pa.table({"user_id": users, "timezone": ["UTC", "Asia/Tokyo"] * 6}))
+    root = _per_user_models(
+        tmp_path,
+        "select user_id, timezone, count(*)::bigint as n from users group by all",
+    )
+    sharded = Runner(lake, Settings(lake=lake.root), sql_models(root), shard_rows=4)
+    assert len(sharded._shards(sharded.steps["user_hours"])) == 3
+    assert sharded.run(full=True).built == ["user_hours"]
+    files = lake.delta("user_hours").file_uris()
+    assert len(files) == 3  # one staged part per shard, committed together
+    rows = sorted(lake.read("user_hours").to_pylist(), key=lambda row: row["user_id"])
+    assert [row["user_id"] for row in rows] == users
+    assert {row["n"] for row in rows} == {1}
+    whole = Runner(lake, Settings(lake=lake.root), sql_models(root))
+    assert whole._shards(whole.steps["user_hours"]) == [frozenset(users)]
+    whole.run(full=True)
+    assert sorted(lake.read("user_hours").to_pylist(), key=lambda row: row["user_id"]) == rows
+
+
+def test_a_failing_shard_leaves_the_table_and_folder_as_they_were(
+    tmp_path: Path, lake: Lake
+) -> None:
+    users = [f"user-{n:02d}" for n in range(8)]
+    lake.merge(USERS, pa.table({"user_id": users, "timezone": ["UTC"] * 8}))
+    good = "select user_id, timezone, count(*)::bigint as n from users group by all"
+    Runner(lake, Settings(lake=lake.root), sql_models(_per_user_models(tmp_path / "a", good))).run()
+    before = lake.read("user_hours")
+    version = lake.version("user_hours")
+    folder = lake.path("silver/user_hours")
+    entries = sorted(path.name for path in folder.iterdir())
+    bad = (
+        "select user_id, timezone, count(*)::bigint as n from users "
+        "where case when user_id = 'user-06' then error('no zone for user-06') else true end "
+        "group by all"
+    )
+    runner = Runner(
+        lake,
+        Settings(lake=lake.root),
+        sql_models(_per_user_models(tmp_path / "b", bad)),
+        shard_rows=2,
+    )
+    with pytest.raises(SpotifyAnalyticsError, match="step user_hours: .*no zone for user-06"):
+        runner.run(full=True)
+    assert lake.version("user_hours") == version
+    assert lake.read("user_hours").equals(before)
+    assert sorted(path.name for path in folder.iterdir()) == entries  # shards' files removed

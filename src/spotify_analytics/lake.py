@@ -116,13 +116,25 @@ class Staged:
     invisible to readers until :meth:`Lake.commit`, deleted by :meth:`Lake.discard`."""
 
     location: str
-    folder: Path
+    folders: tuple[Path, ...]
     files: list[Path]
     rows: int
 
     def sql(self) -> str:
         listed = ", ".join(sql_string(str(path)) for path in self.files)
         return f"select * from read_parquet([{listed}])"
+
+    @staticmethod
+    def combine(parts: list[Staged]) -> Staged | None:
+        """One staged write of several parts of the same table (None if none)."""
+        if not parts:
+            return None
+        return Staged(
+            parts[0].location,
+            tuple(folder for part in parts for folder in part.folders),
+            [path for part in parts for path in part.files],
+            sum(part.rows for part in parts),
+        )
 
 
 class Lake:
@@ -346,7 +358,7 @@ class Lake:
             shutil.rmtree(folder, ignore_errors=True)
             return None
         rows = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
-        return Staged(location, folder, files, rows)
+        return Staged(location, (folder,), files, rows)
 
     def commit(self, staged: Staged, con: duckdb.DuckDBPyConnection) -> None:
         """Replace the table's contents by the staged files, in one commit. Each
@@ -429,7 +441,8 @@ class Lake:
         return True
 
     def discard(self, staged: Staged) -> None:
-        shutil.rmtree(staged.folder, ignore_errors=True)
+        for folder in staged.folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
     # -- lock -----------------------------------------------------------------
 
@@ -490,6 +503,7 @@ class Lake:
         users: frozenset[str] | None = None,
         source: Callable[[str], Snapshot] | None = None,
         keys: KeyFilter | None = None,
+        threads: int | None = None,
     ) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with a view per table, as ``name`` and ``"default".name``.
 
@@ -500,6 +514,7 @@ class Lake:
         partitioned by user); ``keys`` (a column, values) limits every table with
         that column to those values' rows. ``source`` gives a table's snapshot (default
         :meth:`snapshot`; the runner passes one that reuses snapshots in a run).
+        ``threads`` caps DuckDB's threads (default: one per core).
 
         Tables are read by DuckDB's Parquet reader from the file list of their
         current Delta version: much faster than Arrow datasets over many files,
@@ -510,9 +525,13 @@ class Lake:
         # closes, which broke another step spilling into a shared one at 10M plays.
         spill = self.root / "_state" / "duckdb_tmp" / uuid.uuid4().hex
         spill.parent.mkdir(parents=True, exist_ok=True)  # DuckDB makes only the last level
-        con = duckdb.connect(
-            config={"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": str(spill)}
-        )
+        config: dict[str, str | int] = {
+            "memory_limit": DUCKDB_MEMORY_LIMIT,
+            "temp_directory": str(spill),
+        }
+        if threads is not None:
+            config["threads"] = threads
+        con = duckdb.connect(config=config)
         con.execute('create schema "default"')
         names = {**{name: name for name in BRONZE_TABLES}, **self.tables()}
         for name in names:

@@ -38,7 +38,7 @@ from sqlglot import exp
 
 from .changes import ChangeJournal, Users, users_in_new_files
 from .errors import SpotifyAnalyticsError
-from .lake import KeyFilter, Lake, Snapshot, sql_list
+from .lake import KeyFilter, Lake, Snapshot, Staged, sql_list
 from .quality import Grain, QualityGate, grain_path, load_grain
 from .schemas import BRONZE_TABLES
 from .settings import Settings
@@ -54,6 +54,12 @@ SAME_CHECK_MAX_ROWS = 2_000_000  # larger results of non-per-user steps are alwa
 # the same, but delta-rs buffers every partition in memory: 3 GB for 1M plays.)
 USER_SORTED_FILE_BYTES = 4 * 2**20
 WHOLE_FILE_BYTES = 128 * 2**20  # other tables: few files
+# A whole build of a per-user SQL step over more input rows than this is split
+# into shards of users of about this many rows, each a single-threaded DuckDB
+# query, run side by side on the run's cores. DuckDB's own threads cost far more
+# CPU than they save on these queries (the `plays` SQL at 10M: 164 CPU-s on two
+# threads, about 75 in shards), and small shards keep their hash tables small.
+SHARD_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -327,8 +333,16 @@ def run_params(settings: Settings) -> pa.Table:
 class Runner:
     """Runs steps in dependency order and remembers what each was built from."""
 
-    def __init__(self, lake: Lake, settings: Settings, steps: list[Step]):
+    def __init__(
+        self,
+        lake: Lake,
+        settings: Settings,
+        steps: list[Step],
+        *,
+        shard_rows: int = SHARD_ROWS,
+    ):
         self.lake = lake
+        self.shard_rows = shard_rows
         self.settings = settings
         self.steps = {step.name: step for step in steps}
         self.graph = build_dag(steps)
@@ -344,6 +358,10 @@ class Runner:
         self._selected: set[str] = set()
         self._versions: dict[str, int | None] = {}
         self._snapshots: dict[str, Snapshot] = {}
+        self._user_rows: dict[str, dict[str | None, int] | None] = {}
+        # A slot per core: a step's work (or one shard of it) holds one.
+        self._cores = threading.BoundedSemaphore(1)
+        self._shard_pool: ThreadPoolExecutor | None = None
 
     def order(self, selected: set[str] | None = None) -> list[str]:
         ordered = TopologicalSorter(self.graph).static_order()
@@ -360,11 +378,14 @@ class Runner:
         """Build what is stale (everything with ``full``); returns what happened.
 
         Steps whose inputs are ready run side by side on ``workers`` threads
-        (default: one per core); DuckDB, delta-rs and scikit-learn release the
-        GIL for their heavy work. A failing step raises once the steps already
-        running have finished; every step that finished was committed and
-        recorded, so the next run resumes from there.
+        (default: one per core); DuckDB, delta-rs and NumPy release the GIL for
+        their heavy work. A large whole build of a per-user SQL step runs as
+        shards of users on those cores (see ``SHARD_ROWS``). A failing step
+        raises once the steps already running have finished; every step that
+        finished was committed and recorded, so the next run resumes from there.
         """
+        workers = workers or os.cpu_count() or 1
+        self._cores = threading.BoundedSemaphore(workers)
         selected = select_steps(self.graph, select, self._producers) if select else set(self.graph)
         self._selected = selected
         report = RunReport()
@@ -373,11 +394,15 @@ class Runner:
             state = self._load_state()
             self._versions.clear()  # Bronze may have changed since the last run
             self._snapshots.clear()
+            self._user_rows.clear()
             try:
-                self._run_ready_steps(
-                    selected, state, full or bool(select), report, on_step, workers
-                )
+                with ThreadPoolExecutor(workers, thread_name_prefix="shard") as shards:
+                    self._shard_pool = shards
+                    self._run_ready_steps(
+                        selected, state, full or bool(select), report, on_step, workers
+                    )
             finally:
+                self._shard_pool = None
                 self.quality.record()
         position = {name: index for index, name in enumerate(self.order())}
         report.results.sort(key=lambda result: position[result.name])
@@ -390,13 +415,13 @@ class Runner:
         force: bool,
         report: RunReport,
         on_step: Callable[[StepResult], None] | None,
-        workers: int | None,
+        workers: int,
     ) -> None:
         sorter = TopologicalSorter({name: self.graph[name] & selected for name in selected})
         sorter.prepare()
         failure: BaseException | None = None
         running: dict[Future[StepResult], str] = {}
-        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             while True:
                 if failure is None:
                     for name in sorter.get_ready():
@@ -580,7 +605,24 @@ class Runner:
         check it, write it."""
         key_filter = (step.lookup_key, keys) if keys is not None and step.lookup_key else None
         if step.sql is not None:
-            return self._execute_sql(step, users, check_unchanged, key_filter)
+            if users is None and key_filter is None and step.per_user:
+                shards = self._shards(step)
+                rows = self._execute_shards(step, shards) if len(shards) > 1 else None
+                if rows is not None:
+                    return rows
+            with self._cores:
+                return self._execute_sql(step, users, check_unchanged, key_filter)
+        with self._cores:
+            return self._execute_python(step, users, check_unchanged, changed, key_filter)
+
+    def _execute_python(
+        self,
+        step: Step,
+        users: Users,
+        check_unchanged: bool,
+        changed: frozenset[str] | None,
+        key_filter: KeyFilter | None,
+    ) -> int:
         assert step.function is not None
         context = StepContext(self.lake, self.settings, users, self._snapshot, changed, key_filter)
         produced = step.function(context)
@@ -637,6 +679,106 @@ class Runner:
             con.close()
         return rows
 
+    def _shards(self, step: Step) -> list[frozenset[str]]:
+        """Users of ``step``'s inputs in contiguous shards of about
+        ``shard_rows`` input rows (none when the inputs are smaller, or when
+        some input rows have no user, which a shard would leave out)."""
+        counts: dict[str, int] = {}
+        for name in sorted(step.inputs - {PARAMS_TABLE}):
+            rows = self._rows_per_user(name)
+            if rows is None:
+                continue
+            if None in rows:
+                return []
+            for user, n in rows.items():
+                counts[user] = counts.get(user, 0) + n
+        return user_shards(counts, self.shard_rows)
+
+    def _rows_per_user(self, name: str) -> dict[str | None, int] | None:
+        """Rows per user_id of table ``name`` (None when it has no user_id),
+        read once per run until a step rewrites it."""
+        with self._state_lock:
+            if name in self._user_rows:
+                return self._user_rows[name]
+        snapshot = self._snapshot(name)
+        found: dict[str | None, int] | None = None
+        if "user_id" in snapshot.schema.names:
+            query = snapshot.sql()
+            found = {}
+            if query is not None:
+                con = self.lake.connect(only=set())
+                try:
+                    grouped = f"select user_id, count(*) from ({query}) group by user_id"
+                    found = dict(con.execute(grouped).fetchall())
+                finally:
+                    con.close()
+        with self._state_lock:
+            return self._user_rows.setdefault(name, found)
+
+    def _execute_shards(self, step: Step, shards: list[frozenset[str]]) -> int | None:
+        """A whole build of a per-user SQL step as one single-threaded query per
+        shard of users, side by side on the run's cores, each writing its own
+        staged files; then one check and one commit of them all. None for an
+        empty result, which the general path writes."""
+        location = step.outputs[0]
+        assert self._shard_pool is not None and step.sql is not None
+
+        def build(users: frozenset[str]) -> Staged | None:
+            with self._cores:
+                con = self.lake.connect(
+                    extra={PARAMS_TABLE: self.params},
+                    only=set(step.inputs),
+                    users=users,
+                    source=self._snapshot,
+                    threads=1,
+                )
+                try:
+                    return self._stage(step, con, location)
+                finally:
+                    con.close()
+
+        jobs = [self._shard_pool.submit(build, users) for users in shards]
+        parts: list[Staged] = []
+        failure: BaseException | None = None
+        for job in jobs:
+            try:
+                part = job.result()
+            except BaseException as error:  # the others finish, then all is discarded
+                failure = failure or error
+                continue
+            if part is not None:
+                parts.append(part)
+        staged = Staged.combine(parts)
+        if failure is not None:
+            if staged is not None:
+                self.lake.discard(staged)
+            if isinstance(failure, SpotifyAnalyticsError):
+                raise failure
+            raise SpotifyAnalyticsError(f"step {step.name}: {failure}") from failure
+        if staged is None:
+            return None
+        with self._cores:
+            con = self.lake.connect(only=set())
+            try:
+                return self._check_and_commit(step, con, staged)
+            except SpotifyAnalyticsError:
+                raise
+            except Exception as error:  # duckdb and delta errors alike: name the step
+                raise SpotifyAnalyticsError(f"step {step.name}: {error}") from error
+            finally:
+                con.close()
+
+    def _stage(self, step: Step, con: duckdb.DuckDBPyConnection, location: str) -> Staged | None:
+        """Write the step's whole result as staged Parquet files (per-user tables
+        in user order, or a file per user), or None when it is empty."""
+        # a file per user needs no order: the partitioned writer splits by user
+        order = " order by user_id" if step.per_user and not step.file_per_user else ""
+        size = USER_SORTED_FILE_BYTES if step.per_user else WHOLE_FILE_BYTES
+        query = f"select * from (\n{step.sql}\n){order}"  # the SQL may end in a comment
+        return self.lake.stage(
+            con, query, location, file_bytes=size, per_user_files=step.file_per_user
+        )
+
     def _stage_and_commit(
         self, step: Step, con: duckdb.DuckDBPyConnection, location: str
     ) -> int | None:
@@ -644,14 +786,16 @@ class Runner:
         the table's folder, the checks read those files, and only then are they
         committed (deleted on failure). None for an empty result, which the
         general path writes."""
-        order = " order by user_id" if step.per_user else ""
-        size = USER_SORTED_FILE_BYTES if step.per_user else WHOLE_FILE_BYTES
-        query = f"select * from (\n{step.sql}\n){order}"  # the SQL may end in a comment
-        staged = self.lake.stage(
-            con, query, location, file_bytes=size, per_user_files=step.file_per_user
-        )
+        staged = self._stage(step, con, location)
         if staged is None:
             return None
+        return self._check_and_commit(step, con, staged)
+
+    def _check_and_commit(
+        self, step: Step, con: duckdb.DuckDBPyConnection, staged: Staged
+    ) -> int:
+        """Check staged files and commit them (deleting them on failure)."""
+        location = staged.location
         try:
             con.execute(f"create or replace temp view {STEP_OUTPUT} as {staged.sql()}")
             self.quality.validate(con, STEP_OUTPUT, location, step.grain_file(location))
@@ -816,6 +960,7 @@ class Runner:
             for name in names:
                 self._versions.pop(name, None)
                 self._snapshots.pop(name, None)
+                self._user_rows.pop(name, None)
 
     def _stale_reason(self, step: Step, last: dict | None, seen: dict) -> str:
         if last is None:
@@ -838,6 +983,25 @@ class Runner:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
         tmp.replace(path)
+
+
+def user_shards(rows: dict[str, int], shard_rows: int) -> list[frozenset[str]]:
+    """Users in sorted order cut into contiguous shards of about ``shard_rows``
+    rows each (``rows``: rows per user); one shard when all fit in one."""
+    total = sum(rows.values())
+    count = max(1, -(-total // max(shard_rows, 1)))
+    shards: list[frozenset[str]] = []
+    current: list[str] = []
+    seen = 0
+    for user in sorted(rows):
+        current.append(user)
+        seen += rows[user]
+        if seen * count >= total * (len(shards) + 1) and len(shards) < count - 1:
+            shards.append(frozenset(current))
+            current = []
+    if current:
+        shards.append(frozenset(current))
+    return shards
 
 
 def _over_changed_inputs(
