@@ -251,11 +251,18 @@ def generate(
 
 
 def add_new_plays(lake: Lake, cat: pa.Table, n_users: int, n: int = 50) -> None:
-    rng = np.random.default_rng(99)
-    new = plays(rng, n, n_users, cat, first=10**11)
-    later = pc.add(new["ts"], pa.scalar(SPAN_S * 1_000_000, pa.duration("us")))
+    """``n`` plays after every generated one. Each call adds different plays
+    (ids and times follow the Bronze table's version), so a reused lake gets
+    new plays too, not the same ones merged away as duplicates."""
+    round_no = lake.delta(STREAMING_HISTORY.location).version()
+    rng = np.random.default_rng(99 + round_no)
+    new = plays(rng, n, n_users, cat, first=10**11 + round_no * 10**6)
+    shift = (SPAN_S + round_no * 86_400) * 1_000_000
+    later = pc.add(new["ts"], pa.scalar(shift, pa.duration("us")))
     new = new.set_column(new.schema.get_field_index("ts"), "ts", later)
-    lake.merge(STREAMING_HISTORY, new)
+    merged = lake.merge(STREAMING_HISTORY, new)
+    if merged.inserted != n:
+        raise SystemExit(f"{lake.root}: {merged.inserted} of {n} new plays were inserted")
 
 
 # -- main -----------------------------------------------------------------------

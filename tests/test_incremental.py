@@ -309,6 +309,58 @@ def test_per_user_tables_are_written_in_user_order(demo) -> None:
         assert high <= low
 
 
+def test_a_python_steps_per_user_table_is_written_in_small_user_sorted_files(
+    lake, settings, tmp_path
+) -> None:
+    """A per-user table is written in files of about USER_SORTED_FILE_ROWS rows
+    in user order, so replacing one user rewrites only that user's files."""
+    import pyarrow.parquet as pq
+
+    users = [f"u{n:02d}" for n in range(30)]
+    grains = tmp_path / "sql"
+    (grains / "gold" / "descriptive").mkdir(parents=True)
+    (grains / "gold" / "descriptive" / "wide.yml").write_text(
+        "table: wide\ngrain: one row per user and n\nkeys: [user_id, n]\n"
+    )
+    n_rows = 60_000
+
+    def wide(ctx: StepContext) -> dict[str, pa.Table]:
+        chosen = sorted(ctx.users) if ctx.users is not None else users
+        n = np.arange(n_rows)
+        user = np.array(users)[n % len(users)]
+        keep = np.isin(user, chosen)
+        return {"gold/descriptive/wide": pa.table({"user_id": user[keep], "n": n[keep]})}
+
+    step = replace(
+        python_step(wide, inputs=[], outputs=["gold/descriptive/wide"], per_user=True),
+        root=str(grains),
+    )
+    pipeline = Runner(lake, settings, [step])
+    pipeline._execute(step)
+
+    def ranges() -> dict[str, tuple[str, str, int]]:
+        found = {}
+        for path in lake.delta("gold/descriptive/wide").file_uris():
+            column = pq.read_table(path, columns=["user_id"]).column("user_id")
+            found[path] = (pc.min(column).as_py(), pc.max(column).as_py(), len(column))
+        return found
+
+    before = ranges()
+    assert sum(n for _, _, n in before.values()) == n_rows
+    assert len(before) >= n_rows // (2 * runner.USER_SORTED_FILE_ROWS) + 1
+    assert max(n for _, _, n in before.values()) <= 2 * runner.USER_SORTED_FILE_ROWS
+    spans = sorted((low, high) for low, high, _ in before.values())
+    for (_, high), (low, _) in zip(spans, spans[1:], strict=False):
+        assert high <= low
+
+    pipeline._execute(step, frozenset({"u29"}))
+    after = ranges()
+    held = {path for path, (low, high, _) in before.items() if low <= "u29" <= high}
+    assert set(before) - held <= set(after)  # the other files were not rewritten
+    assert held.isdisjoint(after)
+    assert sum(n for _, _, n in after.values()) == n_rows
+
+
 def test_replacing_a_users_rows_rewrites_only_their_files(demo, tmp_path) -> None:
     """plays is written one file per user: a run for one user's new plays
     replaces that user's file and leaves every other file as it was."""

@@ -326,17 +326,22 @@ class Lake:
         location: str,
         *,
         file_bytes: int,
+        file_rows: int | None = None,
         per_user_files: bool = False,
     ) -> Staged | None:
-        """Write ``query``'s result as Parquet files (of about ``file_bytes``, or
-        one per user with ``per_user_files``) into the table's folder with
-        DuckDB's parallel writer, without committing them. None when DuckDB
-        wrote no file (an empty result)."""
+        """Write ``query``'s result as Parquet files (of about ``file_bytes``, and
+        at most about ``file_rows`` rows if given, or one per user with
+        ``per_user_files``) into the table's folder with DuckDB's parallel
+        writer, without committing them. None when DuckDB wrote no file (an
+        empty result)."""
         folder = self.path(location) / f"part-{uuid.uuid4().hex}"
         folder.parent.mkdir(parents=True, exist_ok=True)
         # DuckDB starts a new file only between row groups: size them to the files
         group_rows = max(2_048, file_bytes // 256)
         layout = f"file_size_bytes {file_bytes}"
+        if file_rows is not None:  # a row group per file (one per thread writing)
+            group_rows = min(group_rows, file_rows)
+            layout += ", row_groups_per_file 1"
         if per_user_files:
             layout = "partition_by (user_id), write_partition_columns true"
         try:
@@ -382,6 +387,7 @@ class Lake:
         users: frozenset[str],
         *,
         file_bytes: int,
+        file_rows: int | None = None,
         per_user_files: bool = False,
     ) -> bool:
         """Replace ``users``' rows of a table kept in user order by ``query``'s
@@ -418,6 +424,7 @@ class Lake:
             f"select {columns} from ({query}) order by user_id",
             location,
             file_bytes=file_bytes,
+            file_rows=file_rows,
             per_user_files=per_user_files,
         )
         if staged is not None:
