@@ -18,6 +18,7 @@ from spotify_analytics.changes import ChangeJournal, users_in_new_files
 from spotify_analytics.demo import build_demo
 from spotify_analytics.errors import SpotifyAnalyticsError
 from spotify_analytics.lake import Lake
+from spotify_analytics.ml.artifacts import read_manifest
 from spotify_analytics.pipeline import pipeline_steps, run
 from spotify_analytics.runner import Runner, StepContext, python_step
 from spotify_analytics.schemas import STREAMING_HISTORY
@@ -416,6 +417,8 @@ def test_a_full_build_in_shards_of_users_equals_the_whole_build(demo, tmp_path) 
     sharded = Runner(lake, settings, pipeline_steps(lake), shard_rows=300)
     plays = sharded.steps["plays"]
     assert len(sharded._shards(plays)) > 2
+    models = sharded.steps["play_models"]  # a Python step: shards in worker processes
+    assert models.processes and len(sharded._shards(models)) > 1
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(runner, "USER_SORTED_FILE_BYTES", 64 * 2**10)
         report = sharded.run(full=True)
@@ -426,3 +429,11 @@ def test_a_full_build_in_shards_of_users_equals_the_whole_build(demo, tmp_path) 
             continue
         mine, full = _canonical(lake.read(location)), _canonical(stored.read(location))
         assert _same_rows(mine, full), (location, _difference(mine, full))
+    for model in ("mood_predictions", "mood_classifications", "energy_forecasts"):
+        mine = [_without_run(row) for row in read_manifest(lake.root, model)]
+        assert mine == [_without_run(row) for row in read_manifest(demo, model)], model
+        assert {row["user_id"] for row in mine} >= {USER}
+
+
+def _without_run(row: dict) -> dict:
+    return {name: value for name, value in row.items() if name not in RUN_COLUMNS}

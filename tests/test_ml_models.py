@@ -261,3 +261,32 @@ def test_a_model_trained_on_trimmed_plays_reproduces_exactly(tmp_path, model) ->
     column = "predicted_valence" if model == "mood_predictions" else "predicted_quadrant"
     assert again.num_rows == stored.num_rows > 0
     assert again.column("predicted").to_pylist() == stored.column(column).to_pylist()
+
+
+def _update_shard(root: str, users: list[str], everyone: list[str]) -> None:
+    for round_no in range(20):
+        rows = [{"user_id": user, "value": round_no} for user in users]
+        artifacts.update_manifest(root, "m", rows, frozenset(users), frozenset(everyone))
+
+
+def test_shards_in_processes_update_one_manifest_without_losing_rows(tmp_path) -> None:
+    """Shards of a whole build write the manifest from several processes at once;
+    the lock keeps every shard's rows, and users not in the build are dropped."""
+    import multiprocessing
+
+    artifacts.write_manifest(tmp_path, "m", [{"user_id": "gone", "value": -1}])
+    shards = [[f"a{n}" for n in range(5)], [f"b{n}" for n in range(5)]]
+    everyone = [user for shard in shards for user in shard]
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_update_shard, args=(str(tmp_path), shard, everyone))
+        for shard in shards
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    rows = artifacts.read_manifest(tmp_path, "m")
+    assert [row["user_id"] for row in rows] == sorted(everyone)
+    assert {row["value"] for row in rows} == {19}

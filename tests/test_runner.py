@@ -144,7 +144,7 @@ def test_warm_up_runs_once_a_run_has_something_to_build(tmp_path: Path, lake: La
 
 
 def test_user_shards_are_contiguous_balanced_and_cover_every_user() -> None:
-    from spotify_analytics.runner import user_shards
+    from spotify_analytics.shards import user_shards
 
     rows = {f"u{n:03d}": 10 + n % 7 for n in range(100)}
     shards = user_shards(rows, 200)

@@ -20,11 +20,18 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
@@ -43,6 +50,7 @@ from .lake import KeyFilter, Lake, Snapshot, Staged, sql_list
 from .quality import Grain, QualityGate, grain_path, load_grain
 from .schemas import BRONZE_TABLES
 from .settings import Settings
+from .shards import build_in_process, user_shards
 
 SQL_ROOT = resources.files("spotify_analytics") / "sql"
 PARAMS_TABLE = "run_params"
@@ -84,6 +92,11 @@ class StepContext:
     ``keys`` is set when a lookup step (``lookup_key``) rebuilds only some keys:
     (the key column, the keys). Every table with that column then shows only
     those keys' rows, and the step returns rows of those keys only.
+
+    ``everyone`` is set when a whole build of a per-user step runs in shards of
+    users (``Step.processes``): ``users`` is then this shard's users and
+    ``everyone`` every user of the build. Whatever the step keeps beside its
+    tables (saved models, manifests) should drop users not in ``everyone``.
     """
 
     lake: Lake
@@ -92,12 +105,19 @@ class StepContext:
     source: Callable[[str], Snapshot] | None = None  # the runner's snapshot cache
     changed: frozenset[str] | None = None
     keys: KeyFilter | None = None
+    everyone: frozenset[str] | None = None
+    threads: int | None = None  # DuckDB's threads per connection (default: one per core)
 
     def connect(self, only: set[str] | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection over the lake (limited to ``users`` and ``keys``, if set)."""
         extra = {PARAMS_TABLE: run_params(self.settings)}
         return self.lake.connect(
-            extra=extra, only=only, users=self.users, source=self.source, keys=self.keys
+            extra=extra,
+            only=only,
+            users=self.users,
+            source=self.source,
+            keys=self.keys,
+            threads=self.threads,
         )
 
     def sql(self, query: str) -> pa.Table:
@@ -135,6 +155,9 @@ class Step:
     # Loads what the step needs (slow imports) ahead of it, on a spare core,
     # once a run has something to build: see Runner._warm_up.
     warm_up: Callable[[], object] | None = None
+    # A per-user Python step whose large whole builds run as shards of users in
+    # worker processes (see shards.py): its function must be importable by name.
+    processes: bool = False
 
     def grain_file(self, location: str) -> Path:
         return grain_path(location, self.root)
@@ -174,6 +197,7 @@ def python_step(
     per_user: bool = False,
     lookup_key: str | None = None,
     warm_up: Callable[[], object] | None = None,
+    processes: bool = False,
 ) -> Step:
     """Declare a Python step: a function of a :class:`StepContext` that returns
     ``{location: arrow_table}`` for each of its ``outputs``.
@@ -182,7 +206,9 @@ def python_step(
     user's input rows (and on tables without a ``user_id``); an incremental run
     then rebuilds only the users whose input changed (see ``StepContext.users``).
     ``lookup_key`` declares a lookup table (see :class:`Step`); ``warm_up``
-    loads what the step needs ahead of it (see :meth:`Runner._warm_up`).
+    loads what the step needs ahead of it (see :meth:`Runner._warm_up`);
+    ``processes`` lets a large whole build of a per-user step run as shards of
+    users in worker processes (see :class:`Step`).
     """
     module = inspect.getmodule(function)
     source = inspect.getsource(module) if module else function.__name__
@@ -195,6 +221,7 @@ def python_step(
         per_user=per_user,
         lookup_key=lookup_key,
         warm_up=warm_up,
+        processes=processes,
     )
 
 
@@ -367,6 +394,7 @@ class Runner:
         self._user_rows: dict[str, dict[str | None, int] | None] = {}
         # A slot per core: a step's work (or one shard of it) holds one.
         self._cores = threading.BoundedSemaphore(1)
+        self._workers = 1
         self._shard_pool: ThreadPoolExecutor | None = None
 
     def order(self, selected: set[str] | None = None) -> list[str]:
@@ -392,6 +420,7 @@ class Runner:
         """
         workers = workers or os.cpu_count() or 1
         self._cores = threading.BoundedSemaphore(workers)
+        self._workers = workers
         selected = select_steps(self.graph, select, self._producers) if select else set(self.graph)
         self._selected = selected
         report = RunReport()
@@ -618,20 +647,29 @@ class Runner:
                     return rows
             with self._cores:
                 return self._execute_sql(step, users, check_unchanged, key_filter)
+        if users is None and key_filter is None and step.per_user and step.processes:
+            shards = self._shards(step)
+            if len(shards) > 1:
+                produced = self._produce_in_processes(step, shards)
+                with self._cores:
+                    return self._write_outputs(step, produced, None, check_unchanged, None)
         with self._cores:
-            return self._execute_python(step, users, check_unchanged, changed, key_filter)
+            assert step.function is not None
+            context = StepContext(
+                self.lake, self.settings, users, self._snapshot, changed, key_filter
+            )
+            produced = step.function(context)
+            return self._write_outputs(step, produced, users, check_unchanged, key_filter)
 
-    def _execute_python(
+    def _write_outputs(
         self,
         step: Step,
+        produced: dict[str, pa.Table],
         users: Users,
         check_unchanged: bool,
-        changed: frozenset[str] | None,
         key_filter: KeyFilter | None,
     ) -> int:
-        assert step.function is not None
-        context = StepContext(self.lake, self.settings, users, self._snapshot, changed, key_filter)
-        produced = step.function(context)
+        """Check a Python step's tables, then write them."""
         missing = set(step.outputs) - produced.keys()
         if missing:
             raise SpotifyAnalyticsError(f"step {step.name} did not produce {sorted(missing)}")
@@ -775,6 +813,40 @@ class Runner:
                 raise SpotifyAnalyticsError(f"step {step.name}: {error}") from error
             finally:
                 con.close()
+
+    def _produce_in_processes(
+        self, step: Step, shards: list[frozenset[str]]
+    ) -> dict[str, pa.Table]:
+        """A whole build of a per-user Python step as one call per shard of
+        users in worker processes (a shard holds one of the run's cores while
+        it runs); each output is the shards' tables one after the other."""
+        assert self._shard_pool is not None and step.function is not None
+        everyone = frozenset().union(*shards)
+        processes = ProcessPoolExecutor(
+            min(self._workers, len(shards)), mp_context=multiprocessing.get_context("spawn")
+        )
+
+        def build(users: frozenset[str]) -> dict[str, pa.Table]:
+            with self._cores:
+                job = processes.submit(
+                    build_in_process, step.function, self.lake.root, self.settings, users, everyone
+                )
+                return job.result()
+
+        with processes:
+            jobs = [self._shard_pool.submit(build, users) for users in shards]
+            wait(jobs)
+        failed = [job.exception() for job in jobs if job.exception() is not None]
+        if failed:
+            if isinstance(failed[0], SpotifyAnalyticsError):
+                raise failed[0]
+            raise SpotifyAnalyticsError(f"step {step.name}: {failed[0]}") from failed[0]
+        parts = [job.result() for job in jobs]
+        return {
+            location: pa.concat_tables([part[location] for part in parts if location in part])
+            for location in step.outputs
+            if all(location in part for part in parts)
+        }
 
     def _stage(self, step: Step, con: duckdb.DuckDBPyConnection, location: str) -> Staged | None:
         """Write the step's whole result as staged Parquet files (per-user tables
@@ -1043,25 +1115,6 @@ def _registered(
         yield
     finally:
         con.unregister(name)
-
-
-def user_shards(rows: dict[str, int], shard_rows: int) -> list[frozenset[str]]:
-    """Users in sorted order cut into contiguous shards of about ``shard_rows``
-    rows each (``rows``: rows per user); one shard when all fit in one."""
-    total = sum(rows.values())
-    count = max(1, -(-total // max(shard_rows, 1)))
-    shards: list[frozenset[str]] = []
-    current: list[str] = []
-    seen = 0
-    for user in sorted(rows):
-        current.append(user)
-        seen += rows[user]
-        if seen * count >= total * (len(shards) + 1) and len(shards) < count - 1:
-            shards.append(frozenset(current))
-            current = []
-    if current:
-        shards.append(frozenset(current))
-    return shards
 
 
 def _over_changed_inputs(

@@ -9,6 +9,7 @@ users with too little data), which ``model_performance_metrics`` collects.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import json
@@ -16,6 +17,8 @@ import os
 import pickle
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -121,17 +124,38 @@ def write_manifest(lake_root: Path, model: str, rows: list[dict]) -> None:
 
 
 def update_manifest(
-    lake_root: Path, model: str, rows: list[dict], users: frozenset[str] | None
+    lake_root: Path,
+    model: str,
+    rows: list[dict],
+    users: frozenset[str] | None,
+    everyone: frozenset[str] | None = None,
 ) -> None:
     """Write ``rows`` as the manifest: the whole of it (``users`` None), or only
-    ``users``' rows, keeping every other user's rows of the previous run. Rows
+    ``users``' rows, keeping every other user's rows of the previous run (of
+    those in ``everyone``, when a whole build runs in shards of users). Rows
     are kept in user order (stable), so a partial rebuild writes what a full
-    one would."""
-    if users is not None:
-        rows = [row for row in read_manifest(lake_root, model) if row["user_id"] not in users] + [
-            row for row in rows if row["user_id"] in users
-        ]
-    write_manifest(lake_root, model, sorted(rows, key=lambda row: str(row["user_id"])))
+    one would. Shards in other processes update it one at a time."""
+    with _manifest_lock(lake_root, model):
+        if users is not None:
+            kept = [
+                row
+                for row in read_manifest(lake_root, model)
+                if row["user_id"] not in users and (everyone is None or row["user_id"] in everyone)
+            ]
+            rows = kept + [row for row in rows if row["user_id"] in users]
+        write_manifest(lake_root, model, sorted(rows, key=lambda row: str(row["user_id"])))
+
+
+@contextmanager
+def _manifest_lock(lake_root: Path, model: str) -> Iterator[None]:
+    folder = Path(lake_root) / MODELS_DIR / model
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".manifest.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def read_manifest(lake_root: Path, model: str) -> list[dict]:

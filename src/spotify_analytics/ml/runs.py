@@ -97,7 +97,7 @@ def run_context_models(
                     tables[model].append(CONTEXT_TABLES[model]([(user_id, result, kept)]))
     found = {}
     for model in protocols:
-        artifacts.update_manifest(root, model, rows[model], ctx.users)
+        artifacts.update_manifest(root, model, rows[model], ctx.users, ctx.everyone)
         parts = tables[model] or [CONTEXT_TABLES[model]([])]
         found[model] = pa.concat_tables(parts)
     for table, schema in schemas.items():

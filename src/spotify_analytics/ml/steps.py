@@ -21,7 +21,8 @@ MODULES = (
 
 def ml_steps() -> list[Step]:
     """One step per module; each module's function is named after it, and a
-    module with ``PER_USER = True`` declares a per-user step.
+    module with ``PER_USER = True`` declares a per-user step (``PROCESSES =
+    True``: whose large whole builds run in worker processes).
 
     A step's code fingerprint covers the whole ``ml`` package as well as its own
     module, so changing shared model code rebuilds the ML tables."""
@@ -34,6 +35,7 @@ def ml_steps() -> list[Step]:
                 inputs=module.INPUTS,
                 outputs=module.OUTPUTS,
                 per_user=getattr(module, "PER_USER", False),
+                processes=getattr(module, "PROCESSES", False),
                 warm_up=_load_models,
             )
             for module in MODULES

@@ -13,6 +13,9 @@ from ..runner import StepContext
 
 INPUTS = ("listening_with_features",)
 PER_USER = True  # a user's rows depend on that user's plays only (docs/ml.md)
+# A whole build at scale runs as shards of users in worker processes: the
+# models are mostly small NumPy operations per user, which hold the GIL.
+PROCESSES = True
 OUTPUTS = (
     "gold/predictive/mood_predictions",
     "gold/predictive/mood_classifications",

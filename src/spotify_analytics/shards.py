@@ -1,0 +1,53 @@
+"""Shards of users: a whole build of a per-user step split into runs of users
+that can be built side by side, each on one core.
+
+SQL steps run their shards as single-threaded DuckDB queries on threads
+(``Runner._execute_shards``). Python steps hold the GIL for most of their
+per-user work, so a Python step declared with ``processes`` runs its shards
+in worker processes (``build_in_process``), each a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+
+from .settings import Settings
+
+
+def user_shards(rows: dict[str, int], shard_rows: int) -> list[frozenset[str]]:
+    """Users in sorted order cut into contiguous shards of about ``shard_rows``
+    rows each (``rows``: rows per user); one shard when all fit in one."""
+    total = sum(rows.values())
+    count = max(1, -(-total // max(shard_rows, 1)))
+    shards: list[frozenset[str]] = []
+    current: list[str] = []
+    seen = 0
+    for user in sorted(rows):
+        current.append(user)
+        seen += rows[user]
+        if seen * count >= total * (len(shards) + 1) and len(shards) < count - 1:
+            shards.append(frozenset(current))
+            current = []
+    if current:
+        shards.append(frozenset(current))
+    return shards
+
+
+def build_in_process(
+    function: Callable,
+    lake_root: Path,
+    settings: Settings,
+    users: frozenset[str],
+    everyone: frozenset[str],
+) -> dict[str, pa.Table]:
+    """Run a per-user Python step for one shard of users, in a worker process
+    (``function`` must be importable by name). Its DuckDB connections use one
+    thread: the shard has one core."""
+    from .lake import Lake
+    from .runner import StepContext
+
+    context = StepContext(Lake(lake_root), settings, users, everyone=everyone, threads=1)
+    return function(context)
