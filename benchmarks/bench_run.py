@@ -11,9 +11,10 @@
     rows (vectorised, a few Delta commits); then `run --full`, and an
     incremental `run` after 50 new plays.
 
-Every `run` is a subprocess; its peak RSS comes from getrusage(RUSAGE_CHILDREN)
-(the maximum over the children waited for so far, so each measurement runs in
-a fresh helper process). Targets (SPEC §9): demo < 10 s; 10M plays full
+Every `run` is a subprocess; its peak RSS is the largest sum of the resident
+memory of the run and its worker processes, sampled every 50 ms by a fresh
+helper process (process_tree.py), and never below getrusage's peak of the
+largest single process. Targets (SPEC §9): demo < 10 s; 10M plays full
 rebuild < 120 s with peak RSS < 4 GB; incremental after 50 plays < 5 s.
 """
 
@@ -39,6 +40,7 @@ from spotify_analytics.lake import Lake, bronze_order, bronze_writer, conform
 from spotify_analytics.schemas import KAGGLE_TRACKS, STREAMING_HISTORY, USERS
 
 CLI = [str(Path(sys.executable).with_name("spotify-analytics"))]
+PROCESS_TREE = Path(__file__).resolve().with_name("process_tree.py")
 CATALOG_ROWS = 114_000
 CATALOG_TRACKS = 89_740
 GENRES = [f"genre-{i:03d}" for i in range(114)]
@@ -53,25 +55,12 @@ STEP_LINE = re.compile(r"built (\S+)\s+([\d,]+) rows\s+([\d.]+)s")
 
 
 def measure(args: list[str], log: Path, timeout_s: float | None = None) -> dict:
-    """Run a command in a helper process that reports its wall time and peak RSS.
+    """Run a command in a helper process that reports its wall time and the peak
+    RSS of the command and its worker processes together (process_tree.py).
     The command's stderr (per-step timings) streams to ``log`` as it runs."""
-    helper = (
-        "import json, resource, subprocess, sys, time\n"
-        "t = time.perf_counter()\n"
-        "timeout = float(sys.argv[2]) if sys.argv[2] != 'none' else None\n"
-        "with open(sys.argv[1], 'w') as log:\n"
-        "    try:\n"
-        "        code = subprocess.run(sys.argv[3:], stderr=log, stdout=subprocess.DEVNULL,"
-        " timeout=timeout).returncode\n"
-        "    except subprocess.TimeoutExpired:\n"
-        "        code = 'timeout'\n"
-        "s = time.perf_counter() - t\n"
-        "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024\n"
-        "print(json.dumps({'seconds': s, 'peak_rss': rss, 'code': code}))\n"
-    )
     limit = "none" if timeout_s is None else str(timeout_s)
     done = subprocess.run(
-        [sys.executable, "-c", helper, str(log), limit, *args],
+        [sys.executable, str(PROCESS_TREE), str(log), limit, *args],
         capture_output=True,
         text=True,
         check=True,

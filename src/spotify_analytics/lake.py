@@ -344,11 +344,16 @@ class Lake:
             layout += ", row_groups_per_file 1"
         if per_user_files:
             layout = "partition_by (user_id), write_partition_columns true"
+        copy = (
+            f"copy ({query}) to {sql_string(str(folder))} (format parquet, "
+            f"compression zstd, {layout}, row_group_size {group_rows})"
+        )
         try:
-            con.execute(
-                f"copy ({query}) to {sql_string(str(folder))} (format parquet, "
-                f"compression zstd, {layout}, row_group_size {group_rows})"
-            )
+            if file_rows is None:
+                con.execute(copy)
+            else:  # DuckDB's threads would deal the rows out to files in turn
+                with _one_thread(con):
+                    con.execute(copy)
             if per_user_files:  # flat names: user ids in folder names would need escaping
                 for number, path in enumerate(sorted(folder.rglob("*.parquet"))):
                     path.rename(folder / f"user-{number:06d}.parquet")
@@ -358,12 +363,14 @@ class Lake:
         except BaseException:  # a failed query leaves no half-written files behind
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        files = sorted(folder.glob("*.parquet"))
-        if not files:
+        counts = {path: pq.ParquetFile(path).metadata.num_rows for path in folder.glob("*.parquet")}
+        for path in [path for path, rows in counts.items() if rows == 0]:
+            path.unlink()  # DuckDB may end on an empty file
+            del counts[path]
+        if not counts:
             shutil.rmtree(folder, ignore_errors=True)
             return None
-        rows = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
-        return Staged(location, (folder,), files, rows)
+        return Staged(location, (folder,), sorted(counts), sum(counts.values()))
 
     def commit(self, staged: Staged, con: duckdb.DuckDBPyConnection) -> None:
         """Replace the table's contents by the staged files, in one commit. Each
@@ -553,6 +560,17 @@ class Lake:
         for name, table in (extra or {}).items():
             _register(con, name, table)
         return con
+
+
+@contextlib.contextmanager
+def _one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """``con`` on one thread while the block runs."""
+    threads = con.execute("select current_setting('threads')").fetchone()[0]
+    con.execute("set threads = 1")
+    try:
+        yield
+    finally:
+        con.execute(f"set threads = {int(threads)}")
 
 
 def _register(con: duckdb.DuckDBPyConnection, name: str, data: object) -> None:
