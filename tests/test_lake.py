@@ -102,6 +102,35 @@ def test_a_failing_stage_leaves_no_files(lake: Lake) -> None:
     assert not any(lake.path("silver/never").rglob("*"))
 
 
+def test_a_sweep_removes_staged_folders_that_were_never_committed(lake: Lake) -> None:
+    """A process killed between staging and commit leaves a staged folder; the
+    next run's sweep deletes it and keeps every folder a commit references,
+    even one whose marker a kill after the commit left behind."""
+    con = lake.connect(only=set())
+    query = "select 'u' || (i % 7) as user_id, i from range(100) t(i)"
+
+    def stage() -> lake_module.Staged:
+        staged = lake.stage(con, query, "silver/swept", file_bytes=2**20)
+        assert staged is not None
+        return staged
+
+    first = stage()
+    lake.commit(first, con)
+    markers = lake.root / "_state" / "staging"
+    assert not any(markers.iterdir())  # a commit drops its marker
+    orphan = stage()  # never committed: the process "died" here
+    late = stage()
+    lake.commit(late, con)
+    (markers / late.folders[0].name).write_text("silver/swept")  # killed before dropping it
+
+    assert lake.sweep_staged() == [orphan.folders[0]]
+    assert not orphan.folders[0].exists()
+    assert late.folders[0].exists() and first.folders[0].exists()  # the log references them
+    assert not any(markers.iterdir())
+    assert lake.count("swept") == 100
+    assert lake.sweep_staged() == []
+
+
 def test_declared_bronze_table_reads_empty_before_first_write(lake: Lake) -> None:
     result = query(lake, "select count(*) as n from default.listening_history_bronze")
     assert result.to_pylist() == [{"n": 0}]

@@ -336,6 +336,7 @@ class Lake:
         empty result)."""
         folder = self.path(location) / f"part-{uuid.uuid4().hex}"
         folder.parent.mkdir(parents=True, exist_ok=True)
+        self._mark_staging(folder, location)
         # DuckDB starts a new file only between row groups: size them to the files
         group_rows = max(2_048, file_bytes // 256)
         layout = f"file_size_bytes {file_bytes}"
@@ -361,14 +362,14 @@ class Lake:
                     if child.is_dir():
                         shutil.rmtree(child)
         except BaseException:  # a failed query leaves no half-written files behind
-            shutil.rmtree(folder, ignore_errors=True)
+            self._remove_staged(folder)
             raise
         counts = {path: pq.ParquetFile(path).metadata.num_rows for path in folder.glob("*.parquet")}
         for path in [path for path, rows in counts.items() if rows == 0]:
             path.unlink()  # DuckDB may end on an empty file
             del counts[path]
         if not counts:
-            shutil.rmtree(folder, ignore_errors=True)
+            self._remove_staged(folder)
             return None
         return Staged(location, (folder,), sorted(counts), sum(counts.values()))
 
@@ -385,6 +386,7 @@ class Lake:
             )
         else:
             create_table_with_add_actions(str(root), delta_schema, actions, mode="error")
+        self._committed(staged)
 
     def replace_users(
         self,
@@ -452,11 +454,49 @@ class Lake:
             if staged is not None:
                 self.discard(staged)
             raise
+        if staged is not None:
+            self._committed(staged)
         return True
 
     def discard(self, staged: Staged) -> None:
         for folder in staged.folders:
-            shutil.rmtree(folder, ignore_errors=True)
+            self._remove_staged(folder)
+
+    # -- staged folders -------------------------------------------------------
+    # A marker in _state/staging/ names each folder being staged until it is
+    # committed or discarded, so a folder a killed process left behind can be
+    # told from one a commit references (sweep_staged).
+
+    def _marker(self, folder: Path) -> Path:
+        return self.root / "_state" / "staging" / folder.name
+
+    def _mark_staging(self, folder: Path, location: str) -> None:
+        marker = self._marker(folder)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(location)
+
+    def _remove_staged(self, folder: Path) -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        self._marker(folder).unlink(missing_ok=True)
+
+    def _committed(self, staged: Staged) -> None:
+        for folder in staged.folders:
+            self._marker(folder).unlink(missing_ok=True)
+
+    def sweep_staged(self) -> list[Path]:
+        """Delete the staged folders of writes that never committed (their
+        process was killed between staging and commit); returns them. Call
+        it holding the lake's lock. A folder any version of its table's Delta
+        log references is kept."""
+        markers = self.root / "_state" / "staging"
+        removed = []
+        for marker in sorted(markers.glob("part-*")) if markers.is_dir() else []:
+            folder = self.path(marker.read_text().strip()) / marker.name
+            if folder.exists() and not _logged(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+            marker.unlink(missing_ok=True)
+        return removed
 
     # -- lock -----------------------------------------------------------------
 
@@ -560,6 +600,22 @@ class Lake:
         for name, table in (extra or {}).items():
             _register(con, name, table)
         return con
+
+
+def _logged(folder: Path) -> bool:
+    """Whether any commit or checkpoint in the Delta log of the table holding
+    ``folder`` adds a file in it."""
+    log = folder.parent / "_delta_log"
+    needle = f'"path":"{folder.name}/'
+    for commit in log.glob("*.json"):
+        if needle in commit.read_text():
+            return True
+    for checkpoint in log.glob("*.checkpoint*.parquet"):
+        adds = pq.read_table(checkpoint, columns=["add"]).column("add")
+        paths = pc.struct_field(adds, "path").drop_null().to_pylist()
+        if any(path.startswith(f"{folder.name}/") for path in paths):
+            return True
+    return False
 
 
 @contextlib.contextmanager

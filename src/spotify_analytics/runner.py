@@ -428,6 +428,7 @@ class Runner:
         report = RunReport()
         self.quality = QualityGate(self.lake)
         with self.lake.lock("run"):
+            self.lake.sweep_staged()  # left by a run killed between staging and commit
             state = self._load_state()
             self._versions.clear()  # Bronze may have changed since the last run
             self._snapshots.clear()
