@@ -224,3 +224,13 @@ def test_a_failing_shard_leaves_the_table_and_folder_as_they_were(
     assert lake.version("user_hours") == version
     assert lake.read("user_hours").equals(before)
     assert sorted(path.name for path in folder.iterdir()) == entries  # shards' files removed
+
+
+def test_ready_steps_start_longest_remaining_path_first() -> None:
+    from spotify_analytics.runner import critical_paths
+
+    graph = {"silver": set(), "models": {"silver"}, "small": {"silver"}, "after": {"models"}}
+    state = {"silver": {"seconds": 2.0}, "models": {"seconds": 3.0}, "small": {"seconds": 0.5}}
+    paths = critical_paths(graph, set(graph), state)
+    assert paths == {"after": 1.0, "models": 4.0, "small": 0.5, "silver": 6.0}  # after: unknown
+    assert critical_paths(graph, {"silver", "small"}, state) == {"silver": 2.5, "small": 0.5}
