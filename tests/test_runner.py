@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -234,3 +235,31 @@ def test_ready_steps_start_longest_remaining_path_first() -> None:
     paths = critical_paths(graph, set(graph), state)
     assert paths == {"after": 1.0, "models": 4.0, "small": 0.5, "silver": 6.0}  # after: unknown
     assert critical_paths(graph, {"silver", "small"}, state) == {"silver": 2.5, "small": 0.5}
+
+
+def test_steps_side_by_side_use_one_duckdb_thread_each(tmp_path: Path, lake: Lake) -> None:
+    """DuckDB's threads go to a step only when it has the machine to itself."""
+    from spotify_analytics.runner import python_step
+
+    seen: dict[str, int] = {}
+    grains = tmp_path / "sql" / "gold" / "x"
+    grains.mkdir(parents=True)
+
+    def make(name: str, inputs: list[str]):
+        (grains / f"{name}.yml").write_text(f"table: {name}\ngrain: one row\nkeys: []\n")
+
+        def build(ctx) -> dict[str, pa.Table]:
+            con = ctx.connect(only=set())
+            seen[name] = con.execute("select current_setting('threads')").fetchone()[0]
+            con.close()
+            return {f"gold/x/{name}": pa.table({"n": [1]})}
+
+        build.__name__ = name
+        step = python_step(build, inputs=inputs, outputs=[f"gold/x/{name}"])
+        return replace(step, root=str(tmp_path / "sql"))
+
+    steps = [make("left", ["users"]), make("right", ["users"]), make("last", ["left", "right"])]
+    Runner(lake, Settings(lake=lake.root), steps).run(workers=2)
+    assert seen["left"] == seen["right"] == 1
+    default = duckdb.connect().execute("select current_setting('threads')").fetchone()[0]
+    assert seen["last"] == default

@@ -400,6 +400,7 @@ class Runner:
         # A slot per core: a step's work (or one shard of it) holds one.
         self._cores = threading.BoundedSemaphore(1)
         self._workers = 1
+        self._local = threading.local()  # per step thread: its DuckDB threads
         self._shard_pool: ThreadPoolExecutor | None = None
 
     def order(self, selected: set[str] | None = None) -> list[str]:
@@ -471,7 +472,11 @@ class Runner:
                     ready = sorted([*ready, *sorter.get_ready()], key=priority.__getitem__)
                     while ready and len(running) < workers:
                         name = ready.pop()
-                        job = pool.submit(self._run_one, self.steps[name], state, force=force)
+                        # DuckDB's threads only for a step with the machine to itself:
+                        # beside other steps they cost more CPU than they save
+                        threads = None if not running and not ready else 1
+                        step = self.steps[name]
+                        job = pool.submit(self._run_one, step, state, force=force, threads=threads)
                         running[job] = name
                 if not running:
                     break
@@ -490,7 +495,10 @@ class Runner:
         if failure is not None:
             raise failure
 
-    def _run_one(self, step: Step, state: dict, *, force: bool) -> StepResult:
+    def _run_one(
+        self, step: Step, state: dict, *, force: bool, threads: int | None = None
+    ) -> StepResult:
+        self._local.threads = threads  # for the step's DuckDB connections
         seen = self._inputs_seen(step)
         last = state.get(step.name)
         reason = "forced" if force else self._stale_reason(step, last, seen)
@@ -525,6 +533,11 @@ class Runner:
         if keys is not None:
             reason += f" ({len(keys)} key{'s' if len(keys) != 1 else ''})"
         return StepResult(step.name, "built", time.perf_counter() - started, rows, reason)
+
+    @property
+    def _threads(self) -> int | None:
+        """DuckDB threads for the running step's connections (None: one per core)."""
+        return getattr(self._local, "threads", None)
 
     @functools.cached_property
     def _warm_triggers(self) -> frozenset[str]:
@@ -678,7 +691,13 @@ class Runner:
         with self._cores:
             assert step.function is not None
             context = StepContext(
-                self.lake, self.settings, users, self._snapshot, changed, key_filter
+                self.lake,
+                self.settings,
+                users,
+                self._snapshot,
+                changed,
+                key_filter,
+                threads=self._threads,
             )
             produced = step.function(context)
             return self._write_outputs(step, produced, users, check_unchanged, key_filter)
@@ -716,6 +735,7 @@ class Runner:
             users=users,
             source=self._snapshot,
             keys=keys,
+            threads=self._threads,
         )
         location = step.outputs[0]
         try:
@@ -1013,7 +1033,7 @@ class Runner:
         if con is not None:
             yield con
             return
-        own = self.lake.connect(aliases=False, only=set())
+        own = self.lake.connect(aliases=False, only=set(), threads=self._threads)
         try:
             yield own
         finally:
