@@ -725,18 +725,24 @@ class Runner:
             self._write(step, location, table, table.num_rows, users, check_unchanged, key_filter)
         return sum(produced[location].num_rows for location in step.outputs)
 
-    def _execute_sql(
-        self, step: Step, users: Users, check_unchanged: bool, keys: KeyFilter | None = None
-    ) -> int:
-        con = self.lake.connect(
+    def _step_connection(
+        self, step: Step, users: Users, keys: KeyFilter | None, threads: int | None
+    ) -> duckdb.DuckDBPyConnection:
+        """A connection with views of a SQL step's inputs (and the run parameters)."""
+        return self.lake.connect(
             aliases=False,
             extra={PARAMS_TABLE: self.params},
             only=set(step.inputs),
             users=users,
             source=self._snapshot,
             keys=keys,
-            threads=self._threads,
+            threads=threads,
         )
+
+    def _execute_sql(
+        self, step: Step, users: Users, check_unchanged: bool, keys: KeyFilter | None = None
+    ) -> int:
+        con = self._step_connection(step, users, keys, self._threads)
         location = step.outputs[0]
         try:
             whole = users is None and keys is None
@@ -814,14 +820,7 @@ class Runner:
 
         def build(users: frozenset[str]) -> Staged | None:
             with self._cores:
-                con = self.lake.connect(
-                    aliases=False,
-                    extra={PARAMS_TABLE: self.params},
-                    only=set(step.inputs),
-                    users=users,
-                    source=self._snapshot,
-                    threads=1,
-                )
+                con = self._step_connection(step, users, None, 1)
                 try:
                     return self._stage(step, con, location)
                 finally:
