@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .dag import StepContext
+from .lake import Lake
 from .settings import Settings
 
 
@@ -46,8 +48,5 @@ def build_in_process(
     """Run a per-user Python step for one shard of users, in a worker process
     (``function`` must be importable by name). Its DuckDB connections use one
     thread: the shard has one core."""
-    from .lake import Lake
-    from .runner import StepContext
-
     context = StepContext(Lake(lake_root), settings, users, everyone=everyone, threads=1)
     return function(context)
