@@ -207,3 +207,14 @@ def test_connections_spill_to_their_own_folders(lake, monkeypatch) -> None:
     first.close()
     assert failures == []
     assert not any((lake.root / "_state" / "duckdb_tmp").glob("*/*"))
+
+
+def test_the_version_comes_from_the_newest_commit_in_the_log(lake: Lake) -> None:
+    from deltalake import DeltaTable
+
+    for n in range(3):
+        lake.overwrite("silver/plays", pa.table({"n": [n]}))
+    table = DeltaTable(str(lake.path("silver/plays")))
+    table.create_checkpoint()
+    lake.overwrite("silver/plays", pa.table({"n": [9]}))
+    assert lake.version("plays") == DeltaTable(str(lake.path("silver/plays"))).version() == 3

@@ -223,7 +223,13 @@ class Lake:
             raise LakeError(f"{path}: not a readable Delta table ({error})") from None
 
     def version(self, name: str) -> int | None:
-        return self.delta(name).version() if self.exists(name) else None
+        """A table's current version: its log's newest commit. Loading the table
+        for it replays the log, 25 ms for a table of a few hundred small files."""
+        if not self.exists(name):
+            return None
+        log = self.path(self.location(name)) / "_delta_log"
+        commits = [int(path.stem) for path in log.glob("*.json") if path.stem.isdigit()]
+        return max(commits) if commits else self.delta(name).version()
 
     def dataset(self, name: str) -> pads.Dataset:
         """An Arrow dataset over the table's current version (empty if a declared
