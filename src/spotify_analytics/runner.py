@@ -34,6 +34,7 @@ from concurrent.futures import (
 )
 from contextlib import contextmanager
 from graphlib import TopologicalSorter
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -60,6 +61,7 @@ from .quality import QualityGate
 from .settings import Settings
 from .shards import build_in_process, user_shards
 
+T = TypeVar("T")
 STATE_FILE = "steps.json"
 STEP_OUTPUT = "__step_output"  # a step's result, checked before it is written
 NEW_ROWS = "__new_rows"  # rows being written, registered in a connection
@@ -532,34 +534,22 @@ class Runner:
         staged files; then one check and one commit of them all. None for an
         empty result, which the general path writes."""
         location = step.outputs[0]
-        assert self._shard_pool is not None and step.sql is not None
+        assert step.sql is not None
 
         def build(users: frozenset[str]) -> Staged | None:
-            with self._cores:
-                con = self._step_connection(step, users, None, 1)
-                try:
-                    return self._stage(step, con, location)
-                finally:
-                    con.close()
-
-        jobs = [self._shard_pool.submit(build, users) for users in shards]
-        parts: list[Staged] = []
-        failure: BaseException | None = None
-        for job in jobs:
+            con = self._step_connection(step, users, None, 1)
             try:
-                part = job.result()
-            except BaseException as error:  # the others finish, then all is discarded
-                failure = failure or error
-                continue
-            if part is not None:
-                parts.append(part)
-        staged = Staged.combine(parts)
-        if failure is not None:
-            if staged is not None:
-                self.lake.discard(staged)
-            if isinstance(failure, SpotifyAnalyticsError):
-                raise failure
-            raise SpotifyAnalyticsError(f"step {step.name}: {failure}") from failure
+                return self._stage(step, con, location)
+            finally:
+                con.close()
+
+        def discard(done: list[Staged | None]) -> None:
+            for part in done:
+                if part is not None:
+                    self.lake.discard(part)
+
+        parts = self._over_shards(step, shards, build, discard)
+        staged = Staged.combine([part for part in parts if part is not None])
         if staged is None:
             return None
         with self._cores:
@@ -579,33 +569,54 @@ class Runner:
         """A whole build of a per-user Python step as one call per shard of
         users in worker processes (a shard holds one of the run's cores while
         it runs); each output is the shards' tables one after the other."""
-        assert self._shard_pool is not None and step.function is not None
+        assert step.function is not None
         everyone = frozenset().union(*shards)
         processes = ProcessPoolExecutor(
             min(self._workers, len(shards)), mp_context=multiprocessing.get_context("spawn")
         )
 
         def build(users: frozenset[str]) -> dict[str, pa.Table]:
-            with self._cores:
-                job = processes.submit(
-                    build_in_process, step.function, self.lake.root, self.settings, users, everyone
-                )
-                return job.result()
+            job = processes.submit(
+                build_in_process, step.function, self.lake.root, self.settings, users, everyone
+            )
+            return job.result()
 
         with processes:
-            jobs = [self._shard_pool.submit(build, users) for users in shards]
-            wait(jobs)
-        failed = [job.exception() for job in jobs if job.exception() is not None]
-        if failed:
-            if isinstance(failed[0], SpotifyAnalyticsError):
-                raise failed[0]
-            raise SpotifyAnalyticsError(f"step {step.name}: {failed[0]}") from failed[0]
-        parts = [job.result() for job in jobs]
+            parts = self._over_shards(step, shards, build)
         return {
             location: pa.concat_tables([part[location] for part in parts if location in part])
             for location in step.outputs
             if all(location in part for part in parts)
         }
+
+    def _over_shards(
+        self,
+        step: Step,
+        shards: list[frozenset[str]],
+        build: Callable[[frozenset[str]], T],
+        discard: Callable[[list[T]], None] | None = None,
+    ) -> list[T]:
+        """``build(users)`` for every shard on the run's shard threads, each
+        holding one of the run's cores; the results in shard order. When a
+        shard fails, the others finish first, ``discard`` gets the results of
+        those that succeeded, and the first failure is raised naming the step."""
+        assert self._shard_pool is not None
+
+        def held(users: frozenset[str]) -> T:
+            with self._cores:
+                return build(users)
+
+        jobs = [self._shard_pool.submit(held, users) for users in shards]
+        wait(jobs)
+        failures = [job.exception() for job in jobs if job.exception() is not None]
+        if failures:
+            if discard is not None:
+                discard([job.result() for job in jobs if job.exception() is None])
+            failure = failures[0]
+            if isinstance(failure, SpotifyAnalyticsError):
+                raise failure
+            raise SpotifyAnalyticsError(f"step {step.name}: {failure}") from failure
+        return [job.result() for job in jobs]
 
     def _stage(self, step: Step, con: duckdb.DuckDBPyConnection, location: str) -> Staged | None:
         """Write the step's whole result as staged Parquet files (per-user tables
