@@ -218,3 +218,32 @@ def test_the_version_comes_from_the_newest_commit_in_the_log(lake: Lake) -> None
     table.create_checkpoint()
     lake.overwrite("silver/plays", pa.table({"n": [9]}))
     assert lake.version("plays") == DeltaTable(str(lake.path("silver/plays"))).version() == 3
+
+
+def test_every_tenth_commit_writes_a_checkpoint(lake: Lake) -> None:
+    """Loading a table replays its log from the last checkpoint: the lake
+    writes one every CHECKPOINT_INTERVAL commits, whichever write made them."""
+    import json
+
+    every = lake_module.CHECKPOINT_INTERVAL
+    log = lake.path(USERS.location) / "_delta_log"
+    for n in range(every - 1):  # versions 0 .. every - 2
+        lake.merge(USERS, _users((f"u{n}", "UTC")))
+    assert not (log / "_last_checkpoint").exists()
+    lake.merge(USERS, _users(("last", "UTC")))  # the tenth commit
+    assert json.loads((log / "_last_checkpoint").read_text())["version"] == every - 1
+    assert lake.count("users") == every
+
+    location = "silver/checkpointed"
+    con = lake.connect(only=set())
+    rows = "select 'u' || (i % 3) as user_id, i from range(30) t(i)"
+    for _ in range(every - 1):
+        staged = lake.stage(con, rows, location, file_bytes=2**20)
+        assert staged is not None
+        lake.commit(staged, con)
+    one = "select 'u1' as user_id, 7::bigint as i"
+    assert lake.replace_users(location, con, one, frozenset({"u1"}), file_bytes=2**20)
+    pointer = lake.path(location) / "_delta_log" / "_last_checkpoint"
+    assert json.loads(pointer.read_text())["version"] == every - 1
+    stored = lake.read(location).to_pylist()
+    assert len(stored) == 21 and [r["i"] for r in stored if r["user_id"] == "u1"] == [7]

@@ -50,6 +50,10 @@ DUCKDB_MEMORY_LIMIT = "1536MB"
 # run for a few users decodes only their row groups (the user_id statistics
 # rule out the rest): 0.07 instead of 2.3 CPU-s for 3 users of 10M plays.
 BRONZE_ROW_GROUP_ROWS = 65_536
+# A Delta checkpoint after this many commits: loading a table replays its log
+# from the last checkpoint, and without one every commit since the first
+# (at 10M plays, 50 commits of plays took 150 ms to load, 10 ms from a checkpoint).
+CHECKPOINT_INTERVAL = 10
 
 _held_locks: dict[Path, int] = {}
 _held_lock_guard = threading.Lock()
@@ -297,6 +301,7 @@ class Lake:
         if update:
             merger = merger.when_matched_update_all()
         metrics = merger.when_not_matched_insert_all().execute()
+        self._checkpoint_if_due(table.location)
         return MergeResult(
             inserted=int(metrics.get("num_target_rows_inserted", 0)),
             updated=int(metrics.get("num_target_rows_updated", 0)),
@@ -324,6 +329,7 @@ class Lake:
             partition_by=partition_by if predicate is None else None,
             target_file_size=target_file_size,
         )
+        self._checkpoint_if_due(location)
 
     def stage(
         self,
@@ -353,7 +359,7 @@ class Lake:
             layout = "partition_by (user_id), write_partition_columns true"
         copy = (
             f"copy ({query}) to {sql_string(str(folder))} (format parquet, "
-            f"compression zstd, {layout}, row_group_size {group_rows})"
+            f"compression snappy, {layout}, row_group_size {group_rows})"
         )
         try:
             if file_rows is None:
@@ -393,6 +399,7 @@ class Lake:
         else:
             create_table_with_add_actions(str(root), delta_schema, actions, mode="error")
         self._committed(staged)
+        self._checkpoint_if_due(staged.location)
 
     def replace_users(
         self,
@@ -462,7 +469,25 @@ class Lake:
             raise
         if staged is not None:
             self._committed(staged)
+        self._checkpoint_if_due(location)
         return True
+
+    def _checkpoint_if_due(self, location: str) -> None:
+        """Write a Delta checkpoint of the table's newest version when
+        ``CHECKPOINT_INTERVAL`` commits have passed since the last one."""
+        log = self.path(location) / "_delta_log"
+        commits = [int(path.stem) for path in log.glob("*.json") if path.stem.isdigit()]
+        if not commits:
+            return
+        last = -1
+        pointer = log / "_last_checkpoint"
+        if pointer.is_file():
+            try:
+                last = int(json.loads(pointer.read_text())["version"])
+            except (ValueError, KeyError, TypeError):
+                last = -1  # unreadable: write a new one
+        if max(commits) - last >= CHECKPOINT_INTERVAL:
+            DeltaTable(str(self.path(location))).create_checkpoint()
 
     def discard(self, staged: Staged) -> None:
         for folder in staged.folders:
