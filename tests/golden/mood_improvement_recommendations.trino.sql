@@ -98,11 +98,15 @@ WITH listening AS (
     m.user_id,
     m.track_key,
     m.valence,
-    LAG(m.valence) OVER (PARTITION BY m.user_id, m.session_id ORDER BY m.session_play_no) AS prev_valence
+    CASE
+      WHEN LAG(m.session_id) OVER (PARTITION BY m.user_id ORDER BY m.played_at, m.session_play_no) = m.session_id
+      THEN LAG(m.valence) OVER (PARTITION BY m.user_id ORDER BY m.played_at, m.session_play_no)
+    END AS prev_valence /* the previous play in the user's order by played_at and session_play_no */ /* is the previous one in the session when it has the same session_id */ /* (sessions follow one another; one sort per user, not per session) */
   FROM (
     SELECT
       l.user_id,
       l.session_id,
+      l.played_at,
       l.session_play_no,
       l.track_key,
       CASE

@@ -93,13 +93,19 @@ sequenced as (
         m.user_id,
         m.track_key,
         m.valence,
-        lag(m.valence) over (
-            partition by m.user_id, m.session_id order by m.session_play_no
-        ) as prev_valence
+        -- the previous play in the user's order by played_at and session_play_no
+        -- is the previous one in the session when it has the same session_id
+        -- (sessions follow one another; one sort per user, not per session)
+        case when lag(m.session_id) over (
+            partition by m.user_id order by m.played_at, m.session_play_no
+        ) = m.session_id then lag(m.valence) over (
+            partition by m.user_id order by m.played_at, m.session_play_no
+        ) end as prev_valence
     from (
         select
             l.user_id,
             l.session_id,
+            l.played_at,
             l.session_play_no,
             l.track_key,
             case
