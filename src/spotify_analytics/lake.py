@@ -231,9 +231,8 @@ class Lake:
         for it replays the log, 25 ms for a table of a few hundred small files."""
         if not self.exists(name):
             return None
-        log = self.path(self.location(name)) / "_delta_log"
-        commits = [int(path.stem) for path in log.glob("*.json") if path.stem.isdigit()]
-        return max(commits) if commits else self.delta(name).version()
+        newest = _newest_commit(self.path(self.location(name)) / "_delta_log")
+        return newest if newest is not None else self.delta(name).version()
 
     def dataset(self, name: str) -> pads.Dataset:
         """An Arrow dataset over the table's current version (empty if a declared
@@ -476,8 +475,8 @@ class Lake:
         """Write a Delta checkpoint of the table's newest version when
         ``CHECKPOINT_INTERVAL`` commits have passed since the last one."""
         log = self.path(location) / "_delta_log"
-        commits = [int(path.stem) for path in log.glob("*.json") if path.stem.isdigit()]
-        if not commits:
+        newest = _newest_commit(log)
+        if newest is None:
             return
         last = -1
         pointer = log / "_last_checkpoint"
@@ -486,7 +485,7 @@ class Lake:
                 last = int(json.loads(pointer.read_text())["version"])
             except (ValueError, KeyError, TypeError):
                 last = -1  # unreadable: write a new one
-        if max(commits) - last >= CHECKPOINT_INTERVAL:
+        if newest - last >= CHECKPOINT_INTERVAL:
             DeltaTable(str(self.path(location))).create_checkpoint()
 
     def discard(self, staged: Staged) -> None:
@@ -636,6 +635,12 @@ class Lake:
         for name, table in (extra or {}).items():
             _register(con, name, table, aliases)
         return con
+
+
+def _newest_commit(log: Path) -> int | None:
+    """The version of the newest commit file in a Delta log folder."""
+    commits = [int(path.stem) for path in log.glob("*.json") if path.stem.isdigit()]
+    return max(commits) if commits else None
 
 
 def _logged(folder: Path) -> bool:
