@@ -247,3 +247,17 @@ def test_every_tenth_commit_writes_a_checkpoint(lake: Lake) -> None:
     assert json.loads(pointer.read_text())["version"] == every - 1
     stored = lake.read(location).to_pylist()
     assert len(stored) == 21 and [r["i"] for r in stored if r["user_id"] == "u1"] == [7]
+
+
+def test_a_name_resolves_to_where_its_table_is_now(lake: Lake) -> None:
+    import shutil
+
+    lake.overwrite("silver/moved", pa.table({"n": [1]}))
+    assert lake.location("moved") == "silver/moved"
+    shutil.rmtree(lake.path("silver/moved"))
+    lake.overwrite("gold/descriptive/moved", pa.table({"n": [2]}))
+    assert lake.location("moved") == "gold/descriptive/moved"
+    assert lake.read("moved").column("n").to_pylist() == [2]
+    shutil.rmtree(lake.path("gold/descriptive/moved"))
+    with pytest.raises(LakeError, match="no table named 'moved'"):
+        lake.location("moved")

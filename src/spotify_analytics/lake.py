@@ -146,6 +146,7 @@ class Lake:
 
     def __init__(self, root: Path | str):
         self.root = Path(root).expanduser().resolve()
+        self._locations: dict[str, str] = {}  # bare name -> location, as last listed
 
     # -- layout ---------------------------------------------------------------
 
@@ -208,7 +209,14 @@ class Lake:
         """Resolve a bare table name or a location to a location."""
         if "/" in name:
             return name
+        # listing the layers takes about 2 ms, and a run resolves names hundreds
+        # of times: a name listed before resolves to its folder while that
+        # folder still holds a table
+        known = self._locations.get(name)
+        if known is not None and (self.root / known / "_delta_log").is_dir():
+            return known
         tables = self.tables()
+        self._locations = tables
         if name in tables:
             return tables[name]
         if name in BRONZE_TABLES:
