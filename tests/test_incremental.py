@@ -202,6 +202,18 @@ def test_the_journal_knows_only_the_versions_it_recorded(lake) -> None:
     assert journal.users_between("silver/plays", 3, 5) is None  # 5 rewrote everyone
 
 
+def test_a_journal_sees_what_another_wrote_since_it_last_read(lake) -> None:
+    """Each journal keeps the file in memory between reads; a run that another
+    object (or process) recorded after that is read from the file again."""
+    first, second = ChangeJournal(lake), ChangeJournal(lake)
+    first.record("silver/plays", 1, frozenset({"a"}))
+    assert second.users_between("silver/plays", 0, 1) == {"a"}
+    second.record("silver/plays", 2, frozenset({"b", "c"}))
+    assert first.users_between("silver/plays", 0, 2) == {"a", "b", "c"}
+    first.record("silver/plays", 3, frozenset({"d"}))
+    assert second.users_between("silver/plays", 1, 3) == {"b", "c", "d"}
+
+
 def test_a_per_user_step_that_returns_other_users_is_refused(lake, settings, tmp_path) -> None:
     rows = pa.table({"user_id": ["a", "b"], "x": [1, 2]})
     grains = tmp_path / "sql"

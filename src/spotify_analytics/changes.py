@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -39,6 +40,9 @@ class ChangeJournal:
     def __init__(self, lake: Lake):
         self.lake = lake
         self._guard = threading.Lock()
+        # the journal as last read or written, and the file's (mtime, size) then:
+        # a run reads it for every step and rewrites it for every table
+        self._cached: tuple[tuple[int, int], dict] | None = None
 
     def record(
         self,
@@ -64,8 +68,13 @@ class ChangeJournal:
                 del entries[old]
             path = self.lake.state_path(JOURNAL_FILE)
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(journal, sort_keys=True))
-            tmp.replace(path)
+            try:
+                tmp.write_text(json.dumps(journal, sort_keys=True))
+                tmp.replace(path)
+            except BaseException:
+                self._cached = None  # changed in memory only: read the file again
+                raise
+            self._cached = (_stamp(path), journal)
 
     def users_between(self, location: str, old: int, new: int) -> Users:
         """Users changed by versions ``old+1 .. new`` of a runner-written table."""
@@ -92,8 +101,20 @@ class ChangeJournal:
         return frozenset(changed)
 
     def _load(self) -> dict[str, dict[str, list[str] | dict[str, list[str]] | None]]:
+        """The journal (call holding the guard); read again only when the file
+        changed since this object last read or wrote it."""
         path = self.lake.state_path(JOURNAL_FILE)
-        return json.loads(path.read_text()) if path.exists() else {}
+        if not path.exists():
+            return {}
+        stamp = _stamp(path)
+        if self._cached is None or self._cached[0] != stamp:
+            self._cached = (stamp, json.loads(path.read_text()))
+        return self._cached[1]
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_mtime_ns, status.st_size
 
 
 def users_in_new_files(lake: Lake, name: str, old: int, new: int) -> Users:

@@ -271,13 +271,23 @@ class QualityGate:
             )
         return results
 
-    def validate_arrow(self, data: pa.Table, location: str, grain_file: Path) -> None:
-        con = duckdb.connect()
+    def validate_arrow(
+        self,
+        data: pa.Table,
+        location: str,
+        grain_file: Path,
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
+        """Check an Arrow table (on ``con`` if given, else on a connection of its own)."""
+        own = con is None
+        con = duckdb.connect() if con is None else con
         try:
             con.register("__step_output", data)
             self.validate(con, "__step_output", location, grain_file)
         finally:
-            con.close()
+            con.unregister("__step_output")
+            if own:
+                con.close()
 
     def record(self) -> None:
         """MERGE this run's results into ``gold/quality/quality_checks``."""
