@@ -18,8 +18,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import sqlglot
-from sqlglot import exp
 
 from .errors import SpotifyAnalyticsError
 from .lake import KeyFilter, Lake, Snapshot
@@ -241,6 +239,9 @@ def _declared(grain_file: Path) -> Grain:
 
 def upstream_tables(sql: str, *, source: str = "<sql>") -> set[str]:
     """The bare names of the tables a query reads (CTE names excluded)."""
+    import sqlglot  # imported on first use: a run reads the models' inputs from its cache
+    from sqlglot import exp
+
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.ParseError as error:

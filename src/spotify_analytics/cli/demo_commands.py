@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.markup import escape
 
-from ..demo import DemoSummary, build_demo
 from .app import (
     JsonOption,
     LakeOption,
@@ -16,11 +17,16 @@ from .app import (
     settings_for,
 )
 
+if TYPE_CHECKING:
+    from ..demo import DemoSummary
+
 
 @app.command()
 @handle_errors
 def demo(lake: LakeOption = None, as_json: JsonOption = False) -> None:
     """Build a lake from deterministic DEMO DATA (no network), then run the pipeline."""
+    from ..demo import build_demo  # the generators load only for this command
+
     settings = settings_for(lake)
     with progress_bar("demo", quiet=as_json) as show:
 

@@ -8,21 +8,19 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from ..errors import AuthError, SpotifyAnalyticsError
 from ..lake import Lake
-from ..schedule import TickReport, parse_every
-from ..schedule import schedule as run_schedule
-from ..spotify import logged_in_users, refresh_user
-from ..spotify import login as live_login
-from ..spotify.live import UserRefresh
-from ..spotify.redact import LOGGER, install_log_filter, redact
 from ..users import DEFAULT_USER
 from .app import JsonOption, LakeOption, app, err, handle_errors, out, print_json, settings_for
+
+if TYPE_CHECKING:  # the Spotify client (requests, spotipy) loads only for these commands
+    from ..schedule import TickReport
+    from ..spotify.live import UserRefresh
 
 UserOption = Annotated[str, typer.Option("--user", help="Local user name in the lake.")]
 
@@ -35,6 +33,8 @@ class _LevelFormatter(logging.Formatter):
 @contextlib.contextmanager
 def log_to_stderr() -> Iterator[None]:
     """Warnings and errors of live ingestion (retries, gaps, failed steps) on stderr."""
+    from ..spotify.redact import LOGGER, install_log_filter
+
     install_log_filter()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LevelFormatter())
@@ -60,6 +60,9 @@ def login(
     lake: LakeOption = None,
 ) -> None:
     """Log a Spotify account in (OAuth with PKCE); tokens are cached 0600 in the lake."""
+    from ..spotify import login as live_login
+    from ..spotify.redact import install_log_filter
+
     settings = settings_for(lake, spotify_redirect_uri=redirect_uri)
     the_lake = Lake.open(settings.lake, create=True)
     install_log_filter()
@@ -84,6 +87,9 @@ def poll(
     as_json: JsonOption = False,
 ) -> None:
     """Read recently-played (plus track metadata and audio features) into Bronze."""
+    from ..spotify import logged_in_users, refresh_user
+    from ..spotify.redact import redact
+
     settings = settings_for(lake)
     the_lake = Lake.open(settings.lake)
     users = user or logged_in_users(the_lake)
@@ -149,6 +155,9 @@ def schedule(
     lake: LakeOption = None,
 ) -> None:
     """Poll every logged-in user, then an incremental run; repeat. SIGTERM stops cleanly."""
+    from ..schedule import parse_every
+    from ..schedule import schedule as run_schedule
+
     settings = settings_for(lake)
     the_lake = Lake.open(settings.lake)
     every_s = parse_every(every)
