@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from silver_rollups import UTF, rollups
 from spotify_analytics.lake import Lake
 from spotify_analytics.runner import Runner, Step, python_step, run_params, sql_models
 from spotify_analytics.settings import Settings
@@ -149,11 +150,12 @@ def descriptive_models() -> list[Step]:
 def build(lake: Lake, rows: list[dict], *, allow_synthetic: bool = False) -> None:
     """Write the rows as Silver and run every descriptive model on them."""
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    tables = {LWF: table, **rollups(table)}
 
     def silver_fixture(ctx) -> dict[str, pa.Table]:
-        return {LWF: table}
+        return tables
 
-    fixture = python_step(silver_fixture, inputs=[], outputs=[LWF])
+    fixture = python_step(silver_fixture, inputs=[], outputs=list(tables))
     fixture = type(fixture)(**{**fixture.__dict__, "root": str(lake.root / "no_grains")})
     models = descriptive_models()
     settings = Settings(lake=lake.root, allow_synthetic=allow_synthetic)
@@ -451,14 +453,16 @@ def test_yearly_recap(lake: Lake) -> None:
 def test_percentiles_equal_duckdb_quantile_cont(per_user: list[list[float]]) -> None:
     """The portable percentile formula gives exactly DuckDB's quantile_cont."""
     rows = [
-        play(f"u{u}", f"2024-01-01 10:00:{i:02d}", f"a|{i}", valence=v)
+        play(f"u{u}", f"2024-01-01 10:00:{i:02d}", f"a|{u}-{i}", valence=v)
         for u, values in enumerate(per_user)
         for i, v in enumerate(values)
     ]
     if not rows:
         return
     con = duckdb.connect()
-    con.register("listening_with_features", pa.Table.from_pylist(rows, schema=SCHEMA))
+    listening = pa.Table.from_pylist(rows, schema=SCHEMA)
+    con.register("listening_with_features", listening)
+    con.register("user_track_features", rollups(listening)[UTF])
     con.register("run_params", run_params(Settings()))
     model = next(
         step for step in descriptive_models() if step.name == "audio_feature_distributions"
@@ -502,7 +506,9 @@ def test_percentiles_with_ties_and_any_range(per_user: list[list[float]]) -> Non
     if not rows:
         return
     con = duckdb.connect()
-    con.register("listening_with_features", pa.Table.from_pylist(rows, schema=SCHEMA))
+    listening = pa.Table.from_pylist(rows, schema=SCHEMA)
+    con.register("listening_with_features", listening)
+    con.register("user_track_features", rollups(listening)[UTF])
     con.register("run_params", run_params(Settings()))
     model = next(
         step for step in descriptive_models() if step.name == "audio_feature_distributions"

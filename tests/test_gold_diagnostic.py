@@ -18,6 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from silver_rollups import write_rollups
 from spotify_analytics.lake import Lake
 from spotify_analytics.pipeline import pipeline_steps
 from spotify_analytics.runner import (
@@ -34,7 +35,14 @@ from spotify_analytics.steps import weekend_vs_weekday
 
 FEATURES = CONTINUOUS_FEATURES
 FAMILIES = ("diagnostic", "prescriptive")
-SILVER = ("plays", "catalog_tracks", "track_features", "listening_with_features")
+SILVER = (
+    "plays",
+    "catalog_tracks",
+    "track_features",
+    "listening_with_features",
+    "user_track_plays",
+    "user_track_features",
+)
 
 LISTENING_SCHEMA = pa.schema(
     [
@@ -126,7 +134,7 @@ def quadrant(valence: float | None, energy: float | None) -> str | None:
 
 def write_listening(lake: Lake, rows: list[dict]) -> None:
     """Write the rows as Silver, numbering each session's plays as Silver does
-    (session_play_no by played_at, then play_id)."""
+    (session_play_no by played_at, then play_id), with the per-track rollups."""
     rows = [dict(row) for row in rows]
     order = sorted(
         rows, key=lambda r: (r["user_id"], r["session_id"] or "", r["played_at"], r["play_id"])
@@ -136,7 +144,9 @@ def write_listening(lake: Lake, rows: list[dict]) -> None:
         session = (row["user_id"], row["session_id"])
         number = number + 1 if session == previous else 1
         row["session_play_no"], previous = number, session
-    lake.overwrite("silver/listening_with_features", pa.Table.from_pylist(rows, LISTENING_SCHEMA))
+    table = pa.Table.from_pylist(rows, LISTENING_SCHEMA)
+    lake.overwrite("silver/listening_with_features", table)
+    write_rollups(lake, table)
 
 
 def gold_steps() -> list[Step]:
@@ -283,8 +293,8 @@ def test_feature_correlations_pearson_spearman_with_ties(lake: Lake, settings: S
     ]
     rows.append(play(at=at(0, 9), track="x", features=None))
     rows.append(play(at=at(0, 10), track="y", valence=None, energy=0.9))  # incomplete row
-    rows.append(play(user="single", at=at(0, 8), valence=0.3))
-    rows.append(play(user="nofeatures", at=at(0, 8), features=None))
+    rows.append(play(user="single", at=at(0, 8), track="s", valence=0.3))
+    rows.append(play(user="nofeatures", at=at(0, 8), track="n", features=None))
     write_listening(lake, rows)
     result = by(build(lake, settings, "feature_correlations"), "user_id", "feature_x", "feature_y")
     assert {key[0] for key in result} == {"u1", "single"}
@@ -476,8 +486,14 @@ def test_pipeline_builds_our_tables_from_silver() -> None:
     for name, family in OUR_TABLES.items():
         assert steps[name].outputs == (f"{family}/{name}",)
         assert steps[name].grain_file(steps[name].outputs[0]).is_file()
-        assert steps[name].inputs <= {"listening_with_features", "catalog_tracks", "run_params"}
-        assert graph[name] <= {"listening_with_features", "catalog_tracks"}
+        silver = {
+            "listening_with_features",
+            "user_track_features",
+            "user_track_plays",
+            "catalog_tracks",
+        }
+        assert steps[name].inputs <= silver | {"run_params"}
+        assert graph[name] <= silver
 
 
 # -- transpilation ---------------------------------------------------------------------
@@ -499,4 +515,4 @@ def test_models_transpile(family: str, dialect: str) -> None:
         # the output parses back in the target dialect and still names its inputs
         tree = sqlglot.parse_one(text, read=dialect)
         tables = {table.name for table in tree.find_all(sqlglot.exp.Table)}
-        assert "listening_with_features" in tables
+        assert tables & {"listening_with_features", "user_track_features"}

@@ -196,7 +196,7 @@ def test_playlist_bands_history_then_catalog(lake: Lake, settings: Settings) -> 
             play(at=at(3, 8), track="calm", genres=["edm"], **calm),
             play(at=at(4, 8), track="edge", genres=["edm"], **{**boost, "tempo": 114.9}),
             play(at=at(5, 8), track="skipped", is_skip=True, **boost),
-            play(user="nofeatures", at=at(0, 8), track="b1", features=None),
+            play(user="nofeatures", at=at(0, 8), track="nf", features=None),
         ],
     )
     write_catalog(

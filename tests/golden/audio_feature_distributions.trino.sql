@@ -10,14 +10,14 @@
 /* bucket's running count starts at the plays of the buckets below it. A user */
 /* with no usable features gets a row per feature with n_feature_plays = 0 and */
 /* NULL stats. */
-WITH listening AS (
+WITH user_tracks AS (
   SELECT
     *
-  FROM listening_with_features
-), listening_for_users /* DuckDB materialises a CTE that is read more than once, so the user list */ /* scans the plays through its own import */ AS (
+  FROM user_track_features
+), user_tracks_for_users /* DuckDB materialises a CTE that is read more than once, so the user list */ /* reads the tracks through its own import */ AS (
   SELECT
     *
-  FROM listening_with_features
+  FROM user_track_features
 ), params AS (
   SELECT
     allow_synthetic
@@ -37,39 +37,33 @@ WITH listening AS (
     (7, 'liveness'),
     (8, 'tempo'),
     (9, 'loudness')) AS f(feature_no, feature)
-), track_plays /* features belong to the track, so count usable plays per user and track first */ AS (
+), track_plays /* features belong to the track: the usable plays per user and track (not */ /* skipped, with trusted features) come from user_track_features */ AS (
   SELECT
-    l.user_id,
-    l.track_key,
-    COUNT(*) AS plays,
-    MAX(l.danceability) AS danceability,
-    MAX(l.energy) AS energy,
-    MAX(l.valence) AS valence,
-    MAX(l.acousticness) AS acousticness,
-    MAX(l.instrumentalness) AS instrumentalness,
-    MAX(l.speechiness) AS speechiness,
-    MAX(l.liveness) AS liveness,
-    MAX(l.tempo) AS tempo,
-    MAX(l.loudness) AS loudness
-  FROM listening AS l
+    t.user_id,
+    t.track_key,
+    t.n_plays - t.n_skips AS plays,
+    t.danceability,
+    t.energy,
+    t.valence,
+    t.acousticness,
+    t.instrumentalness,
+    t.speechiness,
+    t.liveness,
+    t.tempo,
+    t.loudness
+  FROM user_tracks AS t
   CROSS JOIN params AS p
   WHERE
-    l.is_music
-    AND NOT l.valence IS NULL
-    AND NOT l.is_skip
+    NOT t.valence IS NULL
+    AND t.n_plays > t.n_skips
     AND (
-      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+      COALESCE(t.feature_source, '') <> 'synthetic' OR p.allow_synthetic
     )
-  GROUP BY
-    l.user_id,
-    l.track_key
 ), music_users AS (
   /* every user with music plays, with usable features or not */
   SELECT DISTINCT
-    l.user_id
-  FROM listening_for_users AS l
-  WHERE
-    l.is_music
+    t.user_id
+  FROM user_tracks_for_users AS t
 ), user_stats AS (
   /* per user and feature (wide): plays with the feature, mean, min, max */
   SELECT

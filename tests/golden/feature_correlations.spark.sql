@@ -4,77 +4,64 @@
 /* the mean of their ranks). strength from |pearson_r| (spearman_strength from */
 /* |spearman_rho|): >= 0.7 strong, >= 0.4 moderate, >= 0.2 weak, else negligible. */
 /* Coefficients are NULL with fewer than 3 plays or a feature without spread. */
-/* A track's features repeat on each of its plays, so the plays are first */
-/* counted per distinct feature tuple (weight w) and everything below runs on */
-/* those tuples: the average rank of a value is (plays at or below it) - */
+/* A track's features repeat on each of its plays, so the plays are counted */
+/* per distinct feature tuple (weight w, from user_track_features) and */
+/* everything below runs on those tuples: the average rank of a value is (plays at or below it) - */
 /* (plays at it - 1) / 2, one sort per feature; the coefficients are */
 /* weighted central moments (means first, then sums of w * dx * dy), which is */
 /* what corr() over the plays computes. All 72 coefficients come from one pass */
 /* over the tuples, then are laid out one row per pair. */
-WITH listening AS (
+WITH user_tracks AS (
   SELECT
     *
-  FROM listening_with_features
+  FROM user_track_features
 ), params AS (
   SELECT
     *
   FROM run_params
-), feature_plays AS (
+), tuples AS (
+  /* plays per user and distinct feature tuple: a track's features are its */
+  /* plays' features, so the plays that count (not skipped, trusted, all nine */
+  /* features) are each track's n_plays - n_skips */
   SELECT
-    l.user_id,
-    l.danceability,
-    l.energy,
-    l.loudness,
-    l.speechiness,
-    l.acousticness,
-    l.instrumentalness,
-    l.liveness,
-    l.valence,
-    l.tempo
-  FROM listening AS l
+    t.user_id,
+    t.danceability,
+    t.energy,
+    t.loudness,
+    t.speechiness,
+    t.acousticness,
+    t.instrumentalness,
+    t.liveness,
+    t.valence,
+    t.tempo,
+    SUM(t.n_plays - t.n_skips) AS w
+  FROM user_tracks AS t
   CROSS JOIN params AS p
   WHERE
-    COALESCE(l.is_music, FALSE)
-    AND NOT COALESCE(l.is_skip, FALSE)
-    AND NOT l.user_id IS NULL
+    t.n_plays > t.n_skips
     AND (
-      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+      COALESCE(t.feature_source, '') <> 'synthetic' OR p.allow_synthetic
     )
-    AND NOT l.danceability IS NULL
-    AND NOT l.energy IS NULL
-    AND NOT l.loudness IS NULL
-    AND NOT l.speechiness IS NULL
-    AND NOT l.acousticness IS NULL
-    AND NOT l.instrumentalness IS NULL
-    AND NOT l.liveness IS NULL
-    AND NOT l.valence IS NULL
-    AND NOT l.tempo IS NULL
-), tuples AS (
-  /* plays per user and distinct feature tuple */
-  SELECT
-    f.user_id,
-    f.danceability,
-    f.energy,
-    f.loudness,
-    f.speechiness,
-    f.acousticness,
-    f.instrumentalness,
-    f.liveness,
-    f.valence,
-    f.tempo,
-    COUNT(*) AS w
-  FROM feature_plays AS f
+    AND NOT t.danceability IS NULL
+    AND NOT t.energy IS NULL
+    AND NOT t.loudness IS NULL
+    AND NOT t.speechiness IS NULL
+    AND NOT t.acousticness IS NULL
+    AND NOT t.instrumentalness IS NULL
+    AND NOT t.liveness IS NULL
+    AND NOT t.valence IS NULL
+    AND NOT t.tempo IS NULL
   GROUP BY
-    f.user_id,
-    f.danceability,
-    f.energy,
-    f.loudness,
-    f.speechiness,
-    f.acousticness,
-    f.instrumentalness,
-    f.liveness,
-    f.valence,
-    f.tempo
+    t.user_id,
+    t.danceability,
+    t.energy,
+    t.loudness,
+    t.speechiness,
+    t.acousticness,
+    t.instrumentalness,
+    t.liveness,
+    t.valence,
+    t.tempo
 ), ranked AS (
   SELECT
     t.*,

@@ -12,19 +12,20 @@
 /*     catalog's mean and std (ties: popularity, then track_id). Top 10. */
 /*     Users without genres get none. */
 /* A play's features, feature_source and genres are its track_key's (Silver */
-/* joins them on track_key), so the plays are first reduced to one row per */
-/* user and track (and one per user for the mean valence); the profiles are */
-/* play-weighted means over those rows. Only the session order needs the plays */
-/* themselves, and that window carries narrow rows. */
-WITH listening AS (
+/* joins them on track_key), so the plays are read as one row per user and */
+/* track (user_track_features, and user_track_plays for the names); the mean */
+/* valence and the profiles are play-weighted means over those rows. Only the */
+/* session order and the heard tracks need the plays themselves, and those */
+/* scans carry narrow rows. */
+WITH track_rows AS (
   SELECT
     *
-  FROM listening_with_features
-), listening_for_sequence /* DuckDB materialises a CTE that is read more than once (here: every column */ /* of every play, spilled at scale), so each later scan of the plays has its */ /* own import and reads only the columns it needs */ AS (
+  FROM user_track_features
+), track_spellings AS (
   SELECT
     *
-  FROM listening_with_features
-), listening_for_names AS (
+  FROM user_track_plays
+), listening_for_sequence /* DuckDB materialises a CTE that is read more than once (here: every column */ /* of every play, spilled at scale), so each scan of the plays has its own */ /* import and reads only the columns it needs */ AS (
   SELECT
     *
   FROM listening_with_features
@@ -40,56 +41,40 @@ WITH listening AS (
   SELECT
     *
   FROM run_params
-), track_stats AS (
+), user_tracks AS (
   /* per user and track over the feature plays (music, not skipped, trusted */
-  /* features), plus one row per user (track_key level rolled up): its mean */
-  /* valence over the plays */
+  /* features): a play's features and genres are its track's */
   SELECT
-    l.user_id,
-    l.track_key,
-    l.genres,
-    GROUPING(l.track_key) AS is_user_row,
-    CAST(COUNT(*) AS BIGINT) AS plays,
-    AVG(l.danceability) AS danceability,
-    AVG(l.energy) AS energy,
-    AVG(l.loudness) AS loudness,
-    AVG(l.speechiness) AS speechiness,
-    AVG(l.acousticness) AS acousticness,
-    AVG(l.instrumentalness) AS instrumentalness,
-    AVG(l.liveness) AS liveness,
-    AVG(l.valence) AS valence,
-    AVG(l.tempo) AS tempo
-  FROM listening AS l
+    t.user_id,
+    t.track_key,
+    t.genres,
+    t.n_plays - t.n_skips AS plays,
+    t.danceability,
+    t.energy,
+    t.loudness,
+    t.speechiness,
+    t.acousticness,
+    t.instrumentalness,
+    t.liveness,
+    t.valence,
+    t.tempo
+  FROM track_rows AS t
   CROSS JOIN params AS p
   WHERE
-    COALESCE(l.is_music, FALSE)
-    AND NOT COALESCE(l.is_skip, FALSE)
-    AND NOT l.user_id IS NULL
-    AND NOT l.valence IS NULL
+    t.n_plays > t.n_skips
+    AND NOT t.valence IS NULL
     AND (
-      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
-    )
-  GROUP BY
-    GROUPING SETS (
-      (l.user_id, l.track_key, l.genres),
-      (
-        l.user_id
-      )
+      COALESCE(t.feature_source, '') <> 'synthetic' OR p.allow_synthetic
     )
 ), user_mood AS (
+  /* the user's mean valence over the feature plays */
   SELECT
-    s.user_id,
-    s.valence AS user_mean_valence,
-    s.plays AS n_feature_plays
-  FROM track_stats AS s
-  WHERE
-    s.is_user_row = 1
-), user_tracks AS (
-  SELECT
-    *
-  FROM track_stats
-  WHERE
-    is_user_row = 0
+    h.user_id,
+    CAST(SUM(h.plays * h.valence) AS DOUBLE) / SUM(h.plays) AS user_mean_valence,
+    CAST(SUM(h.plays) AS BIGINT) AS n_feature_plays
+  FROM user_tracks AS h
+  GROUP BY
+    h.user_id
 ), sequenced AS (
   /* the previous music play (not skipped) in the session and its trusted */
   /* valence (null: no usable features); session_play_no orders a session by */
@@ -169,27 +154,22 @@ WITH listening AS (
   WHERE
     rank <= 10
 ), history_names AS (
-  /* names of the picked tracks only (the largest of each over the feature plays) */
+  /* names of the picked tracks only: the largest of each over the spellings */
+  /* the user played without skipping (the picked tracks have trusted features) */
   SELECT
-    l.user_id,
-    l.track_key,
-    MAX(l.track_id) AS track_id,
-    MAX(l.track_name) AS track_name,
-    MAX(l.artist_name) AS artist_name
-  FROM listening_for_names AS l
-  CROSS JOIN params AS p
+    sp.user_id,
+    sp.track_key,
+    MAX(sp.track_id) AS track_id,
+    MAX(sp.track_name) AS track_name,
+    MAX(sp.artist_name) AS artist_name
+  FROM track_spellings AS sp
   INNER JOIN history_top AS h
-    ON l.user_id = h.user_id AND l.track_key = h.track_key
+    ON sp.user_id = h.user_id AND sp.track_key = h.track_key
   WHERE
-    COALESCE(l.is_music, FALSE)
-    AND NOT COALESCE(l.is_skip, FALSE)
-    AND NOT l.valence IS NULL
-    AND (
-      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
-    )
+    sp.n_plays > sp.n_skips
   GROUP BY
-    l.user_id,
-    l.track_key
+    sp.user_id,
+    sp.track_key
 ), lift_profile AS (
   /* mean features of the lift plays: each track weighted by its lift plays */
   SELECT

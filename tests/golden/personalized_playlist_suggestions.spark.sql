@@ -7,14 +7,14 @@
 /* not skipped, with features; most played first), then up to 10 unheard */
 /* catalog tracks in the band from the user's top 3 genres (most popular */
 /* first); rank runs over both, history first. */
-WITH listening AS (
+WITH user_tracks AS (
   SELECT
     *
-  FROM listening_with_features
-), listening_for_names /* DuckDB materialises a CTE that is read more than once (here: every play, */ /* spilled at scale), so each scan of the plays has its own import and reads */ /* only the columns it needs */ AS (
+  FROM user_track_features
+), track_spellings AS (
   SELECT
     *
-  FROM listening_with_features
+  FROM user_track_plays
 ), listening_for_heard AS (
   SELECT
     *
@@ -36,35 +36,28 @@ WITH listening AS (
     ('relaxation', 0.0, 0.4, 0.0, 1.0, 0.0, 0.5, 0.0, 1.0, 0.0, 110.0),
     ('mood_lift', 0.5, 1.0, 0.7, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1000.0) AS bands(playlist, energy_min, energy_max, valence_min, valence_max, danceability_min, acousticness_min, instrumentalness_min, speechiness_max, tempo_min, tempo_max)
 ), history_tracks AS (
-  /* per user and track over the feature plays (music, not skipped, with */
-  /* trusted features); a play's features and genres are its track's, so */
-  /* grouping by the genre list too splits no track */
+  /* per user and track, the feature plays (music, not skipped, with trusted */
+  /* features): a play's features and genres are its track's */
   SELECT
-    l.user_id,
-    l.track_key,
-    l.genres,
-    CAST(COUNT(*) AS BIGINT) AS user_plays,
-    AVG(l.valence) AS valence,
-    AVG(l.energy) AS energy,
-    AVG(l.danceability) AS danceability,
-    AVG(l.acousticness) AS acousticness,
-    AVG(l.instrumentalness) AS instrumentalness,
-    AVG(l.speechiness) AS speechiness,
-    AVG(l.tempo) AS tempo
-  FROM listening AS l
+    t.user_id,
+    t.track_key,
+    t.genres,
+    t.n_plays - t.n_skips AS user_plays,
+    t.valence,
+    t.energy,
+    t.danceability,
+    t.acousticness,
+    t.instrumentalness,
+    t.speechiness,
+    t.tempo
+  FROM user_tracks AS t
   CROSS JOIN params AS p
   WHERE
-    COALESCE(l.is_music, FALSE)
-    AND NOT COALESCE(l.is_skip, FALSE)
-    AND NOT l.user_id IS NULL
-    AND NOT l.valence IS NULL
+    t.n_plays > t.n_skips
+    AND NOT t.valence IS NULL
     AND (
-      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
+      COALESCE(t.feature_source, '') <> 'synthetic' OR p.allow_synthetic
     )
-  GROUP BY
-    l.user_id,
-    l.track_key,
-    l.genres
 ), genre_lists AS (
   /* feature plays per genre list (tracks share lists), unnested below */
   SELECT
@@ -143,32 +136,27 @@ WITH listening AS (
   WHERE
     source_rank <= 10
 ), history_names AS (
-  /* names of the picked tracks only (the largest of each over the feature plays) */
+  /* names of the picked tracks only: the largest of each over the spellings */
+  /* the user played without skipping (the picked tracks have trusted features) */
   SELECT
-    l.user_id,
-    l.track_key,
-    MAX(l.track_id) AS track_id,
-    MAX(l.track_name) AS track_name,
-    MAX(l.artist_name) AS artist_name
-  FROM listening_for_names AS l
-  CROSS JOIN params AS p
+    sp.user_id,
+    sp.track_key,
+    MAX(sp.track_id) AS track_id,
+    MAX(sp.track_name) AS track_name,
+    MAX(sp.artist_name) AS artist_name
+  FROM track_spellings AS sp
   INNER JOIN (
     SELECT DISTINCT
       t.user_id,
       t.track_key
     FROM history_top AS t
   ) AS h
-    ON l.user_id = h.user_id AND l.track_key = h.track_key
+    ON sp.user_id = h.user_id AND sp.track_key = h.track_key
   WHERE
-    COALESCE(l.is_music, FALSE)
-    AND NOT COALESCE(l.is_skip, FALSE)
-    AND NOT l.valence IS NULL
-    AND (
-      COALESCE(l.feature_source, '') <> 'synthetic' OR p.allow_synthetic
-    )
+    sp.n_plays > sp.n_skips
   GROUP BY
-    l.user_id,
-    l.track_key
+    sp.user_id,
+    sp.track_key
 ), history_picks AS (
   SELECT
     h.user_id,

@@ -1,27 +1,20 @@
 /* A user's 50 most played catalog genres. A play of a track listed under */
 /* several genres counts once for each. share_of_plays is the share of the */
 /* user's music plays whose track has genres. Ties: minutes, then genre. */
-WITH listening AS (
+WITH user_tracks AS (
   SELECT
     *
-  FROM listening_with_features
+  FROM user_track_features
 ), track_plays AS (
-  /* a track's plays share its genre list: count per user, track and list first */
+  /* a track's plays share its genre list: plays per user and track */
   SELECT
-    l.user_id,
-    l.track_key,
-    l.genres,
-    COUNT(*) AS plays,
-    COUNT(*) FILTER(WHERE
-      l.is_skip) AS skips,
-    SUM(l.ms_played) AS ms_played
-  FROM listening AS l
-  WHERE
-    l.is_music
-  GROUP BY
-    l.user_id,
-    l.track_key,
-    l.genres
+    t.user_id,
+    t.track_key,
+    t.genres,
+    t.n_plays AS plays,
+    t.n_skips AS skips,
+    t.ms_played
+  FROM user_tracks AS t
 ), exploded AS (
   SELECT
     t.user_id,

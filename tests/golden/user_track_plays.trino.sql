@@ -1,8 +1,10 @@
 /* user_track_plays: how often each user played each music track, per spelling. */
 /* One row per user, track_key, track_id and names (artist, title) as the plays */
-/* carry them. The track lookup tables (track_catalog_matches, track_features) */
-/* count plays from here: a few rows per track and user instead of every play, so */
-/* rebuilding the keys a few users' new plays touched reads little. */
+/* carry them, with the skips among those plays and the milliseconds played */
+/* (all of them, and those of the plays that were not skipped). The track lookup */
+/* tables (track_catalog_matches, track_features) count plays from here: a few */
+/* rows per track and user instead of every play, so rebuilding the keys a few */
+/* users' new plays touched reads little; user_track_features sums it per track. */
 WITH play_rows AS (
   SELECT
     *
@@ -13,7 +15,9 @@ WITH play_rows AS (
     track_key,
     track_id,
     artist_name,
-    track_name
+    track_name,
+    COALESCE(is_skip, FALSE) AS is_skip,
+    ms_played
   FROM play_rows
   WHERE
     is_music AND NOT track_key IS NULL
@@ -24,7 +28,12 @@ WITH play_rows AS (
     track_id,
     artist_name,
     track_name,
-    COUNT(*) AS n_plays
+    COUNT(*) AS n_plays,
+    COUNT(*) FILTER(WHERE
+      is_skip) AS n_skips,
+    CAST(SUM(ms_played) AS BIGINT) AS ms_played,
+    CAST(SUM(ms_played) FILTER(WHERE
+      NOT is_skip) AS BIGINT) AS ms_played_not_skipped
   FROM music_plays
   GROUP BY
     user_id,

@@ -10,14 +10,14 @@
 -- bucket's running count starts at the plays of the buckets below it. A user
 -- with no usable features gets a row per feature with n_feature_plays = 0 and
 -- NULL stats.
-with listening as (
-    select * from listening_with_features
+with user_tracks as (
+    select * from user_track_features
 ),
 
 -- DuckDB materialises a CTE that is read more than once, so the user list
--- scans the plays through its own import
-listening_for_users as (
-    select * from listening_with_features
+-- reads the tracks through its own import
+user_tracks_for_users as (
+    select * from user_track_features
 ),
 
 params as (
@@ -37,33 +37,32 @@ features as (
     ) as f (feature_no, feature)
 ),
 
--- features belong to the track, so count usable plays per user and track first
+-- features belong to the track: the usable plays per user and track (not
+-- skipped, with trusted features) come from user_track_features
 track_plays as (
     select
-        l.user_id,
-        l.track_key,
-        count(*) as plays,
-        max(l.danceability) as danceability,
-        max(l.energy) as energy,
-        max(l.valence) as valence,
-        max(l.acousticness) as acousticness,
-        max(l.instrumentalness) as instrumentalness,
-        max(l.speechiness) as speechiness,
-        max(l.liveness) as liveness,
-        max(l.tempo) as tempo,
-        max(l.loudness) as loudness
-    from listening as l
+        t.user_id,
+        t.track_key,
+        t.n_plays - t.n_skips as plays,
+        t.danceability,
+        t.energy,
+        t.valence,
+        t.acousticness,
+        t.instrumentalness,
+        t.speechiness,
+        t.liveness,
+        t.tempo,
+        t.loudness
+    from user_tracks as t
     cross join params as p
-    where l.is_music
-        and l.valence is not null
-        and not l.is_skip
-        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-    group by l.user_id, l.track_key
+    where t.valence is not null
+        and t.n_plays > t.n_skips
+        and (coalesce(t.feature_source, '') <> 'synthetic' or p.allow_synthetic)
 ),
 
 music_users as (
     -- every user with music plays, with usable features or not
-    select distinct l.user_id from listening_for_users as l where l.is_music
+    select distinct t.user_id from user_tracks_for_users as t
 ),
 
 user_stats as (

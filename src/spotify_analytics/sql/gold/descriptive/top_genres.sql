@@ -1,22 +1,20 @@
 -- A user's 50 most played catalog genres. A play of a track listed under
 -- several genres counts once for each. share_of_plays is the share of the
 -- user's music plays whose track has genres. Ties: minutes, then genre.
-with listening as (
-    select * from listening_with_features
+with user_tracks as (
+    select * from user_track_features
 ),
 
 track_plays as (
-    -- a track's plays share its genre list: count per user, track and list first
+    -- a track's plays share its genre list: plays per user and track
     select
-        l.user_id,
-        l.track_key,
-        l.genres,
-        count(*) as plays,
-        count(*) filter (where l.is_skip) as skips,
-        sum(l.ms_played) as ms_played
-    from listening as l
-    where l.is_music
-    group by l.user_id, l.track_key, l.genres
+        t.user_id,
+        t.track_key,
+        t.genres,
+        t.n_plays as plays,
+        t.n_skips as skips,
+        t.ms_played
+    from user_tracks as t
 ),
 
 exploded as (

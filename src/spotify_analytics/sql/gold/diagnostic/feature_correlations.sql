@@ -4,66 +4,51 @@
 -- the mean of their ranks). strength from |pearson_r| (spearman_strength from
 -- |spearman_rho|): >= 0.7 strong, >= 0.4 moderate, >= 0.2 weak, else negligible.
 -- Coefficients are NULL with fewer than 3 plays or a feature without spread.
--- A track's features repeat on each of its plays, so the plays are first
--- counted per distinct feature tuple (weight w) and everything below runs on
--- those tuples: the average rank of a value is (plays at or below it) -
+-- A track's features repeat on each of its plays, so the plays are counted
+-- per distinct feature tuple (weight w, from user_track_features) and
+-- everything below runs on those tuples: the average rank of a value is (plays at or below it) -
 -- (plays at it - 1) / 2, one sort per feature; the coefficients are
 -- weighted central moments (means first, then sums of w * dx * dy), which is
 -- what corr() over the plays computes. All 72 coefficients come from one pass
 -- over the tuples, then are laid out one row per pair.
-with listening as (
-    select * from listening_with_features
+with user_tracks as (
+    select * from user_track_features
 ),
 
 params as (
     select * from run_params
 ),
 
-feature_plays as (
-    select
-        l.user_id,
-        l.danceability,
-        l.energy,
-        l.loudness,
-        l.speechiness,
-        l.acousticness,
-        l.instrumentalness,
-        l.liveness,
-        l.valence,
-        l.tempo
-    from listening as l
-    cross join params as p
-    where coalesce(l.is_music, false)
-        and not coalesce(l.is_skip, false)
-        and l.user_id is not null
-        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-        and l.danceability is not null
-        and l.energy is not null
-        and l.loudness is not null
-        and l.speechiness is not null
-        and l.acousticness is not null
-        and l.instrumentalness is not null
-        and l.liveness is not null
-        and l.valence is not null
-        and l.tempo is not null
-),
-
 tuples as (
-    -- plays per user and distinct feature tuple
+    -- plays per user and distinct feature tuple: a track's features are its
+    -- plays' features, so the plays that count (not skipped, trusted, all nine
+    -- features) are each track's n_plays - n_skips
     select
-        f.user_id,
-        f.danceability,
-        f.energy,
-        f.loudness,
-        f.speechiness,
-        f.acousticness,
-        f.instrumentalness,
-        f.liveness,
-        f.valence,
-        f.tempo,
-        count(*) as w
-    from feature_plays as f
-    group by f.user_id, f.danceability, f.energy, f.loudness, f.speechiness, f.acousticness, f.instrumentalness, f.liveness, f.valence, f.tempo
+        t.user_id,
+        t.danceability,
+        t.energy,
+        t.loudness,
+        t.speechiness,
+        t.acousticness,
+        t.instrumentalness,
+        t.liveness,
+        t.valence,
+        t.tempo,
+        sum(t.n_plays - t.n_skips) as w
+    from user_tracks as t
+    cross join params as p
+    where t.n_plays > t.n_skips
+        and (coalesce(t.feature_source, '') <> 'synthetic' or p.allow_synthetic)
+        and t.danceability is not null
+        and t.energy is not null
+        and t.loudness is not null
+        and t.speechiness is not null
+        and t.acousticness is not null
+        and t.instrumentalness is not null
+        and t.liveness is not null
+        and t.valence is not null
+        and t.tempo is not null
+    group by t.user_id, t.danceability, t.energy, t.loudness, t.speechiness, t.acousticness, t.instrumentalness, t.liveness, t.valence, t.tempo
 ),
 
 ranked as (

@@ -12,22 +12,23 @@
 --     catalog's mean and std (ties: popularity, then track_id). Top 10.
 --     Users without genres get none.
 -- A play's features, feature_source and genres are its track_key's (Silver
--- joins them on track_key), so the plays are first reduced to one row per
--- user and track (and one per user for the mean valence); the profiles are
--- play-weighted means over those rows. Only the session order needs the plays
--- themselves, and that window carries narrow rows.
-with listening as (
-    select * from listening_with_features
+-- joins them on track_key), so the plays are read as one row per user and
+-- track (user_track_features, and user_track_plays for the names); the mean
+-- valence and the profiles are play-weighted means over those rows. Only the
+-- session order and the heard tracks need the plays themselves, and those
+-- scans carry narrow rows.
+with track_rows as (
+    select * from user_track_features
+),
+
+track_spellings as (
+    select * from user_track_plays
 ),
 
 -- DuckDB materialises a CTE that is read more than once (here: every column
--- of every play, spilled at scale), so each later scan of the plays has its
--- own import and reads only the columns it needs
+-- of every play, spilled at scale), so each scan of the plays has its own
+-- import and reads only the columns it needs
 listening_for_sequence as (
-    select * from listening_with_features
-),
-
-listening_for_names as (
     select * from listening_with_features
 ),
 
@@ -43,46 +44,38 @@ params as (
     select * from run_params
 ),
 
-track_stats as (
+user_tracks as (
     -- per user and track over the feature plays (music, not skipped, trusted
-    -- features), plus one row per user (track_key level rolled up): its mean
-    -- valence over the plays
+    -- features): a play's features and genres are its track's
     select
-        l.user_id,
-        l.track_key,
-        l.genres,
-        grouping(l.track_key) as is_user_row,
-        cast(count(*) as bigint) as plays,
-        avg(l.danceability) as danceability,
-        avg(l.energy) as energy,
-        avg(l.loudness) as loudness,
-        avg(l.speechiness) as speechiness,
-        avg(l.acousticness) as acousticness,
-        avg(l.instrumentalness) as instrumentalness,
-        avg(l.liveness) as liveness,
-        avg(l.valence) as valence,
-        avg(l.tempo) as tempo
-    from listening as l
+        t.user_id,
+        t.track_key,
+        t.genres,
+        t.n_plays - t.n_skips as plays,
+        t.danceability,
+        t.energy,
+        t.loudness,
+        t.speechiness,
+        t.acousticness,
+        t.instrumentalness,
+        t.liveness,
+        t.valence,
+        t.tempo
+    from track_rows as t
     cross join params as p
-    where coalesce(l.is_music, false)
-        and not coalesce(l.is_skip, false)
-        and l.user_id is not null
-        and l.valence is not null
-        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-    group by grouping sets ((l.user_id, l.track_key, l.genres), (l.user_id))
+    where t.n_plays > t.n_skips
+        and t.valence is not null
+        and (coalesce(t.feature_source, '') <> 'synthetic' or p.allow_synthetic)
 ),
 
 user_mood as (
+    -- the user's mean valence over the feature plays
     select
-        s.user_id,
-        s.valence as user_mean_valence,
-        s.plays as n_feature_plays
-    from track_stats as s
-    where s.is_user_row = 1
-),
-
-user_tracks as (
-    select * from track_stats where is_user_row = 0
+        h.user_id,
+        sum(h.plays * h.valence) / sum(h.plays) as user_mean_valence,
+        cast(sum(h.plays) as bigint) as n_feature_plays
+    from user_tracks as h
+    group by h.user_id
 ),
 
 sequenced as (
@@ -168,22 +161,19 @@ history_top as (
 ),
 
 history_names as (
-    -- names of the picked tracks only (the largest of each over the feature plays)
+    -- names of the picked tracks only: the largest of each over the spellings
+    -- the user played without skipping (the picked tracks have trusted features)
     select
-        l.user_id,
-        l.track_key,
-        max(l.track_id) as track_id,
-        max(l.track_name) as track_name,
-        max(l.artist_name) as artist_name
-    from listening_for_names as l
-    cross join params as p
+        sp.user_id,
+        sp.track_key,
+        max(sp.track_id) as track_id,
+        max(sp.track_name) as track_name,
+        max(sp.artist_name) as artist_name
+    from track_spellings as sp
     inner join history_top as h
-        on l.user_id = h.user_id and l.track_key = h.track_key
-    where coalesce(l.is_music, false)
-        and not coalesce(l.is_skip, false)
-        and l.valence is not null
-        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-    group by l.user_id, l.track_key
+        on sp.user_id = h.user_id and sp.track_key = h.track_key
+    where sp.n_plays > sp.n_skips
+    group by sp.user_id, sp.track_key
 ),
 
 lift_profile as (

@@ -7,15 +7,12 @@
 -- not skipped, with features; most played first), then up to 10 unheard
 -- catalog tracks in the band from the user's top 3 genres (most popular
 -- first); rank runs over both, history first.
-with listening as (
-    select * from listening_with_features
+with user_tracks as (
+    select * from user_track_features
 ),
 
--- DuckDB materialises a CTE that is read more than once (here: every play,
--- spilled at scale), so each scan of the plays has its own import and reads
--- only the columns it needs
-listening_for_names as (
-    select * from listening_with_features
+track_spellings as (
+    select * from user_track_plays
 ),
 
 listening_for_heard as (
@@ -52,29 +49,25 @@ bands as (
 ),
 
 history_tracks as (
-    -- per user and track over the feature plays (music, not skipped, with
-    -- trusted features); a play's features and genres are its track's, so
-    -- grouping by the genre list too splits no track
+    -- per user and track, the feature plays (music, not skipped, with trusted
+    -- features): a play's features and genres are its track's
     select
-        l.user_id,
-        l.track_key,
-        l.genres,
-        cast(count(*) as bigint) as user_plays,
-        avg(l.valence) as valence,
-        avg(l.energy) as energy,
-        avg(l.danceability) as danceability,
-        avg(l.acousticness) as acousticness,
-        avg(l.instrumentalness) as instrumentalness,
-        avg(l.speechiness) as speechiness,
-        avg(l.tempo) as tempo
-    from listening as l
+        t.user_id,
+        t.track_key,
+        t.genres,
+        t.n_plays - t.n_skips as user_plays,
+        t.valence,
+        t.energy,
+        t.danceability,
+        t.acousticness,
+        t.instrumentalness,
+        t.speechiness,
+        t.tempo
+    from user_tracks as t
     cross join params as p
-    where coalesce(l.is_music, false)
-        and not coalesce(l.is_skip, false)
-        and l.user_id is not null
-        and l.valence is not null
-        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-    group by l.user_id, l.track_key, l.genres
+    where t.n_plays > t.n_skips
+        and t.valence is not null
+        and (coalesce(t.feature_source, '') <> 'synthetic' or p.allow_synthetic)
 ),
 
 genre_lists as (
@@ -153,22 +146,19 @@ history_top as (
 ),
 
 history_names as (
-    -- names of the picked tracks only (the largest of each over the feature plays)
+    -- names of the picked tracks only: the largest of each over the spellings
+    -- the user played without skipping (the picked tracks have trusted features)
     select
-        l.user_id,
-        l.track_key,
-        max(l.track_id) as track_id,
-        max(l.track_name) as track_name,
-        max(l.artist_name) as artist_name
-    from listening_for_names as l
-    cross join params as p
+        sp.user_id,
+        sp.track_key,
+        max(sp.track_id) as track_id,
+        max(sp.track_name) as track_name,
+        max(sp.artist_name) as artist_name
+    from track_spellings as sp
     inner join (select distinct t.user_id, t.track_key from history_top as t) as h
-        on l.user_id = h.user_id and l.track_key = h.track_key
-    where coalesce(l.is_music, false)
-        and not coalesce(l.is_skip, false)
-        and l.valence is not null
-        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-    group by l.user_id, l.track_key
+        on sp.user_id = h.user_id and sp.track_key = h.track_key
+    where sp.n_plays > sp.n_skips
+    group by sp.user_id, sp.track_key
 ),
 
 history_picks as (
