@@ -1,4 +1,5 @@
-"""Silver `track_features`, `track_catalog_matches`, `listening_with_features`."""
+"""Silver `track_features`, `track_catalog_matches`, `listening_with_features`,
+`user_track_plays` and `user_track_features`."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ SQL_STEPS = (
     "user_track_plays",
     "track_features",
     "listening_with_features",
+    "user_track_features",
 )
 
 
@@ -118,7 +120,14 @@ def build(
     Runner(lake, settings, list(silver_steps())).run(full=True)
     tables = {
         name: lake.read(name).to_pylist()
-        for name in ("plays", "track_features", "listening_with_features", "track_catalog_matches")
+        for name in (
+            "plays",
+            "track_features",
+            "listening_with_features",
+            "track_catalog_matches",
+            "user_track_plays",
+            "user_track_features",
+        )
     }
     _assert_unique(tables["track_features"], "track_key")
     _assert_unique(tables["track_catalog_matches"], "track_key")
@@ -216,6 +225,49 @@ def test_no_row_multiplication_and_mood_quadrants(lake: Lake) -> None:
         "cat2": "neutral",
         "none": None,
     }
+
+
+def test_plays_per_user_and_track_sum_the_spellings_with_the_track_features(lake: Lake) -> None:
+    """user_track_plays counts plays, skips and milliseconds per spelling;
+    user_track_features sums them per track and carries the track's features,
+    so it agrees with listening_with_features summed per user and track."""
+    plays = [
+        play(0, "Artist A", "First", "sp1"),
+        play(1, "artist a", "First", "sp1", ms=10_000),  # a skip, spelled another way
+        play(2, "Artist A", "First", "sp1", ms=100_000),
+        play(3, "Artist B", "Second", "cat2", user="v"),
+        play(4, "Artist B", "Second", "cat2", user="v", ms=None),  # no length: no minutes
+        play(
+            5, None, None, None, content_type="episode", is_music=False,
+            episode_name="Ep", episode_show_name="Show",
+        ),
+    ]  # fmt: skip
+    tables = build(lake, plays=plays, catalog=CATALOG, provided=PROVIDED)
+    spellings = {(r["user_id"], r["artist_name"]): r for r in tables["user_track_plays"]}
+    assert set(spellings) == {("u", "Artist A"), ("u", "artist a"), ("v", "Artist B")}
+    counts = {k: (r["n_plays"], r["n_skips"], r["ms_played"], r["ms_played_not_skipped"])
+              for k, r in spellings.items()}  # fmt: skip
+    assert counts == {
+        ("u", "Artist A"): (2, 0, 300_000, 300_000),
+        ("u", "artist a"): (1, 1, 10_000, None),
+        ("v", "Artist B"): (2, 0, 200_000, 200_000),
+    }
+    tracks = {(r["user_id"], r["track_key"]): r for r in tables["user_track_features"]}
+    assert set(tracks) == {("u", "artist a|first"), ("v", "artist b|second")}
+    first = tracks[("u", "artist a|first")]
+    assert (first["n_plays"], first["n_skips"], first["ms_played"]) == (3, 1, 310_000)
+    assert first["ms_played_not_skipped"] == 300_000
+    assert first["feature_source"] == "spotify_api" and first["valence"] == 0.99
+    second = tracks[("v", "artist b|second")]
+    assert second["genres"] == ["alt-rock", "indie", "rock"] and second["valence"] == 0.22
+    for (user, key), row in tracks.items():
+        mine = [r for r in tables["listening_with_features"]
+                if (r["user_id"], r["track_key"]) == (user, key)]  # fmt: skip
+        assert row["n_plays"] == len(mine)
+        assert row["n_skips"] == sum(r["is_skip"] for r in mine)
+        assert row["ms_played"] == sum(r["ms_played"] or 0 for r in mine)
+        for name in (*FEATURE_COLUMNS, "feature_source", "genres", "catalog_track_id"):
+            assert all(r[name] == row[name] for r in mine), name
 
 
 def test_podcasts_and_a_user_without_features(lake: Lake) -> None:
