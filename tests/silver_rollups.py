@@ -37,6 +37,7 @@ FEATURE_COLUMNS = {
     "valence": "double",
     "tempo": "double",
     "time_signature": "bigint",
+    "mood_quadrant": "varchar",
 }
 
 

@@ -1,5 +1,6 @@
-/* listening_with_features: every play with its track's audio features (music only). */
-/* track_features has one row per track_key, so the join never multiplies plays. */
+/* listening_with_features: every play with its track's audio features and mood */
+/* quadrant (music only). track_features has one row per track_key, so the join */
+/* never multiplies plays. */
 WITH play_rows AS (
   SELECT
     *
@@ -27,7 +28,8 @@ WITH play_rows AS (
     features.liveness,
     features.valence,
     features.tempo,
-    features.time_signature
+    features.time_signature,
+    features.mood_quadrant
   FROM play_rows
   /* podcasts get no features; the key is nulled (not an extra join condition) so */
   /* the join stays a hash join */
@@ -35,20 +37,7 @@ WITH play_rows AS (
     ON features.track_key = CASE WHEN play_rows.is_music THEN play_rows.track_key END
 ), final AS (
   SELECT
-    *,
-    CASE
-      WHEN valence IS NULL OR energy IS NULL
-      THEN NULL
-      WHEN valence >= 0.6 AND energy >= 0.6
-      THEN 'happy-energetic'
-      WHEN valence >= 0.6 AND energy < 0.4
-      THEN 'happy-calm'
-      WHEN valence < 0.4 AND energy >= 0.6
-      THEN 'sad-energetic'
-      WHEN valence < 0.4 AND energy < 0.4
-      THEN 'sad-calm'
-      ELSE 'neutral'
-    END AS mood_quadrant
+    *
   FROM joined
 )
 SELECT

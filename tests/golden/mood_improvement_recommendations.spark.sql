@@ -13,10 +13,11 @@
 /*     Users without genres get none. */
 /* A play's features, feature_source and genres are its track_key's (Silver */
 /* joins them on track_key), so the plays are read as one row per user and */
-/* track (user_track_features, and user_track_plays for the names); the mean */
-/* valence and the profiles are play-weighted means over those rows. Only the */
-/* session order and the heard tracks need the plays themselves, and those */
-/* scans carry narrow rows. */
+/* track (user_track_features, and user_track_plays for the names and the */
+/* heard tracks); the mean valence and the profiles are play-weighted means */
+/* over those rows. Only the session order needs the plays themselves, and */
+/* that window carries narrow rows. DuckDB materialises a CTE that is read */
+/* more than once, so each use of a table has its own import. */
 WITH track_rows AS (
   SELECT
     *
@@ -25,14 +26,18 @@ WITH track_rows AS (
   SELECT
     *
   FROM user_track_plays
-), listening_for_sequence /* DuckDB materialises a CTE that is read more than once (here: every column */ /* of every play, spilled at scale), so each scan of the plays has its own */ /* import and reads only the columns it needs */ AS (
+), listening_for_sequence AS (
   SELECT
     *
   FROM listening_with_features
-), listening_for_heard AS (
+), heard_tracks AS (
   SELECT
     *
-  FROM listening_with_features
+  FROM user_track_features
+), heard_spellings AS (
+  SELECT
+    *
+  FROM user_track_plays
 ), catalog AS (
   SELECT
     *
@@ -289,13 +294,17 @@ WITH track_rows AS (
     g.genre_rank <= 3
 ), heard AS (
   /* catalog tracks the user has played (catalog_track_id is the catalog track */
-  /* linked by id, else by name; a played id outside the catalog never matches) */
+  /* linked by id, else by name; a played id outside the catalog never */
+  /* matches); only music plays carry either, so the user's tracks and their */
+  /* spellings hold them all */
   SELECT DISTINCT
-    l.user_id,
-    COALESCE(l.catalog_track_id, l.track_id) AS track_id
-  FROM listening_for_heard AS l
+    sp.user_id,
+    COALESCE(t.catalog_track_id, sp.track_id) AS track_id
+  FROM heard_spellings AS sp
+  INNER JOIN heard_tracks AS t
+    ON sp.user_id = t.user_id AND sp.track_key = t.track_key
   WHERE
-    NOT COALESCE(l.catalog_track_id, l.track_id) IS NULL
+    NOT COALESCE(t.catalog_track_id, sp.track_id) IS NULL
 ), catalog_z AS (
   /* every catalog track in z-scores (catalog mean and std per feature) */
   SELECT

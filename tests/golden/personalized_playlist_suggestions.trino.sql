@@ -7,6 +7,10 @@
 /* not skipped, with features; most played first), then up to 10 unheard */
 /* catalog tracks in the band from the user's top 3 genres (most popular */
 /* first); rank runs over both, history first. */
+/* A play's features and genres are its track's, so the plays are read as one */
+/* row per user and track (user_track_features, and user_track_plays for the */
+/* names and the heard tracks). DuckDB materialises a CTE that is read more */
+/* than once, so each use of a table has its own import. */
 WITH user_tracks AS (
   SELECT
     *
@@ -15,10 +19,14 @@ WITH user_tracks AS (
   SELECT
     *
   FROM user_track_plays
-), listening_for_heard AS (
+), heard_tracks AS (
   SELECT
     *
-  FROM listening_with_features
+  FROM user_track_features
+), heard_spellings AS (
+  SELECT
+    *
+  FROM user_track_plays
 ), catalog AS (
   SELECT
     *
@@ -239,13 +247,17 @@ WITH user_tracks AS (
     )
 ), heard AS (
   /* catalog tracks the user has played (catalog_track_id is the catalog track */
-  /* linked by id, else by name; a played id outside the catalog never matches) */
+  /* linked by id, else by name; a played id outside the catalog never */
+  /* matches); only music plays carry either, so the user's tracks and their */
+  /* spellings hold them all */
   SELECT DISTINCT
-    l.user_id,
-    COALESCE(l.catalog_track_id, l.track_id) AS track_id
-  FROM listening_for_heard AS l
+    sp.user_id,
+    COALESCE(t.catalog_track_id, sp.track_id) AS track_id
+  FROM heard_spellings AS sp
+  INNER JOIN heard_tracks AS t
+    ON sp.user_id = t.user_id AND sp.track_key = t.track_key
   WHERE
-    NOT COALESCE(l.catalog_track_id, l.track_id) IS NULL
+    NOT COALESCE(t.catalog_track_id, sp.track_id) IS NULL
 ), catalog_candidates AS (
   /* unheard banded tracks in the user's top 3 genres, once per such genre */
   SELECT

@@ -1,33 +1,26 @@
 /* A user's 50 most played artists (primary artist of each play): plays, skips, */
 /* minutes, distinct tracks and share of the user's music plays. Ties are */
 /* broken by minutes, then artist name. */
-WITH listening AS (
+WITH track_spellings AS (
   SELECT
     *
-  FROM listening_with_features
-), music_plays AS (
-  SELECT
-    l.user_id,
-    l.artist_name,
-    l.track_key,
-    l.ms_played,
-    l.is_skip
-  FROM listening AS l
-  WHERE
-    l.is_music AND NOT l.artist_name IS NULL
+  FROM user_track_plays
 ), per_artist AS (
+  /* user_track_plays counts a user's music plays per track and spelling of */
+  /* the names, so the artist's plays are the sums over its rows */
   SELECT
-    m.user_id,
-    m.artist_name,
-    CAST(COUNT(*) AS BIGINT) AS plays,
-    CAST(COUNT(*) FILTER(WHERE
-      m.is_skip) AS BIGINT) AS skips,
-    CAST(COUNT(DISTINCT m.track_key) AS BIGINT) AS distinct_tracks,
-    CAST(SUM(m.ms_played) AS DOUBLE) / 60000.0 AS minutes
-  FROM music_plays AS m
+    t.user_id,
+    t.artist_name,
+    CAST(SUM(t.n_plays) AS BIGINT) AS plays,
+    CAST(SUM(t.n_skips) AS BIGINT) AS skips,
+    CAST(COUNT(DISTINCT t.track_key) AS BIGINT) AS distinct_tracks,
+    CAST(SUM(t.ms_played) AS DOUBLE) / 60000.0 AS minutes
+  FROM track_spellings AS t
+  WHERE
+    NOT t.artist_name IS NULL
   GROUP BY
-    m.user_id,
-    m.artist_name
+    t.user_id,
+    t.artist_name
 ), user_plays AS (
   SELECT
     a.user_id,

@@ -288,7 +288,7 @@ WITH track_plays AS (
       ORDER BY link_priority NULLS LAST, n_plays DESC, catalog_track_id NULLS LAST
     ) AS link_rank
   FROM catalog_links
-), final AS (
+), resolved AS (
   SELECT
     played_tracks.track_key,
     chosen.feature_source,
@@ -315,6 +315,23 @@ WITH track_plays AS (
     ON best_links.track_key = played_tracks.track_key AND best_links.link_rank = 1
   LEFT JOIN catalog
     ON catalog.track_id = best_links.catalog_track_id
+), final /* the track's mood quadrant from its valence and energy (null without them) */ AS (
+  SELECT
+    resolved.*,
+    CASE
+      WHEN resolved.valence IS NULL OR resolved.energy IS NULL
+      THEN NULL
+      WHEN resolved.valence >= 0.6 AND resolved.energy >= 0.6
+      THEN 'happy-energetic'
+      WHEN resolved.valence >= 0.6 AND resolved.energy < 0.4
+      THEN 'happy-calm'
+      WHEN resolved.valence < 0.4 AND resolved.energy >= 0.6
+      THEN 'sad-energetic'
+      WHEN resolved.valence < 0.4 AND resolved.energy < 0.4
+      THEN 'sad-calm'
+      ELSE 'neutral'
+    END AS mood_quadrant
+  FROM resolved
 )
 SELECT
   *

@@ -1,7 +1,7 @@
 /* user_track_features: one row per user and music track_key: the user's plays */
 /* of the track (user_track_plays summed over the track's spellings: plays, */
-/* skips, milliseconds played) with the track's audio features, genres and */
-/* their source (track_features). A play's features are its track_key's, so a */
+/* skips, milliseconds played) with the track's audio features, mood quadrant, */
+/* genres and their source (track_features). A play's features are its track_key's, so a */
 /* Gold model that needs only plays per user and track, or per user and */
 /* feature values, reads these rows (about 1.5M at 10M plays) instead of every */
 /* play: the features of the plays that were not skipped are these features, */
@@ -49,7 +49,8 @@ WITH track_plays AS (
     features.liveness,
     features.valence,
     features.tempo,
-    features.time_signature
+    features.time_signature,
+    features.mood_quadrant
   FROM per_track
   LEFT JOIN features
     ON features.track_key = per_track.track_key

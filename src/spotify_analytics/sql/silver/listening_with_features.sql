@@ -1,5 +1,6 @@
--- listening_with_features: every play with its track's audio features (music only).
--- track_features has one row per track_key, so the join never multiplies plays.
+-- listening_with_features: every play with its track's audio features and mood
+-- quadrant (music only). track_features has one row per track_key, so the join
+-- never multiplies plays.
 
 with
 
@@ -30,7 +31,8 @@ joined as (
         features.liveness,
         features.valence,
         features.tempo,
-        features.time_signature
+        features.time_signature,
+        features.mood_quadrant
     from play_rows
     -- podcasts get no features; the key is nulled (not an extra join condition) so
     -- the join stays a hash join
@@ -39,17 +41,7 @@ joined as (
 ),
 
 final as (
-    select
-        *,
-        case
-            when valence is null or energy is null then null
-            when valence >= 0.6 and energy >= 0.6 then 'happy-energetic'
-            when valence >= 0.6 and energy < 0.4 then 'happy-calm'
-            when valence < 0.4 and energy >= 0.6 then 'sad-energetic'
-            when valence < 0.4 and energy < 0.4 then 'sad-calm'
-            else 'neutral'
-        end as mood_quadrant
-    from joined
+    select * from joined
 )
 
 select * from final

@@ -268,7 +268,7 @@ best_links as (
     from catalog_links
 ),
 
-final as (
+resolved as (
     select
         played_tracks.track_key,
         chosen.feature_source,
@@ -296,6 +296,21 @@ final as (
         on best_links.track_key = played_tracks.track_key
         and best_links.link_rank = 1
     left join catalog on catalog.track_id = best_links.catalog_track_id
+),
+
+-- the track's mood quadrant from its valence and energy (null without them)
+final as (
+    select
+        resolved.*,
+        case
+            when resolved.valence is null or resolved.energy is null then null
+            when resolved.valence >= 0.6 and resolved.energy >= 0.6 then 'happy-energetic'
+            when resolved.valence >= 0.6 and resolved.energy < 0.4 then 'happy-calm'
+            when resolved.valence < 0.4 and resolved.energy >= 0.6 then 'sad-energetic'
+            when resolved.valence < 0.4 and resolved.energy < 0.4 then 'sad-calm'
+            else 'neutral'
+        end as mood_quadrant
+    from resolved
 )
 
 select * from final

@@ -1,7 +1,7 @@
 -- user_track_features: one row per user and music track_key: the user's plays
 -- of the track (user_track_plays summed over the track's spellings: plays,
--- skips, milliseconds played) with the track's audio features, genres and
--- their source (track_features). A play's features are its track_key's, so a
+-- skips, milliseconds played) with the track's audio features, mood quadrant,
+-- genres and their source (track_features). A play's features are its track_key's, so a
 -- Gold model that needs only plays per user and track, or per user and
 -- feature values, reads these rows (about 1.5M at 10M plays) instead of every
 -- play: the features of the plays that were not skipped are these features,
@@ -52,7 +52,8 @@ final as (
         features.liveness,
         features.valence,
         features.tempo,
-        features.time_signature
+        features.time_signature,
+        features.mood_quadrant
     from per_track
     left join features on features.track_key = per_track.track_key
 )

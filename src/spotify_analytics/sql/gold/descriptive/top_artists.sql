@@ -1,31 +1,23 @@
 -- A user's 50 most played artists (primary artist of each play): plays, skips,
 -- minutes, distinct tracks and share of the user's music plays. Ties are
 -- broken by minutes, then artist name.
-with listening as (
-    select * from listening_with_features
-),
-
-music_plays as (
-    select
-        l.user_id,
-        l.artist_name,
-        l.track_key,
-        l.ms_played,
-        l.is_skip
-    from listening as l
-    where l.is_music and l.artist_name is not null
+with track_spellings as (
+    select * from user_track_plays
 ),
 
 per_artist as (
+    -- user_track_plays counts a user's music plays per track and spelling of
+    -- the names, so the artist's plays are the sums over its rows
     select
-        m.user_id,
-        m.artist_name,
-        cast(count(*) as bigint) as plays,
-        cast(count(*) filter (where m.is_skip) as bigint) as skips,
-        cast(count(distinct m.track_key) as bigint) as distinct_tracks,
-        cast(sum(m.ms_played) as double) / 60000.0 as minutes
-    from music_plays as m
-    group by m.user_id, m.artist_name
+        t.user_id,
+        t.artist_name,
+        cast(sum(t.n_plays) as bigint) as plays,
+        cast(sum(t.n_skips) as bigint) as skips,
+        cast(count(distinct t.track_key) as bigint) as distinct_tracks,
+        cast(sum(t.ms_played) as double) / 60000.0 as minutes
+    from track_spellings as t
+    where t.artist_name is not null
+    group by t.user_id, t.artist_name
 ),
 
 user_plays as (

@@ -1,48 +1,37 @@
 -- The 50 most played tracks of each mood quadrant per user. A play counts when
 -- it is not a skip and its track has trusted features. Ties are broken by
--- minutes, then track_key, so the ranking is deterministic.
-with listening as (
-    select * from listening_with_features
+-- minutes, then track_key, so the ranking is deterministic. Plays per user
+-- and track come from user_track_features (the quadrant is the track's), the
+-- names from user_track_plays.
+with user_tracks as (
+    select * from user_track_features
+),
+
+track_spellings as (
+    select * from user_track_plays
 ),
 
 params as (
     select allow_synthetic from run_params
 ),
 
-mood_plays as (
-    select
-        l.user_id,
-        l.mood_quadrant,
-        l.track_key,
-        l.track_name,
-        l.artist_name,
-        l.ms_played,
-        l.valence,
-        l.energy,
-        l.feature_source
-    from listening as l
-    cross join params as p
-    where
-        l.is_music
-        and not l.is_skip
-        and l.mood_quadrant is not null
-        and (coalesce(l.feature_source, '') <> 'synthetic' or p.allow_synthetic)
-),
-
 per_track as (
+    -- a track's quadrant and features are its plays', so its plays that count
+    -- are the ones not skipped: n_plays - n_skips, ms_played_not_skipped
     select
-        m.user_id,
-        m.mood_quadrant,
-        m.track_key,
-        min(m.track_name) as track_name,
-        min(m.artist_name) as artist_name,
-        cast(count(*) as bigint) as plays,
-        cast(sum(m.ms_played) as double) / 60000.0 as minutes,
-        min(m.valence) as valence,
-        min(m.energy) as energy,
-        min(m.feature_source) as feature_source
-    from mood_plays as m
-    group by m.user_id, m.mood_quadrant, m.track_key
+        t.user_id,
+        t.mood_quadrant,
+        t.track_key,
+        t.n_plays - t.n_skips as plays,
+        cast(t.ms_played_not_skipped as double) / 60000.0 as minutes,
+        t.valence,
+        t.energy,
+        t.feature_source
+    from user_tracks as t
+    cross join params as p
+    where t.n_plays > t.n_skips
+        and t.mood_quadrant is not null
+        and (coalesce(t.feature_source, '') <> 'synthetic' or p.allow_synthetic)
 ),
 
 cutoffs as (
@@ -85,20 +74,39 @@ ranked as (
     where t.plays >= coalesce(c.min_plays, 0)
 ),
 
+picked_names as (
+    -- names of the ranked tracks: the smallest of each over the spellings the
+    -- user played without skipping
+    select
+        sp.user_id,
+        sp.track_key,
+        min(sp.track_name) as track_name,
+        min(sp.artist_name) as artist_name
+    from track_spellings as sp
+    inner join (
+        select distinct r.user_id, r.track_key from ranked as r where r.rank <= 50
+    ) as picked
+        on sp.user_id = picked.user_id and sp.track_key = picked.track_key
+    where sp.n_plays > sp.n_skips
+    group by sp.user_id, sp.track_key
+),
+
 final as (
     select
         r.user_id,
         r.mood_quadrant,
         r.rank,
         r.track_key,
-        r.track_name,
-        r.artist_name,
+        n.track_name,
+        n.artist_name,
         r.plays,
         r.minutes,
         r.valence,
         r.energy,
         r.feature_source
     from ranked as r
+    inner join picked_names as n
+        on r.user_id = n.user_id and r.track_key = n.track_key
     where r.rank <= 50
 )
 

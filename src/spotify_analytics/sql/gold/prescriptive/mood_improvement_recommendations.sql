@@ -13,10 +13,11 @@
 --     Users without genres get none.
 -- A play's features, feature_source and genres are its track_key's (Silver
 -- joins them on track_key), so the plays are read as one row per user and
--- track (user_track_features, and user_track_plays for the names); the mean
--- valence and the profiles are play-weighted means over those rows. Only the
--- session order and the heard tracks need the plays themselves, and those
--- scans carry narrow rows.
+-- track (user_track_features, and user_track_plays for the names and the
+-- heard tracks); the mean valence and the profiles are play-weighted means
+-- over those rows. Only the session order needs the plays themselves, and
+-- that window carries narrow rows. DuckDB materialises a CTE that is read
+-- more than once, so each use of a table has its own import.
 with track_rows as (
     select * from user_track_features
 ),
@@ -25,15 +26,16 @@ track_spellings as (
     select * from user_track_plays
 ),
 
--- DuckDB materialises a CTE that is read more than once (here: every column
--- of every play, spilled at scale), so each scan of the plays has its own
--- import and reads only the columns it needs
 listening_for_sequence as (
     select * from listening_with_features
 ),
 
-listening_for_heard as (
-    select * from listening_with_features
+heard_tracks as (
+    select * from user_track_features
+),
+
+heard_spellings as (
+    select * from user_track_plays
 ),
 
 catalog as (
@@ -289,12 +291,16 @@ top_genres as (
 
 heard as (
     -- catalog tracks the user has played (catalog_track_id is the catalog track
-    -- linked by id, else by name; a played id outside the catalog never matches)
+    -- linked by id, else by name; a played id outside the catalog never
+    -- matches); only music plays carry either, so the user's tracks and their
+    -- spellings hold them all
     select distinct
-        l.user_id,
-        coalesce(l.catalog_track_id, l.track_id) as track_id
-    from listening_for_heard as l
-    where coalesce(l.catalog_track_id, l.track_id) is not null
+        sp.user_id,
+        coalesce(t.catalog_track_id, sp.track_id) as track_id
+    from heard_spellings as sp
+    inner join heard_tracks as t
+        on sp.user_id = t.user_id and sp.track_key = t.track_key
+    where coalesce(t.catalog_track_id, sp.track_id) is not null
 ),
 
 catalog_z as (

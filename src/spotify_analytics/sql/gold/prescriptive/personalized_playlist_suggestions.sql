@@ -7,6 +7,10 @@
 -- not skipped, with features; most played first), then up to 10 unheard
 -- catalog tracks in the band from the user's top 3 genres (most popular
 -- first); rank runs over both, history first.
+-- A play's features and genres are its track's, so the plays are read as one
+-- row per user and track (user_track_features, and user_track_plays for the
+-- names and the heard tracks). DuckDB materialises a CTE that is read more
+-- than once, so each use of a table has its own import.
 with user_tracks as (
     select * from user_track_features
 ),
@@ -15,8 +19,12 @@ track_spellings as (
     select * from user_track_plays
 ),
 
-listening_for_heard as (
-    select * from listening_with_features
+heard_tracks as (
+    select * from user_track_features
+),
+
+heard_spellings as (
+    select * from user_track_plays
 ),
 
 catalog as (
@@ -240,12 +248,16 @@ catalog_genres as (
 
 heard as (
     -- catalog tracks the user has played (catalog_track_id is the catalog track
-    -- linked by id, else by name; a played id outside the catalog never matches)
+    -- linked by id, else by name; a played id outside the catalog never
+    -- matches); only music plays carry either, so the user's tracks and their
+    -- spellings hold them all
     select distinct
-        l.user_id,
-        coalesce(l.catalog_track_id, l.track_id) as track_id
-    from listening_for_heard as l
-    where coalesce(l.catalog_track_id, l.track_id) is not null
+        sp.user_id,
+        coalesce(t.catalog_track_id, sp.track_id) as track_id
+    from heard_spellings as sp
+    inner join heard_tracks as t
+        on sp.user_id = t.user_id and sp.track_key = t.track_key
+    where coalesce(t.catalog_track_id, sp.track_id) is not null
 ),
 
 catalog_candidates as (
