@@ -20,7 +20,7 @@ from spotify_analytics.runner import SQL_ROOT
 SILVER_SQL = Path(str(SQL_ROOT)) / "silver"
 UTP = "silver/user_track_plays"
 UTF = "silver/user_track_features"
-FEATURE_COLUMNS = {
+TRACK_COLUMNS = {
     "feature_source": "varchar",
     "feature_confidence": "varchar",
     "catalog_track_id": "varchar",
@@ -60,7 +60,7 @@ def rollups(listening: pa.Table) -> dict[str, pa.Table]:
             f"first({name} order by play_id) as {name}"
             if name in names
             else f"cast(null as {kind}) as {name}"
-            for name, kind in FEATURE_COLUMNS.items()
+            for name, kind in TRACK_COLUMNS.items()
         )
         con.execute(
             f"create temp table track_features as select track_key, {picked} "

@@ -394,17 +394,22 @@ class Lake:
 
     def commit(self, staged: Staged, con: duckdb.DuckDBPyConnection) -> None:
         """Replace the table's contents by the staged files, in one commit. Each
-        file's statistics carry its row count and user_id range (for pruning)."""
-        schema = _delta_arrow_schema(pq.read_schema(staged.files[0]))
-        actions = _add_actions(staged, con, self.path(staged.location))
-        delta_schema = DeltaSchema.from_arrow(schema)
+        file's statistics carry its row count and user_id range (for pruning).
+        A failed commit deletes the staged files."""
         root = self.path(staged.location)
-        if DeltaTable.is_deltatable(str(root)):
-            DeltaTable(str(root)).create_write_transaction(
-                actions, mode="overwrite", schema=delta_schema
-            )
-        else:
-            create_table_with_add_actions(str(root), delta_schema, actions, mode="error")
+        try:
+            schema = _delta_arrow_schema(pq.read_schema(staged.files[0]))
+            actions = _add_actions(staged, con, root)
+            delta_schema = DeltaSchema.from_arrow(schema)
+            if DeltaTable.is_deltatable(str(root)):
+                DeltaTable(str(root)).create_write_transaction(
+                    actions, mode="overwrite", schema=delta_schema
+                )
+            else:
+                create_table_with_add_actions(str(root), delta_schema, actions, mode="error")
+        except BaseException:
+            self.discard(staged)
+            raise
         self._committed(staged)
         self._checkpoint_if_due(staged.location)
 
@@ -630,10 +635,7 @@ class Lake:
         con = duckdb.connect(config=config)
         if aliases:
             con.execute('create schema "default"')
-        names = {**{name: name for name in BRONZE_TABLES}, **self.tables()}
-        for name in names:
-            if only is not None and name not in only:
-                continue
+        for name in self._readable(only):
             snapshot = source(name)
             query = snapshot.sql(users, keys)
             if query is None:
@@ -643,6 +645,23 @@ class Lake:
         for name, table in (extra or {}).items():
             _register(con, name, table, aliases)
         return con
+
+    def _readable(self, only: set[str] | None) -> list[str]:
+        """The tables a connection shows: every table and declared Bronze table,
+        or those of ``only`` (resolved by name, without listing the layers)."""
+        if only is None:
+            return sorted({*BRONZE_TABLES, *self.tables()})
+        readable = []
+        for name in sorted(only):
+            if "/" in name:
+                continue  # views are named by bare names
+            try:
+                location = self.location(name)
+            except LakeError:
+                continue  # neither a table nor a declared Bronze table
+            if name in BRONZE_TABLES or (self.path(location) / "_delta_log").is_dir():
+                readable.append(name)
+        return readable
 
 
 def _newest_commit(log: Path) -> int | None:

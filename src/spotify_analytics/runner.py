@@ -747,11 +747,7 @@ class Runner:
                 file_rows=USER_SORTED_FILE_ROWS,
             )
             if staged is not None:
-                try:
-                    self.lake.commit(staged, con)
-                except BaseException:
-                    self.lake.discard(staged)
-                    raise
+                self.lake.commit(staged, con)
         if staged is None:  # no rows: delta-rs writes the schema alone
             self.lake.overwrite(location, data.schema.empty_table())
 
