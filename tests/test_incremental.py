@@ -15,7 +15,6 @@ import pytest
 
 from spotify_analytics import runner
 from spotify_analytics.changes import ChangeJournal, users_in_new_files
-from spotify_analytics.demo import build_demo
 from spotify_analytics.errors import SpotifyAnalyticsError
 from spotify_analytics.lake import Lake
 from spotify_analytics.ml.artifacts import read_manifest
@@ -27,19 +26,6 @@ from spotify_analytics.settings import Settings
 USER = "demo-kim"
 # Columns that say when or by which run a row was made, not what it holds.
 RUN_COLUMNS = {"run_id", "checked_at", "built_at", "trained_at", "model_version", "fitted_at"}
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    """The demo lake, with per-user tables in files small enough that the big
-    ones span several files, as at scale."""
-    root = tmp_path_factory.mktemp("incremental") / "demo"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(runner, "USER_SORTED_FILE_BYTES", 64 * 2**10)
-        build_demo(root, Settings(lake=root))
-    files = Lake(root).delta("plays").file_uris()
-    assert len(files) > 1
-    return root
 
 
 def _copy(demo: Path, tmp_path: Path) -> tuple[Lake, Settings]:

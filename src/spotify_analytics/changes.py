@@ -76,6 +76,10 @@ class ChangeJournal:
                 raise
             self._cached = (_stamp(path), journal)
 
+    def record_unchanged(self, location: str, version: int) -> None:
+        """Record a version that changed no rows (a vacuum's commits)."""
+        self.record(location, version, frozenset())
+
     def users_between(self, location: str, old: int, new: int) -> Users:
         """Users changed by versions ``old+1 .. new`` of a runner-written table."""
         with self._guard:
@@ -95,6 +99,8 @@ class ChangeJournal:
         changed: set[str] = set()
         for version in range(old + 1, new + 1):
             entry = entries.get(str(version))
+            if entry == []:  # a version that changed no rows
+                continue
             if not isinstance(entry, dict):
                 return None
             changed.update(entry["keys"])

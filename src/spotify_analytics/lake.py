@@ -46,6 +46,7 @@ FORMAT_VERSION = 1
 # Per connection; the runner may hold one per core. Past it DuckDB spills to
 # _state/duckdb_tmp instead of growing (its default is 80% of the machine).
 DUCKDB_MEMORY_LIMIT = "1536MB"
+SPILL_FOLDER = "duckdb_tmp"  # under _state/: a folder per connection for DuckDB to spill into
 # Bronze rows are written in user order in row groups of this many rows, so a
 # run for a few users decodes only their row groups (the user_id statistics
 # rule out the rest): 0.07 instead of 2.3 CPU-s for 3 users of 10M plays.
@@ -624,7 +625,8 @@ class Lake:
         source = source or self.snapshot
         # A folder per connection: DuckDB deletes its temp folder when a connection
         # closes, which broke another step spilling into a shared one at 10M plays.
-        spill = self.root / "_state" / "duckdb_tmp" / uuid.uuid4().hex
+        # (named after this process, so a vacuum can tell one a killed process left)
+        spill = self.root / "_state" / SPILL_FOLDER / f"{os.getpid()}-{uuid.uuid4().hex}"
         spill.parent.mkdir(parents=True, exist_ok=True)  # DuckDB makes only the last level
         config: dict[str, str | int] = {
             "memory_limit": DUCKDB_MEMORY_LIMIT,

@@ -865,14 +865,23 @@ class Runner:
         return f"input changed: {', '.join(changed)}" if changed else ""
 
     def _load_state(self) -> dict:
-        path = self.lake.state_path(STATE_FILE)
-        return json.loads(path.read_text()) if path.exists() else {}
+        return load_state(self.lake)
 
     def _save_state(self, state: dict) -> None:
-        path = self.lake.state_path(STATE_FILE)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-        tmp.replace(path)
+        save_state(self.lake, state)
+
+
+def load_state(lake: Lake) -> dict:
+    """What each step was last built from (``_state/steps.json``)."""
+    path = lake.state_path(STATE_FILE)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_state(lake: Lake, state: dict) -> None:
+    path = lake.state_path(STATE_FILE)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    tmp.replace(path)
 
 
 @contextmanager

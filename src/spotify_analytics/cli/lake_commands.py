@@ -79,6 +79,46 @@ def status(lake: LakeOption = None, as_json: JsonOption = False) -> None:
         out.print(f"[bold]{name}[/]: {json.dumps(value, default=str)}")
 
 
+@app.command()
+@handle_errors
+def vacuum(
+    lake: LakeOption = None,
+    keep_hours: Annotated[
+        float,
+        typer.Option(
+            "--keep-hours",
+            help="Keep the files versions of the last this many hours read (time travel).",
+        ),
+    ] = 168,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete table files that no version of the last --keep-hours reads (default a week)."""
+    from ..vacuum import vacuum_lake
+
+    settings = settings_for(lake)
+    found = vacuum_lake(Lake.open(settings.lake), keep_hours, dry_run=dry_run)
+    total = sum(entry.bytes for entry in found)
+    files = sum(entry.files for entry in found)
+    if as_json:
+        print_json(
+            {
+                "dry_run": dry_run,
+                "tables": [vars(entry) for entry in found],
+                "files": files,
+                "bytes": total,
+            }
+        )
+        return
+    rows = [{"table": e.table, "files": e.files, "MB": round(e.bytes / 1e6, 1)} for e in found]
+    if rows:
+        out.print(_rich_table(None, rows))
+    verb = "would free" if dry_run else "freed"
+    err.print(f"{files} file(s) in {len(found)} table(s): {verb} {total / 1e6:,.1f} MB")
+
+
 class Format(StrEnum):
     table = "table"
     csv = "csv"

@@ -1,0 +1,142 @@
+"""Reclaim the disk space of old table versions (``spotify-analytics vacuum``).
+
+Every run rewrites files: a per-user rebuild replaces the files holding the
+changed users, a full rebuild replaces every file. Delta keeps the replaced
+files for time travel until a vacuum deletes them; without one a lake grows by
+the size of its rewritten files on every run (a 10M-play lake reached 41 GB).
+
+A vacuum deletes, in every table, the files no version younger than
+``keep_hours`` still reads, except those of the versions the runner compares
+against (the input versions each step last saw: an incremental run diffs them
+to find the changed rows). delta-rs records a vacuum as two commits that change
+no rows; the runner is told so, so the next run rebuilds nothing for them:
+steps that had seen the version before the vacuum now count as having seen
+the one after it, and the change journal records the two commits as changing
+no users and no keys.
+
+It also deletes the DuckDB spill folders (``_state/duckdb_tmp``) of processes
+that are gone: DuckDB deletes its folder when a connection closes, but not when
+its process is killed mid-query, and a large spill stays behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from deltalake import DeltaTable
+
+from .changes import ChangeJournal
+from .errors import LakeError
+from .lake import SPILL_FOLDER, Lake
+from .runner import load_state, save_state
+
+DEFAULT_KEEP_HOURS = 168  # a week, Delta's default retention
+
+
+@dataclass(frozen=True)
+class Vacuumed:
+    """What a vacuum deleted (or would delete, in a dry run) from one table."""
+
+    table: str
+    files: int
+    bytes: int
+
+
+def vacuum_lake(
+    lake: Lake, keep_hours: float = DEFAULT_KEEP_HOURS, *, dry_run: bool = False
+) -> list[Vacuumed]:
+    """Vacuum every table of the lake, holding its lock (no run can be writing);
+    one entry per table with files to delete."""
+    if keep_hours < 0:
+        raise LakeError(f"vacuum: keep hours must be 0 or more, not {keep_hours}")
+    with lake.lock("vacuum"):
+        state = load_state(lake)
+        journal = ChangeJournal(lake)
+        found = []
+        moved: dict[str, tuple[int, int]] = {}  # table -> version before, after
+        for name, location in lake.tables().items():
+            table = DeltaTable(str(lake.path(location)))
+            seen = sorted(
+                {
+                    int(step["inputs"][name])
+                    for step in state.values()
+                    if isinstance(step.get("inputs", {}).get(name), int)
+                }
+            )
+            options = {
+                "retention_hours": int(keep_hours),
+                "enforce_retention_duration": False,
+                "full": True,  # also files no commit references (from before staging markers)
+                "keep_versions": seen or None,
+            }
+            doomed = table.vacuum(dry_run=True, **options)
+            paths = [_absolute(lake.path(location), path) for path in doomed]
+            existing = [path for path in paths if path.exists()]
+            if not existing:
+                continue
+            size = sum(path.stat().st_size for path in existing)
+            found.append(Vacuumed(name, len(existing), size))
+            if dry_run:
+                continue
+            before = table.version()
+            table.vacuum(dry_run=False, **options)
+            after = DeltaTable(str(lake.path(location))).version()
+            moved[name] = (before, after)
+            for version in range(before + 1, after + 1):
+                journal.record_unchanged(location, version)
+        if moved:
+            for step in state.values():
+                inputs = step.get("inputs", {})
+                for name, (before, after) in moved.items():
+                    if inputs.get(name) == before:
+                        inputs[name] = after
+            save_state(lake, state)
+        spills = _abandoned_spills(lake.root / "_state" / SPILL_FOLDER, keep_hours)
+        if spills:
+            files, size = (sum(counts) for counts in zip(*spills.values(), strict=True))
+            found.append(Vacuumed(f"_state/{SPILL_FOLDER}", files, size))
+            if not dry_run:
+                for folder in spills:
+                    shutil.rmtree(folder, ignore_errors=True)
+    return found
+
+
+def _abandoned_spills(root: Path, keep_hours: float) -> dict[Path, tuple[int, int]]:
+    """Spill folders whose process is gone, with the files and bytes in them. A folder is
+    named ``<pid>-<id>`` by :meth:`Lake.connect`; one named otherwise (by an
+    earlier version) counts as abandoned once untouched for ``keep_hours``."""
+    found = {}
+    now = time.time()
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if not folder.is_dir():
+            continue
+        files = [f for f in folder.rglob("*") if f.is_file()]
+        pid, _, rest = folder.name.partition("-")
+        if pid.isdigit() and rest:
+            abandoned = not _alive(int(pid))
+        else:
+            touched = max([folder.stat().st_mtime, *(f.stat().st_mtime for f in files)])
+            abandoned = now - touched >= keep_hours * 3600
+        if abandoned:
+            found[folder] = (len(files), sum(f.stat().st_size for f in files))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _absolute(root: Path, path: str) -> Path:
+    """A path delta-rs listed (relative to the table, or absolute)."""
+    candidate = Path(path.removeprefix("file://"))
+    return candidate if candidate.is_absolute() else root / candidate
