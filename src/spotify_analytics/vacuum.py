@@ -47,7 +47,7 @@ class Vacuumed:
 
 
 def vacuum_lake(
-    lake: Lake, keep_hours: float = DEFAULT_KEEP_HOURS, *, dry_run: bool = False
+    lake: Lake, keep_hours: int = DEFAULT_KEEP_HOURS, *, dry_run: bool = False
 ) -> list[Vacuumed]:
     """Vacuum every table of the lake, holding its lock (no run can be writing);
     one entry per table with files to delete."""
@@ -68,7 +68,7 @@ def vacuum_lake(
                 }
             )
             options = {
-                "retention_hours": int(keep_hours),
+                "retention_hours": keep_hours,
                 "enforce_retention_duration": False,
                 "full": True,  # also files no commit references (from before staging markers)
                 "keep_versions": seen or None,
@@ -105,7 +105,7 @@ def vacuum_lake(
     return found
 
 
-def _abandoned_spills(root: Path, keep_hours: float) -> dict[Path, tuple[int, int]]:
+def _abandoned_spills(root: Path, keep_hours: int) -> dict[Path, tuple[int, int]]:
     """Spill folders whose process is gone, with the files and bytes in them. A folder is
     named ``<pid>-<id>`` by :meth:`Lake.connect`; one named otherwise (by an
     earlier version) counts as abandoned once untouched for ``keep_hours``."""

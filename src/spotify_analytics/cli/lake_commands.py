@@ -84,7 +84,7 @@ def status(lake: LakeOption = None, as_json: JsonOption = False) -> None:
 def vacuum(
     lake: LakeOption = None,
     keep_hours: Annotated[
-        float,
+        int,
         typer.Option(
             "--keep-hours",
             help="Keep the files versions of the last this many hours read (time travel).",
