@@ -27,8 +27,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from deltalake import DeltaTable
-
 from .changes import ChangeJournal
 from .errors import LakeError
 from .lake import SPILL_FOLDER, Lake
@@ -59,7 +57,7 @@ def vacuum_lake(
         found = []
         moved: dict[str, tuple[int, int]] = {}  # table -> version before, after
         for name, location in lake.tables().items():
-            table = DeltaTable(str(lake.path(location)))
+            table = lake.delta(location)  # an unreadable table names itself
             seen = sorted(
                 {
                     int(step["inputs"][name])
@@ -84,7 +82,7 @@ def vacuum_lake(
                 continue
             before = table.version()
             table.vacuum(dry_run=False, **options)
-            after = DeltaTable(str(lake.path(location))).version()
+            after = lake.version(location)
             moved[name] = (before, after)
             for version in range(before + 1, after + 1):
                 journal.record_unchanged(location, version)
