@@ -3,7 +3,10 @@ and the tables end up exactly as a full rebuild leaves them."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -164,6 +167,33 @@ def test_a_run_with_nothing_new_builds_nothing(demo, tmp_path) -> None:
     report = run(lake, settings)
     assert report.built == []
     assert {name: lake.version(name) for name in lake.tables()} == versions
+
+
+INCREMENTAL_RUN = """
+import json, sys
+from spotify_analytics import pipeline
+from spotify_analytics.lake import Lake
+from spotify_analytics.settings import Settings
+report = pipeline.run(Lake(sys.argv[1]), Settings(lake=sys.argv[1]))
+loaded = {name.split(".")[0] for name in sys.modules} & {"sklearn", "scipy"}
+print(json.dumps({"built": report.built, "loaded": sorted(loaded)}))
+"""
+
+
+def test_an_incremental_run_scores_and_fits_without_importing_scikit_learn(demo, tmp_path) -> None:
+    """Importing scikit-learn costs more CPU than an incremental run's models: the
+    catalog model is reused in its compiled form and the per-user models are NumPy."""
+    lake, _ = _copy(demo, tmp_path)
+    _add_plays(lake, USER)
+    done = subprocess.run(
+        [sys.executable, "-c", INCREMENTAL_RUN, str(lake.root)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout)
+    assert {"audio_to_valence", "play_models", "model_performance_metrics"} <= set(result["built"])
+    assert result["loaded"] == ["scipy"]  # scipy.optimize for the classifiers, not scikit-learn
 
 
 def test_bronze_changes_are_read_from_the_delta_log(demo, tmp_path) -> None:

@@ -9,8 +9,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spotify_analytics.lake import Lake
-from spotify_analytics.ml import catalog
+from spotify_analytics.ml import artifacts, catalog
 from spotify_analytics.ml.artifacts import read_manifest
+from spotify_analytics.ml.candidates import catalog_regressors
+from spotify_analytics.ml.compiled import CompiledRegressor, compile_regressor
 from spotify_analytics.ml.plays import query as run_query
 from spotify_analytics.ml.plays import to_arrays
 from spotify_analytics.ml.runs import one_thread
@@ -108,3 +110,45 @@ def test_held_out_share_is_stable_and_whole_groups(tmp_path) -> None:
     assert all(len(v) == 1 for v in flags.values())
     again = to_arrays(run_query(ctx, catalog.catalog_query(), "catalog_tracks"))
     assert np.array_equal(arrays["held_out"], again["held_out"])
+
+
+def test_the_compiled_model_predicts_what_scikit_learn_predicts() -> None:
+    rng = np.random.default_rng(3)
+    X = rng.random((3000, len(catalog.INPUTS)))
+    y = 0.6 * X[:, 1] + 0.2 * rng.random(3000)
+    X_new = rng.random((2000, len(catalog.INPUTS)))
+    X_new[rng.random(X_new.shape) < 0.05] = np.nan  # the boosted trees route missing values
+    X[rng.random(X.shape) < 0.05] = np.nan
+    for candidate in catalog_regressors():
+        complete = ~np.isnan(X).any(axis=1) if "ridge" in candidate.name else slice(None)
+        fitted = candidate.estimator.fit(X[complete], y[complete])
+        arrays = compile_regressor(fitted)
+        assert arrays is not None, candidate.name
+        rows = ~np.isnan(X_new).any(axis=1) if "ridge" in candidate.name else slice(None)
+        compiled = CompiledRegressor(arrays)
+        assert np.array_equal(compiled.predict(X_new[rows]), fitted.predict(X_new[rows]))
+    assert compile_regressor(catalog_regressors()[0].estimator.steps[1][1]) is None  # bare Ridge
+
+
+def test_reuse_scores_with_the_compiled_model_and_gets_the_same_table(tmp_path) -> None:
+    lake, ctx = _lake(tmp_path, planted_listening(users=2, days=20), synthetic_catalog(3000))
+    fresh = audio_to_valence(ctx)["gold/predictive/audio_to_valence"]
+    (row,) = [
+        r
+        for r in read_manifest(lake.root, "audio_to_valence")
+        if r["user_id"] == catalog.CATALOG_USER and r["metric"] == "r2"
+    ]
+    owner, version = catalog.CATALOG_USER, row["model_version"]
+    folder = artifacts.model_dir(lake.root, catalog.MODEL, owner, version)
+    assert (folder / artifacts.ARRAYS).is_file() and (folder / artifacts.ARTIFACT).is_file()
+    users = frozenset(fresh.column("user_id").to_pylist()) - {catalog.CATALOG_USER}
+    again = StepContext(lake, Settings(lake=lake.root), users=users)
+    with one_thread():
+        model = catalog.fit_catalog_model(again.sql(catalog.catalog_query()), lake.root, reuse=True)
+    assert isinstance(model.estimator, CompiledRegressor)
+    assert model.version == row["model_version"]
+    reused = audio_to_valence(again)["gold/predictive/audio_to_valence"]
+    order = [("user_id", "ascending"), ("track_key", "ascending")]
+    assert reused.sort_by(order).equals(
+        fresh.filter(pc.is_in(fresh.column("user_id"), pa.array(sorted(users)))).sort_by(order)
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import pickle
@@ -24,7 +25,6 @@ from pathlib import Path
 
 import joblib
 import numpy as np
-import sklearn
 
 from ..errors import LakeError
 
@@ -32,6 +32,7 @@ MODELS_DIR = "models"
 CODE_VERSION = "1"  # bump when features or training change meaning
 CARD = "card.json"
 ARTIFACT = "model.joblib"
+ARRAYS = "model.npz"  # the compiled form of a model (compiled.py), where one exists
 MANIFEST = "current.json"
 
 
@@ -73,25 +74,43 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+@functools.cache
+def _sklearn_version() -> str:
+    """scikit-learn's version, read from its metadata (importing it costs 1.5 CPU-s)."""
+    return importlib.metadata.version("scikit-learn")
+
+
 def model_dir(lake_root: Path, model: str, user_id: str, version: str) -> Path:
     return Path(lake_root) / MODELS_DIR / model / user_folder(user_id) / version
 
 
-def save_model(lake_root: Path, card: dict, estimator: object | None) -> Path:
-    """Write the card (and the estimator, if any) for ``card['version']``, atomically."""
+def save_model(
+    lake_root: Path,
+    card: dict,
+    estimator: object | None,
+    arrays: dict[str, np.ndarray] | None = None,
+) -> Path:
+    """Write the card (and the estimator, if any, and its ``arrays``: a compiled
+    form ``load_arrays`` reads without unpickling) for ``card['version']``,
+    atomically."""
     folder = model_dir(lake_root, card["model"], card["user_id"], card["version"])
     folder.mkdir(parents=True, exist_ok=True)
     card = {
         **card,
-        "sklearn_version": sklearn.__version__,
+        "sklearn_version": _sklearn_version(),
         "code_version": CODE_VERSION,
         "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     text = json.dumps(card, sort_keys=True, default=str) + "\n"  # no indent: the C encoder
-    if _same_card(folder / CARD, text) and (estimator is None or (folder / ARTIFACT).is_file()):
+    saved = (estimator is None or (folder / ARTIFACT).is_file()) and (
+        arrays is None or (folder / ARRAYS).is_file()
+    )
+    if saved and _same_card(folder / CARD, text):
         return folder  # this version was saved from the same data: replacing costs a flush
     if estimator is not None:  # the C pickler: joblib.dump's pure-Python one was 10 ms a model
         _atomic(folder / ARTIFACT, lambda path: _pickle(estimator, path))
+    if arrays is not None:
+        _atomic(folder / ARRAYS, lambda path: _save_arrays(arrays, path))
     _atomic(folder / CARD, lambda path: Path(path).write_text(text))
     return folder
 
@@ -114,6 +133,18 @@ def load_model(lake_root: Path, model: str, user_id: str, version: str) -> tuple
         raise LakeError(f"{folder}: no saved model (run the pipeline first)")
     card = json.loads((folder / CARD).read_text())
     return joblib.load(folder / ARTIFACT), card
+
+
+def load_arrays(
+    lake_root: Path, model: str, user_id: str, version: str
+) -> tuple[dict[str, np.ndarray], dict] | None:
+    """A saved model's compiled arrays and card, or None when it has none."""
+    folder = model_dir(lake_root, model, user_id, version)
+    if not (folder / ARRAYS).is_file():
+        return None
+    card = json.loads((folder / CARD).read_text())
+    with np.load(folder / ARRAYS, allow_pickle=False) as saved:
+        return {name: saved[name] for name in saved.files}, card
 
 
 def write_manifest(lake_root: Path, model: str, rows: list[dict]) -> None:
@@ -224,6 +255,11 @@ def _pickle(estimator: object, path: str) -> None:
     """A plain pickle (``joblib.load`` reads it)."""
     with open(path, "wb") as handle:
         pickle.dump(estimator, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _save_arrays(arrays: dict[str, np.ndarray], path: str) -> None:
+    with open(path, "wb") as handle:  # a handle: np.savez adds ".npz" to a bare name
+        np.savez(handle, **arrays)
 
 
 def _atomic(path: Path, write) -> None:

@@ -10,22 +10,17 @@ majority class): when no model beats it in time-ordered cross-validation, the
 model *is* that baseline and claims no lift. The other candidates start with
 the hour-of-week target encoding (learnt inside each fold), standardise their
 inputs and fit a ridge regression (closed form) or a multinomial logistic
-regression (L-BFGS on a NumPy loss). They are scikit-learn estimators (fit,
-predict, predict_proba, get_params), so ``clone`` and the saved artifacts work
-as before; only the arithmetic is done here.
+regression (L-BFGS on a NumPy loss). They follow scikit-learn's estimator
+conventions (fit, predict, predict_proba, get_params; ``estimators.py``) without
+importing it: scikit-learn loads only for the boosted and catalog candidates.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
-from sklearn.ensemble import HistGradientBoostingRegressor
-from sklearn.linear_model import Ridge
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from .encoding import HourOfWeekEncoding, HourOfWeekOffset
+from .estimators import Estimator, clone
 from .evaluation import Candidate, factorize
 
 BOOSTING = {"max_iter": 40, "learning_rate": 0.1, "max_leaf_nodes": 8, "min_samples_leaf": 40}
@@ -60,7 +55,7 @@ def _standardise(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (Z - mean) / scale, mean, scale
 
 
-class TrainingMean(RegressorMixin, BaseEstimator):
+class TrainingMean(Estimator):
     """No skill: always the training mean."""
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> TrainingMean:
@@ -71,7 +66,7 @@ class TrainingMean(RegressorMixin, BaseEstimator):
         return np.full(len(X), self.mean_)
 
 
-class MajorityClass(ClassifierMixin, BaseEstimator):
+class MajorityClass(Estimator):
     """No skill: always the most common training class (ties: the first label),
     with the training class shares as probabilities."""
 
@@ -105,7 +100,7 @@ class _OnEncoding:
         return self.predict_encoded(self.encoder_.transform(X))
 
 
-class EncodedRidge(_OnEncoding, RegressorMixin, BaseEstimator):
+class EncodedRidge(_OnEncoding, Estimator):
     """Hour-of-week encoding, standardised inputs, ridge regression (closed form).
 
     With ``offset`` the model predicts the (smoothed) hour-of-week mean plus a
@@ -172,7 +167,7 @@ def _ridge(
     return coef, float(target_mean - mean @ coef)
 
 
-class EncodedLogistic(_OnEncoding, ClassifierMixin, BaseEstimator):
+class EncodedLogistic(_OnEncoding, Estimator):
     """Hour-of-week encoding (per class), standardised inputs, multinomial logistic
     regression with an L2 penalty of strength ``1 / C`` (scikit-learn's objective),
     solved by L-BFGS for at most ``max_iter`` iterations."""
@@ -239,6 +234,8 @@ def _multinomial(
     n, d = S.shape
     if k < 2:
         return np.zeros((d, k)), np.zeros(k)
+    from scipy.optimize import minimize  # 0.4 CPU-s to import: only when a classifier fits
+
     # rows as columns, so the per-row reductions over k classes run along contiguous
     # memory; single precision halves the memory traffic of the two products
     St = np.empty((d + 1, n), dtype=np.float32)
@@ -294,6 +291,8 @@ def regressors(feature_names: list[str], *, boosting: bool = False) -> list[Cand
         ridge(100.0),
     ]
     if boosting:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
         booster = HistGradientBoostingRegressor(**BOOSTING, early_stopping=False, random_state=0)
         boosted = HourOfWeekOffset(encoding, booster)
         grid.append(Candidate("hist_gradient_boosting", boosted, BOOSTING))
@@ -312,6 +311,11 @@ def classifiers(feature_names: list[str]) -> list[Candidate]:
 
 def catalog_regressors() -> list[Candidate]:
     """For catalog tracks (no time, so no hour-of-week encoding)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     boosting = HistGradientBoostingRegressor(**BOOSTING, early_stopping=False, random_state=0)
     return [
         Candidate(

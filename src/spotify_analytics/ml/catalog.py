@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sklearn.base import clone
 
 from ..errors import LakeError
 from ..schemas import FEATURE_COLUMNS
 from . import artifacts
 from .candidates import catalog_regressors
+from .compiled import CompiledRegressor, compile_regressor
+from .estimators import clone
 from .evaluation import REGRESSION_METRICS, score, tune
 from .plays import constant, to_arrays
 
@@ -203,7 +204,7 @@ def fit_catalog_model(catalog: pa.Table, lake_root: Path, reuse: bool = False) -
         estimator=estimator,
         version=version,
         params=params,
-        estimator_name=type(_final(estimator)).__name__,
+        estimator_name=_estimator_name(estimator),
         train_groups=set(groups[train_idx]),
         train_ids=set(arrays["track_id"][train_idx]),
         genre_means=genre_means,
@@ -215,7 +216,7 @@ def fit_catalog_model(catalog: pa.Table, lake_root: Path, reuse: bool = False) -
     model.metric_rows = metric_rows(model, CATALOG_USER, model.holdout, "held-out catalog tracks")
     if saved is None:
         model.card = _card(model, params, cv_scores, data_fingerprint)
-        artifacts.save_model(lake_root, model.card, estimator)
+        artifacts.save_model(lake_root, model.card, estimator, compile_regressor(estimator))
     return model
 
 
@@ -224,11 +225,15 @@ def _saved_model(lake_root: Path, data_fingerprint: str) -> tuple[object, dict] 
     for row in artifacts.read_manifest(lake_root, MODEL):
         if row.get("user_id") != CATALOG_USER or row.get("status") != "ok":
             continue
-        try:
-            estimator, card = artifacts.load_model(
-                lake_root, MODEL, CATALOG_USER, row["model_version"]
-            )
-        except (LakeError, OSError, ValueError):
+        try:  # the compiled arrays if saved: unpickling imports scikit-learn
+            compiled = artifacts.load_arrays(lake_root, MODEL, CATALOG_USER, row["model_version"])
+            if compiled is not None:
+                estimator, card = CompiledRegressor(compiled[0]), compiled[1]
+            else:
+                estimator, card = artifacts.load_model(
+                    lake_root, MODEL, CATALOG_USER, row["model_version"]
+                )
+        except (LakeError, OSError, ValueError, KeyError):
             return None
         same = card.get("data_fingerprint") == data_fingerprint
         if same and artifacts.model_version(data_fingerprint, card["params"]) == card["version"]:
@@ -324,9 +329,12 @@ def _card(model: CatalogModel, params, cv_scores, data_fingerprint: str) -> dict
     }
 
 
-def _final(estimator: object) -> object:
+def _estimator_name(estimator: object) -> str:
+    """The model's class (the last step of a pipeline), also when compiled."""
+    if isinstance(estimator, CompiledRegressor):
+        return estimator.name
     steps = getattr(estimator, "steps", None)
-    return steps[-1][1] if steps else estimator
+    return type(steps[-1][1] if steps else estimator).__name__
 
 
 def score_users(

@@ -21,12 +21,12 @@ the AR(1)-towards-a-time-target shape in one linear feature.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
 
+from .estimators import Estimator, clone
 from .evaluation import factorize
 
 
-class HourOfWeekEncoding(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class HourOfWeekEncoding(Estimator):
     def __init__(
         self,
         hour_column: int = 0,
@@ -132,7 +132,7 @@ def _sums(groups: np.ndarray, Y: np.ndarray, size: int) -> tuple[np.ndarray, np.
     return sums, np.bincount(groups, minlength=size).astype(float)
 
 
-class HourOfWeekOffset(RegressorMixin, BaseEstimator):
+class HourOfWeekOffset(Estimator):
     """Baseline plus a learnt correction: predicts the (smoothed) hour-of-week mean
     and fits ``model`` to what is left. A heavily regularised ``model`` thus falls
     back to the hour-of-week baseline instead of the global mean."""

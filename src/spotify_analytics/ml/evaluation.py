@@ -27,8 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.model_selection import GroupKFold, TimeSeriesSplit
+
+from .estimators import clone, time_series_folds
 
 BOOTSTRAP_REPLICATES = 200
 HOURS_OF_WEEK = 7 * 24
@@ -375,9 +375,11 @@ def _encoded(cache: dict, candidate: Candidate, X, y, train, valid) -> tuple:
 
 def _folds(X, y, groups, n_splits: int, validation_fraction: float) -> list:
     if groups is not None:
+        from sklearn.model_selection import GroupKFold  # the catalog model's folds
+
         return list(GroupKFold(n_splits=n_splits).split(X, y, groups))
     if n_splits > 1:
-        return list(TimeSeriesSplit(n_splits=n_splits).split(X))
+        return list(time_series_folds(len(X), n_splits))
     n = len(y)
     cut = n - max(1, int(round(n * validation_fraction)))
     return [(np.arange(cut), np.arange(cut, n))]

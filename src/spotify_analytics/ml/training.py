@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import clone
 
 from . import artifacts
+from .estimators import clone
 from .evaluation import (
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
