@@ -15,7 +15,7 @@ def python_steps() -> list[Step]:
     """The Python steps, each declared in its own module under ``steps/``.
 
     Imported here, not at module level, so commands that never run the
-    pipeline (``sql``, ``status``) do not pay for scikit-learn and SciPy."""
+    pipeline (``sql``, ``status``) do not pay for the model code and SciPy."""
     from .ml.steps import ml_steps
     from .steps import track_catalog_matches, weekend_vs_weekday
 

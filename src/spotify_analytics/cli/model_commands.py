@@ -14,7 +14,7 @@ COLUMNS = ["model", "user_id", "version", "current", "estimator", "n_train", "n_
 def models(lake: LakeOption = None, as_json: JsonOption = False) -> None:
     """Saved models: version (current = used by the latest run), training size, and the
     headline metric against its best baseline."""
-    from ..ml.artifacts import list_models  # scikit-learn loads only for this command
+    from ..ml.artifacts import list_models  # the model code loads only for this command
 
     settings = settings_for(lake)
     found = list_models(Lake.open(settings.lake).root)

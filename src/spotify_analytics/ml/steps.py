@@ -44,7 +44,10 @@ def ml_steps() -> list[Step]:
 
 
 def _load_models() -> None:
-    """Import the model code the ML steps load when they run (scikit-learn, SciPy)."""
+    """Import the model code the ML steps load when they run (and SciPy's optimizer,
+    which the classifiers import when they first fit)."""
+    import scipy.optimize  # noqa: F401
+
     from . import runs  # noqa: F401
 
 

@@ -12,6 +12,6 @@ OUTPUTS = ("gold/predictive/audio_to_valence",)
 
 
 def audio_to_valence(ctx: StepContext) -> dict[str, pa.Table]:
-    from ..ml.runs import run_audio_to_valence  # scikit-learn loads only when the step runs
+    from ..ml.runs import run_audio_to_valence  # the model code loads only when the step runs
 
     return {OUTPUTS[0]: run_audio_to_valence(ctx)}

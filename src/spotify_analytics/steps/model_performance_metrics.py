@@ -16,6 +16,6 @@ OUTPUTS = ("gold/predictive/model_performance_metrics",)
 
 
 def model_performance_metrics(ctx: StepContext) -> dict[str, pa.Table]:
-    from ..ml.runs import collect_metrics  # scikit-learn loads only when the step runs
+    from ..ml.runs import collect_metrics  # the model code loads only when the step runs
 
     return {OUTPUTS[0]: collect_metrics(ctx.lake.root, ctx.users)}

@@ -35,7 +35,7 @@ PATTERNS = (
 
 
 def play_models(ctx: StepContext) -> dict[str, pa.Table]:
-    from ..ml.runs import run_context_models  # scikit-learn loads only when the step runs
+    from ..ml.runs import run_context_models  # the model code loads only when the step runs
 
     tables = run_context_models(ctx, patterns=PATTERNS)
     return {location: tables[location.rsplit("/", 1)[-1]] for location in OUTPUTS}
