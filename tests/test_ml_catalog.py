@@ -152,3 +152,22 @@ def test_reuse_scores_with_the_compiled_model_and_gets_the_same_table(tmp_path) 
     assert reused.sort_by(order).equals(
         fresh.filter(pc.is_in(fresh.column("user_id"), pa.array(sorted(users)))).sort_by(order)
     )
+
+
+def test_new_plays_alone_are_scored_by_the_saved_model_without_reading_the_catalog(
+    tmp_path,
+) -> None:
+    tracks = synthetic_catalog(3000)
+    lake, ctx = _lake(tmp_path, planted_listening(users=2, days=20), tracks)
+    fresh = audio_to_valence(ctx)["gold/predictive/audio_to_valence"]
+    users = frozenset(fresh.column("user_id").to_pylist()) - {catalog.CATALOG_USER}
+    lake.overwrite("silver/catalog_tracks", tracks.slice(0, 0))  # read, it would fit no model
+
+    def scored(changed: set[str]) -> pa.Table:
+        again = StepContext(lake, Settings(lake=lake.root), users=users, changed=frozenset(changed))
+        return audio_to_valence(again)["gold/predictive/audio_to_valence"]
+
+    order = [("user_id", "ascending"), ("track_key", "ascending")]
+    expected = fresh.filter(pc.is_in(fresh.column("user_id"), pa.array(sorted(users))))
+    assert scored({"listening_with_features"}).sort_by(order).equals(expected.sort_by(order))
+    assert scored({"listening_with_features", "catalog_tracks"}).num_rows == 0

@@ -216,8 +216,52 @@ def fit_catalog_model(catalog: pa.Table, lake_root: Path, reuse: bool = False) -
     model.metric_rows = metric_rows(model, CATALOG_USER, model.holdout, "held-out catalog tracks")
     if saved is None:
         model.card = _card(model, params, cv_scores, data_fingerprint)
-        artifacts.save_model(lake_root, model.card, estimator, compile_regressor(estimator))
+        artifacts.save_model(lake_root, model.card, estimator, _compiled(model))
     return model
+
+
+def _compiled(model: CatalogModel) -> dict[str, np.ndarray] | None:
+    """The model's arrays (``compiled.py``) and the groups and ids it was trained on,
+    which is all ``saved_catalog_model`` needs to score users again."""
+    arrays = compile_regressor(model.estimator)
+    if arrays is None:
+        return None
+    return {
+        **arrays,
+        "train_groups": np.array(sorted(model.train_groups), dtype=str),
+        "train_ids": np.array(sorted(model.train_ids), dtype=str),
+    }
+
+
+def saved_catalog_model(lake_root: Path) -> CatalogModel | None:
+    """The latest run's catalog model from its saved arrays and card, without
+    reading the catalog: for scoring users when the catalog has not changed since
+    that run (no held-out rows or catalog metrics, which only a build of the
+    catalog model writes). None when there is no such model or it has no arrays."""
+    for row in artifacts.read_manifest(lake_root, MODEL):
+        if row.get("user_id") != CATALOG_USER or row.get("status") != "ok":
+            continue
+        try:
+            saved = artifacts.load_arrays(lake_root, MODEL, CATALOG_USER, row["model_version"])
+        except (OSError, ValueError, KeyError):
+            return None
+        if saved is None or "train_groups" not in saved[0]:
+            return None
+        arrays, card = saved
+        estimator = CompiledRegressor(arrays)
+        return CatalogModel(
+            "ok",
+            estimator=estimator,
+            version=card["version"],
+            params=card["params"],
+            estimator_name=estimator.name,
+            train_groups=set(arrays["train_groups"].tolist()),
+            train_ids=set(arrays["train_ids"].tolist()),
+            genre_means=card["genre_means"],
+            mean=card["mean"],
+            n_train=card["n_train"],
+        )
+    return None
 
 
 def _saved_model(lake_root: Path, data_fingerprint: str) -> tuple[object, dict] | None:

@@ -113,15 +113,21 @@ def run_context_model(ctx: StepContext, model: str, protocol: Protocol | None = 
 
 def run_audio_to_valence(ctx: StepContext) -> pa.Table:
     """The catalog model (global), then each user's tracks scored by it. With
-    ``ctx.users`` set (only users' plays changed, not the catalog) the saved catalog
-    model is reused when it was trained on the same catalog rows, and only those
-    users are scored."""
+    ``ctx.users`` set only those users are scored, by the saved catalog model: read
+    from its arrays alone when only the plays changed since the last run (the
+    catalog query is most of an incremental run's cost of this step), else reused
+    when it was trained on the same catalog rows."""
     with one_thread():
-        model = catalog.fit_catalog_model(
-            query(ctx, catalog.catalog_query(), "catalog_tracks"),
-            ctx.lake.root,
-            reuse=ctx.users is not None,
-        )
+        model = None
+        only_plays = ctx.changed is not None and ctx.changed <= {"listening_with_features"}
+        if ctx.users is not None and only_plays:  # the catalog is as the last run read it
+            model = catalog.saved_catalog_model(ctx.lake.root)
+        if model is None:
+            model = catalog.fit_catalog_model(
+                query(ctx, catalog.catalog_query(), "catalog_tracks"),
+                ctx.lake.root,
+                reuse=ctx.users is not None,
+            )
         if model.status != "ok":
             rows = catalog.catalog_status_rows(model)
             artifacts.update_manifest(ctx.lake.root, catalog.MODEL, rows, _with_catalog(ctx))
