@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import duckdb
 import pyarrow as pa
-from sqlglot.tokens import Tokenizer, TokenType
 
 from .errors import InputError
 from .lake import Lake
@@ -45,6 +44,8 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
 def quote_default_schema(sql: str) -> str:
     """``default`` is a keyword in DuckDB; quote it where it names the schema
     (``default.plays`` -> ``"default".plays``) and leave the rest untouched."""
+    from sqlglot.tokens import Tokenizer, TokenType  # 0.1 s to import: not for every command
+
     try:
         tokens = Tokenizer().tokenize(sql)
     except Exception:  # let DuckDB report the syntax error in its own words
