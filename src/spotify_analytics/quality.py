@@ -83,6 +83,11 @@ class CheckResult:
         return self.status == "fail"
 
 
+# libyaml's safe loader when PyYAML was built with it (a tenth of the pure-Python one's
+# 4 ms per grain file, read by every step of every run)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def grain_path(location: str, root: Path | str | None = None) -> Path:
     """Where the grain file of the table at ``location`` lives."""
     return Path(str(root or SQL_ROOT)) / f"{location}.yml"
@@ -91,7 +96,7 @@ def grain_path(location: str, root: Path | str | None = None) -> Path:
 def load_grain(path: Path) -> Grain:
     """Parse a grain file; ``ValueError`` says what is wrong with it."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_SAFE_LOADER)
     except yaml.YAMLError as error:
         raise ValueError(f"{path.name}: not valid YAML ({error})") from None
     if not isinstance(data, dict):
