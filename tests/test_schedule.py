@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import re
@@ -12,19 +13,21 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
 from spotify_analytics import pipeline
 from spotify_analytics.cli import app
-from spotify_analytics.errors import InputError
+from spotify_analytics.errors import InputError, LakeError
 from spotify_analytics.fake_spotify import FakeSpotify, spotify_id
 from spotify_analytics.lake import Lake
-from spotify_analytics.schedule import parse_every, schedule, tick
+from spotify_analytics.schedule import parse_every, parse_vacuum_every, schedule, tick
 from spotify_analytics.settings import Settings
 from spotify_analytics.spotify import retry
 from spotify_analytics.spotify.auth import TokenCache, token_path
 from spotify_analytics.spotify.state import LiveState
+from spotify_analytics.vacuum import last_vacuum, vacuum_lake
 
 NOW = 1_763_700_000_000
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "schedule.md"
@@ -79,6 +82,10 @@ def test_parse_every() -> None:
     assert [parse_every(t) for t in ("20m", "1h", "90s", "5", "0.5m")] == [1200, 3600, 90, 300, 30]
     with pytest.raises(InputError, match="--every"):
         parse_every("soon")
+    vacuum_every = [parse_vacuum_every(t) for t in ("1d", "12h", "off", " OFF ")]
+    assert vacuum_every == [86400, 43200, None, None]
+    with pytest.raises(InputError, match="--vacuum-every 'never'"):
+        parse_vacuum_every("never")
 
 
 def test_tick_polls_every_logged_in_user_then_runs(lake: Lake, live: Settings) -> None:
@@ -216,3 +223,68 @@ def test_commands_in_the_docs_exist_with_their_options() -> None:
         assert shown.exit_code == 0, command
         for option in re.findall(r"(--[a-z-]+)", rest):
             assert option in shown.output, f"{command} {option}"
+
+
+class Rewrites:
+    """A pipeline stand-in that rewrites one small table, replacing its file."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, lake: Lake, settings: Settings) -> None:
+        self.calls += 1
+        rows = pa.table({"user_id": ["ana"], "n": [self.calls]})
+        lake.overwrite("gold/descriptive/top_genres", rows)
+
+
+def _files(lake: Lake) -> set[Path]:
+    return set(lake.path("gold/descriptive/top_genres").glob("*.parquet"))
+
+
+def test_a_tick_vacuums_when_the_last_vacuum_is_older_than_vacuum_every(
+    lake: Lake, settings: Settings
+) -> None:
+    rewrites = Rewrites()
+    options = {"run_pipeline": rewrites, "vacuum_every_s": 3600, "keep_hours": 0}
+    first = tick(lake, settings, **options)
+    assert first.vacuumed == [] and last_vacuum(lake) is not None  # never vacuumed: due at once
+    second = tick(lake, settings, **options)
+    assert second.vacuumed is None and len(_files(lake)) == 2  # vacuumed an hour ago: not due
+    record = lake.state_path("vacuum.json")
+    data = json.loads(record.read_text())
+    record.write_text(json.dumps({**data, "vacuumed_at": data["vacuumed_at"] - 7200}))
+    third = tick(lake, settings, **options)
+    assert [(v.table, v.files) for v in third.vacuumed] == [("top_genres", 2)]
+    assert len(_files(lake)) == 1 and lake.read("top_genres").column("n").to_pylist() == [3]
+    assert time.time() - last_vacuum(lake) < 60
+    vacuum_lake(lake, 0)  # a vacuum by hand counts too
+    tick(lake, settings, **options)
+    assert tick(lake, settings, **options).vacuumed is None and len(_files(lake)) == 3
+    never = tick(lake, settings, **{**options, "vacuum_every_s": None})
+    assert never.vacuumed is None and rewrites.calls == 6
+
+
+def test_a_failing_vacuum_is_reported_and_stored_and_the_run_still_happened(
+    lake: Lake, settings: Settings
+) -> None:
+    rewrites = Rewrites()
+    report = tick(lake, settings, run_pipeline=rewrites, keep_hours=-1)
+    assert rewrites.calls == 1 and [(f.step, f.exit_code) for f in report.failures] == [
+        ("vacuum", LakeError.exit_code)
+    ]
+    assert "keep hours" in LiveState(lake).read()["errors"]["vacuum"]["message"]
+    assert tick(lake, settings, run_pipeline=rewrites).failures == []
+    assert "errors" not in LiveState(lake).read()  # cleared once a vacuum worked
+
+
+def test_schedule_once_vacuums_and_says_so(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "run", Rewrites())
+    env = {"SPOTIFY_ANALYTICS_LAKE": str(lake.root)}
+    cli = CliRunner()
+    off = cli.invoke(app, ["schedule", "--once", "--vacuum-every", "off"], env=env)
+    assert off.exit_code == 0, off.output
+    assert "vacuum" not in off.output and last_vacuum(lake) is None
+    on = cli.invoke(app, ["schedule", "--once", "--keep-hours", "0"], env=env)
+    assert on.exit_code == 0 and "run 1: vacuum deleted 1 file(s)" in on.output, on.output
+    wrong = cli.invoke(app, ["schedule", "--once", "--vacuum-every", "weekly"], env=env)
+    assert wrong.exit_code == InputError.exit_code and "--vacuum-every 'weekly'" in wrong.output

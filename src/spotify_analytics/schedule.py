@@ -3,8 +3,15 @@
 One tick holds the lake's lock, so two schedulers (or a scheduler and a manual
 ``run``) never overlap: the second reports the lock and tries again next tick.
 Every failing step is logged and stored in ``_state/spotify.json`` (per user for
-``poll``/``tracks``/``features``, lake-wide for ``run`` and ``schedule``); the loop
-goes on. A stop event (set by SIGTERM in the CLI) ends the loop between ticks.
+``poll``/``tracks``/``features``, lake-wide for ``run``, ``vacuum`` and
+``schedule``); the loop goes on. A stop event (set by SIGTERM in the CLI) ends
+the loop between ticks.
+
+Every run rewrites the changed users' files and Delta keeps the replaced ones,
+so a lake refreshed every 20 minutes grows without end unless vacuumed: a tick
+also vacuums (``vacuum.py``) when the last vacuum, by a tick or by hand, is
+older than ``vacuum_every_s`` (default a day; the time is kept in the lake, so
+``--once`` from cron vacuums daily too).
 """
 
 from __future__ import annotations
@@ -24,18 +31,27 @@ from .spotify.live import UserRefresh, refresh_user
 from .spotify.redact import LOGGER, redact
 from .spotify.retry import RetryPolicy
 from .spotify.state import LiveState
+from .vacuum import DEFAULT_KEEP_HOURS, Vacuumed, last_vacuum, vacuum_lake
 
 log = logging.getLogger(LOGGER)
-_EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
+_EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+DEFAULT_VACUUM_EVERY_S = 86_400.0
 
 
-def parse_every(text: str) -> float:
-    """``20m``, ``1h``, ``90s`` (a bare number is minutes) as seconds."""
+def parse_every(text: str, option: str = "--every") -> float:
+    """``20m``, ``1h``, ``90s``, ``1d`` (a bare number is minutes) as seconds."""
     match = _EVERY.match(text.lower())
     if not match or float(match.group(1)) <= 0:
-        raise InputError(f"--every {text!r}: give a positive duration like 20m, 1h or 90s")
-    unit = {"s": 1, "m": 60, "h": 3600}[match.group(2) or "m"]
+        raise InputError(f"{option} {text!r}: give a positive duration like 20m, 1h or 90s")
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86_400}[match.group(2) or "m"]
     return float(match.group(1)) * unit
+
+
+def parse_vacuum_every(text: str) -> float | None:
+    """``--vacuum-every``: a duration as for ``--every``, or ``off`` (None)."""
+    if text.strip().lower() == "off":
+        return None
+    return parse_every(text, "--vacuum-every")
 
 
 @dataclass
@@ -51,6 +67,7 @@ class TickReport:
     refreshed: dict[str, UserRefresh] = field(default_factory=dict)
     built: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    vacuumed: list[Vacuumed] | None = None  # None: no vacuum was due
 
     @property
     def exit_code(self) -> int:
@@ -85,8 +102,11 @@ def tick(
     run_pipeline: Callable[[Lake, Settings], object] | None = None,
     policy: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    vacuum_every_s: float | None = DEFAULT_VACUUM_EVERY_S,
+    keep_hours: int = DEFAULT_KEEP_HOURS,
 ) -> TickReport:
-    """One scheduled pass: every logged-in user, then the pipeline."""
+    """One scheduled pass: every logged-in user, then the pipeline, then a vacuum
+    if one is due (``vacuum_every_s`` None: never)."""
     if run_pipeline is None:
         from .pipeline import run as run_pipeline
     state, report = LiveState(lake), TickReport()
@@ -100,10 +120,29 @@ def tick(
                 state.clear_error(None, "run")
             except Exception as error:  # noqa: BLE001 - reported, stored, loop goes on
                 _fail(report, state, None, "run", error)
+            _vacuum_if_due(lake, report, state, vacuum_every_s, keep_hours)
         state.clear_error(None, "schedule")
     except LockedError as error:
         _fail(report, state, None, "schedule", error)
     return report
+
+
+def _vacuum_if_due(
+    lake: Lake,
+    report: TickReport,
+    state: LiveState,
+    every_s: float | None,
+    keep_hours: int,
+) -> None:
+    """Vacuum when the last vacuum is older than ``every_s`` (or there was none)."""
+    last = last_vacuum(lake)
+    if every_s is None or (last is not None and time.time() - last < every_s):
+        return
+    try:
+        report.vacuumed = vacuum_lake(lake, keep_hours)
+        state.clear_error(None, "vacuum")
+    except Exception as error:  # noqa: BLE001 - reported, stored, loop goes on
+        _fail(report, state, None, "vacuum", error)
 
 
 def _refresh(

@@ -21,6 +21,7 @@ its process is killed mid-query, and a large spill stays behind.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -33,6 +34,7 @@ from .lake import SPILL_FOLDER, Lake
 from .runner import load_state, save_state
 
 DEFAULT_KEEP_HOURS = 168  # a week, Delta's default retention
+RECORD_FILE = "vacuum.json"  # in _state: when the last vacuum ran (``schedule`` reads it)
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,31 @@ def vacuum_lake(
             if not dry_run:
                 for folder in spills:
                     shutil.rmtree(folder, ignore_errors=True)
+        if not dry_run:
+            _record(lake, keep_hours, found)
     return found
+
+
+def last_vacuum(lake: Lake) -> float | None:
+    """When the last vacuum (not a dry run) finished, as a Unix time; None if never
+    or the record is unreadable (the next scheduled vacuum then runs at once)."""
+    try:
+        return float(json.loads(lake.state_path(RECORD_FILE).read_text())["vacuumed_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _record(lake: Lake, keep_hours: int, found: list[Vacuumed]) -> None:
+    record = {
+        "vacuumed_at": time.time(),
+        "keep_hours": keep_hours,
+        "files": sum(entry.files for entry in found),
+        "bytes": sum(entry.bytes for entry in found),
+    }
+    path = lake.state_path(RECORD_FILE)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, sort_keys=True))
+    tmp.replace(path)
 
 
 def _abandoned_spills(root: Path, keep_hours: int) -> dict[Path, tuple[int, int]]:

@@ -152,15 +152,27 @@ def schedule(
     every: Annotated[str, typer.Option("--every", help="Interval: 20m, 1h, 90s.")] = "20m",
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit (for cron).")] = False,
     max_runs: Annotated[int | None, typer.Option("--max-runs", min=1)] = None,
+    vacuum_every: Annotated[
+        str,
+        typer.Option(
+            "--vacuum-every",
+            help="Vacuum after a pass when the last vacuum is this old: 1d, 12h; or off.",
+        ),
+    ] = "1d",
+    keep_hours: Annotated[
+        int,
+        typer.Option("--keep-hours", min=0, help="A vacuum keeps the versions of these hours."),
+    ] = 168,
     lake: LakeOption = None,
 ) -> None:
     """Poll every logged-in user, then an incremental run; repeat. SIGTERM stops cleanly."""
-    from ..schedule import parse_every
+    from ..schedule import parse_every, parse_vacuum_every
     from ..schedule import schedule as run_schedule
 
     settings = settings_for(lake)
     the_lake = Lake.open(settings.lake)
     every_s = parse_every(every)
+    vacuum_every_s = parse_vacuum_every(vacuum_every)
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -173,6 +185,8 @@ def schedule(
                 max_runs=max_runs,
                 stop=stop,
                 on_tick=_show_tick,
+                vacuum_every_s=vacuum_every_s,
+                keep_hours=keep_hours,
             )
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -194,6 +208,10 @@ def _show_tick(number: int, report: TickReport) -> None:
         poll_report = refreshed.poll
         if poll_report is not None:
             err.print(f"run {number}: {user}: {poll_report.new} new plays", highlight=False)
+    if report.vacuumed is not None:
+        files = sum(entry.files for entry in report.vacuumed)
+        freed = sum(entry.bytes for entry in report.vacuumed) / 1e6
+        err.print(f"run {number}: vacuum deleted {files} file(s), {freed:,.1f} MB", highlight=False)
     err.print(
         f"run {number}: {len(report.built)} tables built, {len(report.failures)} step(s) failed",
         highlight=False,
