@@ -238,51 +238,57 @@ def saved_catalog_model(lake_root: Path) -> CatalogModel | None:
     reading the catalog: for scoring users when the catalog has not changed since
     that run (no held-out rows or catalog metrics, which only a build of the
     catalog model writes). None when there is no such model or it has no arrays."""
-    for row in artifacts.read_manifest(lake_root, MODEL):
-        if row.get("user_id") != CATALOG_USER or row.get("status") != "ok":
-            continue
-        try:
-            saved = artifacts.load_arrays(lake_root, MODEL, CATALOG_USER, row["model_version"])
-        except (OSError, ValueError, KeyError):
-            return None
-        if saved is None or "train_groups" not in saved[0]:
-            return None
-        arrays, card = saved
-        estimator = CompiledRegressor(arrays)
-        return CatalogModel(
-            "ok",
-            estimator=estimator,
-            version=card["version"],
-            params=card["params"],
-            estimator_name=estimator.name,
-            train_groups=set(arrays["train_groups"].tolist()),
-            train_ids=set(arrays["train_ids"].tolist()),
-            genre_means=card["genre_means"],
-            mean=card["mean"],
-            n_train=card["n_train"],
+    version = _latest_version(lake_root)
+    try:
+        saved = (
+            None
+            if version is None
+            else artifacts.load_arrays(lake_root, MODEL, CATALOG_USER, version)
         )
-    return None
+    except (OSError, ValueError):
+        return None
+    if saved is None or "train_groups" not in saved[0]:
+        return None
+    arrays, card = saved
+    estimator = CompiledRegressor(arrays)
+    return CatalogModel(
+        "ok",
+        estimator=estimator,
+        version=card["version"],
+        params=card["params"],
+        estimator_name=estimator.name,
+        train_groups=set(arrays["train_groups"].tolist()),
+        train_ids=set(arrays["train_ids"].tolist()),
+        genre_means=card["genre_means"],
+        mean=card["mean"],
+        n_train=card["n_train"],
+    )
 
 
 def _saved_model(lake_root: Path, data_fingerprint: str) -> tuple[object, dict] | None:
     """The latest run's catalog model, if it was trained on this data by this code."""
-    for row in artifacts.read_manifest(lake_root, MODEL):
-        if row.get("user_id") != CATALOG_USER or row.get("status") != "ok":
-            continue
-        try:  # the compiled arrays if saved: unpickling imports scikit-learn
-            compiled = artifacts.load_arrays(lake_root, MODEL, CATALOG_USER, row["model_version"])
-            if compiled is not None:
-                estimator, card = CompiledRegressor(compiled[0]), compiled[1]
-            else:
-                estimator, card = artifacts.load_model(
-                    lake_root, MODEL, CATALOG_USER, row["model_version"]
-                )
-        except (LakeError, OSError, ValueError, KeyError):
-            return None
-        same = card.get("data_fingerprint") == data_fingerprint
-        if same and artifacts.model_version(data_fingerprint, card["params"]) == card["version"]:
-            return estimator, card
+    version = _latest_version(lake_root)
+    if version is None:
         return None
+    try:  # the compiled arrays if saved: unpickling imports scikit-learn
+        compiled = artifacts.load_arrays(lake_root, MODEL, CATALOG_USER, version)
+        if compiled is not None:
+            estimator, card = CompiledRegressor(compiled[0]), compiled[1]
+        else:
+            estimator, card = artifacts.load_model(lake_root, MODEL, CATALOG_USER, version)
+    except (LakeError, OSError, ValueError, KeyError):
+        return None
+    same = card.get("data_fingerprint") == data_fingerprint
+    if same and artifacts.model_version(data_fingerprint, card["params"]) == card["version"]:
+        return estimator, card
+    return None
+
+
+def _latest_version(lake_root: Path) -> str | None:
+    """The version of the latest run's catalog model (None: none, or not fitted)."""
+    for row in artifacts.read_manifest(lake_root, MODEL):
+        if row.get("user_id") == CATALOG_USER and row.get("status") == "ok":
+            return row.get("model_version")
     return None
 
 
