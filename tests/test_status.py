@@ -54,3 +54,19 @@ def test_status_matches_the_raw_exports(tmp_path: Path) -> None:
     assert khushi["distinct_track_ids"] == len({r["spotify_track_uri"] for r in music})
     stamps = sorted(datetime.fromisoformat(r["ts"].replace("Z", "+00:00")) for r in music)
     assert (_utc(khushi["first_play"]), _utc(khushi["last_play"])) == (stamps[0], stamps[-1])
+
+
+def test_status_shows_the_last_vacuum_but_not_the_runners_bookkeeping(tmp_path: Path) -> None:
+    lake = str(tmp_path / "lake")
+    _cli("import", str(ACCOUNT), "--user", "vnegi10", "--tz", "Europe/Amsterdam", "--lake", lake)
+    _cli("run", "--lake", lake)
+    kept = {path.name for path in (tmp_path / "lake" / "_state").glob("*.json")}
+    assert {"steps.json", "changes.json", "sql_tables.json"} <= kept
+    assert (
+        not {"steps", "changes", "sql_tables"}
+        & json.loads(_cli("status", "--json", "--lake", lake))["state"].keys()
+    )
+    _cli("vacuum", "--lake", lake)
+    state = json.loads(_cli("status", "--json", "--lake", lake))["state"]
+    assert state["vacuum"]["keep_hours"] == 168 and state["vacuum"]["vacuumed_at"] > 0
+    assert "vacuum:" in _cli("status", "--lake", lake)

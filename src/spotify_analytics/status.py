@@ -111,10 +111,18 @@ def user_status(lake: Lake) -> list[dict]:
 
 
 def state_status(lake: Lake) -> dict:
-    """Every JSON file in ``_state/`` (cursors, cooldowns, run log), by name."""
+    """Every JSON file in ``_state/`` (cursors, cooldowns, loads, the last vacuum), by
+    name, but the runner's own bookkeeping: what each step was built from, the
+    change journal and the parsed SQL inputs (at 10M plays the journal alone
+    was 250 KB of ``status``)."""
+    from .changes import JOURNAL_FILE
+    from .pipeline import SQL_TABLES_CACHE
+    from .runner import STATE_FILE
+
+    internal = {STATE_FILE, JOURNAL_FILE, SQL_TABLES_CACHE}
     state = {}
     for path in sorted((lake.root / "_state").glob("*.json")):
-        if path.name == "steps.json":
+        if path.name in internal:
             continue
         try:
             state[path.stem] = json.loads(path.read_text())
