@@ -194,6 +194,14 @@ class Lake:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
+    def write_state(self, name: str, data: object) -> None:
+        """Write ``_state/<name>`` as JSON, whole or not at all (a reader never sees
+        half a file)."""
+        path = self.state_path(name)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        tmp.replace(path)
+
     # -- tables ---------------------------------------------------------------
 
     def tables(self) -> dict[str, str]:
@@ -495,14 +503,8 @@ class Lake:
         newest = _newest_commit(log)
         if newest is None:
             return
-        last = -1
-        pointer = log / "_last_checkpoint"
-        if pointer.is_file():
-            try:
-                last = int(json.loads(pointer.read_text())["version"])
-            except (ValueError, KeyError, TypeError):
-                last = -1  # unreadable: write a new one
-        if newest - last >= CHECKPOINT_INTERVAL:
+        last = _checkpoint_version(log)
+        if newest - (-1 if last is None else last) >= CHECKPOINT_INTERVAL:  # none: write one
             DeltaTable(str(self.path(location))).create_checkpoint()
 
     def discard(self, staged: Staged) -> None:
@@ -673,15 +675,22 @@ def _newest_commit(log: Path) -> int | None:
     """The version of the newest commit file in a Delta log folder: from the last
     checkpoint, the commits after it (a log keeps hundreds of commit files, and
     listing them took longer than the few lookups)."""
-    try:
-        start = int(json.loads((log / "_last_checkpoint").read_text())["version"])
-    except (OSError, ValueError, KeyError, TypeError):
+    start = _checkpoint_version(log)
+    if start is None:
         commits = [int(path.stem) for path in log.glob("*.json") if path.stem.isdigit()]
         return max(commits) if commits else None
     version = start  # its commit file may be cleaned up: the checkpoint stands for it
     while (log / f"{version + 1:020d}.json").is_file():
         version += 1
     return version
+
+
+def _checkpoint_version(log: Path) -> int | None:
+    """The version of a Delta log's last checkpoint (None: none, or unreadable)."""
+    try:
+        return int(json.loads((log / "_last_checkpoint").read_text())["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _logged(folder: Path) -> bool:

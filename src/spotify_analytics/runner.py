@@ -879,10 +879,7 @@ def load_state(lake: Lake) -> dict:
 
 
 def save_state(lake: Lake, state: dict) -> None:
-    path = lake.state_path(STATE_FILE)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
-    tmp.replace(path)
+    lake.write_state(STATE_FILE, state)
 
 
 @contextmanager

@@ -123,10 +123,7 @@ def _record(lake: Lake, keep_hours: int, found: list[Vacuumed]) -> None:
         "files": sum(entry.files for entry in found),
         "bytes": sum(entry.bytes for entry in found),
     }
-    path = lake.state_path(RECORD_FILE)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, sort_keys=True))
-    tmp.replace(path)
+    lake.write_state(RECORD_FILE, record)
 
 
 def _abandoned_spills(root: Path, keep_hours: int) -> dict[Path, tuple[int, int]]:

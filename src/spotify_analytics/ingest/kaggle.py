@@ -13,7 +13,6 @@ it; it is not shipped with this package.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -248,10 +247,7 @@ def _save_state(lake: Lake, report: KaggleReport) -> None:
         "table_version": lake.version(KAGGLE_TRACKS.name),
     }
     state.pop("skipped")
-    path = lake.state_path(STATE_FILE)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1) + "\n")
-    tmp.replace(path)
+    lake.write_state(STATE_FILE, state)
 
 
 def _one_line(error: Exception) -> str:

@@ -4,7 +4,7 @@ Importing scikit-learn costs about 1.5 CPU-s (it imports ``scipy.stats``, which
 formats the docstrings of every distribution), more than an incremental run
 spends on its models. The per-user models (``candidates.py``, ``encoding.py``)
 are plain NumPy, so they follow scikit-learn's estimator conventions here:
-parameters are the ``__init__`` arguments (``get_params``/``set_params``),
+parameters are the ``__init__`` arguments (``get_params``),
 ``clone`` builds an unfitted copy, and time-ordered folds are those of
 ``TimeSeriesSplit``. scikit-learn is imported only where its own estimators are
 used (the catalog model, the boosted candidate, group folds); ``clone`` hands
@@ -40,13 +40,6 @@ class Estimator:
     def get_params(self, deep: bool = True) -> dict[str, object]:
         return {name: getattr(self, name) for name in self._parameter_names()}
 
-    def set_params(self, **params: object) -> Estimator:
-        for name, value in params.items():
-            if name not in self._parameter_names():
-                raise ValueError(f"{type(self).__name__} has no parameter {name!r}")
-            setattr(self, name, value)
-        return self
-
     def __sklearn_clone__(self) -> Estimator:
         """An unfitted copy with cloned parameters (what ``clone`` calls, here and
         in scikit-learn)."""
@@ -54,25 +47,6 @@ class Estimator:
 
     def __getstate__(self) -> dict:
         return dict(self.__dict__)  # a copy: subclasses drop caches from it
-
-    def __repr__(self) -> str:
-        if not self._parameter_names():
-            return f"{type(self).__name__}()"
-        defaults = inspect.signature(type(self).__init__).parameters
-        shown = [
-            f"{name}={value!r}"
-            for name, value in self.get_params().items()
-            if defaults[name].default is inspect.Parameter.empty
-            or not _same(value, defaults[name].default)
-        ]
-        return f"{type(self).__name__}({', '.join(shown)})"
-
-
-def _same(value: object, default: object) -> bool:
-    try:
-        return bool(value == default)
-    except (TypeError, ValueError):  # arrays compare element-wise
-        return False
 
 
 def clone(value: object) -> object:
