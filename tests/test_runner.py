@@ -162,6 +162,23 @@ def test_user_shards_are_contiguous_balanced_and_cover_every_user() -> None:
     assert user_shards({"only": 50}, 10) == [frozenset({"only"})]
 
 
+def test_worker_processes_load_native_thread_pools_with_one_thread(monkeypatch) -> None:
+    """SciPy's OpenBLAS, loaded inside a worker (as a model's first fit loads
+    it), starts with one thread: a second one would spin beside the shard."""
+    import threadpoolctl
+
+    from spotify_analytics.shards import ONE_THREAD_ENV, worker_pool
+
+    for name in ONE_THREAD_ENV:
+        monkeypatch.delenv(name, raising=False)
+    with worker_pool(1) as pool:
+        pool.submit(exec, "import scipy.linalg, numpy").result()
+        pools = pool.submit(threadpoolctl.threadpool_info).result()
+    blas = [p for p in pools if p["internal_api"] == "openblas"]
+    assert len(blas) >= 1, pools  # numpy's and SciPy's own
+    assert all(p["num_threads"] == 1 for p in blas), pools
+
+
 def _per_user_models(tmp_path: Path, body: str) -> Path:
     return _models(
         tmp_path,

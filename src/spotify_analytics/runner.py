@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import multiprocessing
 import os
 import threading
 import time
@@ -28,7 +27,6 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
     Future,
-    ProcessPoolExecutor,
     ThreadPoolExecutor,
     wait,
 )
@@ -59,7 +57,7 @@ from .errors import SpotifyAnalyticsError
 from .lake import KeyFilter, Lake, Snapshot, Staged, sql_list
 from .quality import QualityGate
 from .settings import Settings
-from .shards import build_in_process, user_shards
+from .shards import build_in_process, user_shards, worker_pool
 
 T = TypeVar("T")
 STATE_FILE = "steps.json"
@@ -576,9 +574,7 @@ class Runner:
         it runs); each output is the shards' tables one after the other."""
         assert step.function is not None
         everyone = frozenset().union(*shards)
-        processes = ProcessPoolExecutor(
-            min(self._workers, len(shards)), mp_context=multiprocessing.get_context("spawn")
-        )
+        processes = worker_pool(min(self._workers, len(shards)))
 
         def build(users: frozenset[str]) -> dict[str, pa.Table]:
             job = processes.submit(

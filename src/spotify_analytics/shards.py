@@ -9,7 +9,10 @@ in worker processes (``build_in_process``), each a fresh interpreter.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -36,6 +39,22 @@ def user_shards(rows: dict[str, int], shard_rows: int) -> list[frozenset[str]]:
     if current:
         shards.append(frozenset(current))
     return shards
+
+
+# Native thread pools in worker processes get one thread each: a shard holds one of
+# the run's cores. threadpoolctl's limit reaches only the libraries already loaded, and
+# SciPy's own OpenBLAS loads with the first fit: its second thread spun between calls,
+# about 8% of play_models' CPU at 10M plays.
+ONE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for shards (fresh interpreters), with one native thread
+    each. The variables are set in this process too (unless already set), for
+    the libraries it has yet to load: every worker inherits them."""
+    for name in ONE_THREAD_ENV:
+        os.environ.setdefault(name, "1")
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def build_in_process(
