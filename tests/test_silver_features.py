@@ -364,3 +364,15 @@ def test_without_a_catalog_features_are_null_not_invented(lake: Lake) -> None:
     [match] = tables["track_catalog_matches"]
     assert match["catalog_track_id"] is None and match["catalog_artist_name"] is None
     assert tables["listening_with_features"][0]["mood_quadrant"] is None
+
+
+def test_the_python_steps_queries_name_the_tables_they_read() -> None:
+    """The tables each query is given (so it runs without parsing) are the ones
+    sqlglot finds in it, and the step declares them as inputs."""
+    from spotify_analytics.dag import upstream_tables
+    from spotify_analytics.steps import track_catalog_matches as tcm
+    from spotify_analytics.steps import weekend_vs_weekday as wvw
+
+    assert upstream_tables(tcm.PLAYED_SQL) == set(tcm.PLAYED_TABLES) <= set(tcm.INPUTS)
+    assert upstream_tables(tcm.CATALOG_SQL) == {"catalog_tracks"}
+    assert upstream_tables(wvw.GROUP_STATS_SQL) == set(wvw.INPUTS)

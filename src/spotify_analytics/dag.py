@@ -75,13 +75,18 @@ class StepContext:
             threads=self.threads,
         )
 
-    def sql(self, query: str) -> pa.Table:
-        """Run DuckDB SQL over the lake's current tables and return Arrow."""
-        try:
-            tables: set[str] | None = upstream_tables(query)
-        except SpotifyAnalyticsError:  # DuckDB syntax sqlglot cannot read: register all
-            tables = None
-        con = self.connect(only=tables)
+    def sql(self, query: str, tables: Iterable[str] | None = None) -> pa.Table:
+        """Run DuckDB SQL over the lake's current tables and return Arrow. The
+        connection shows ``tables`` if given (a step's own queries name theirs:
+        parsing costs an incremental run sqlglot's import, 0.15 s), else the
+        tables sqlglot finds in the query."""
+        only = set(tables) if tables is not None else None
+        if only is None:
+            try:
+                only = upstream_tables(query)
+            except SpotifyAnalyticsError:  # DuckDB syntax sqlglot cannot read: register all
+                only = None
+        con = self.connect(only=only)
         try:
             return con.execute(query).to_arrow_table()
         finally:

@@ -109,6 +109,8 @@ final as (
 select * from final order by track_key
 """
 
+PLAYED_TABLES = ("user_track_plays", "catalog_tracks", "tracks_bronze")
+
 CATALOG_SQL = """
 select track_id, artist_name, track_name, coalesce(popularity, 0) as popularity
 from catalog_tracks
@@ -126,11 +128,11 @@ def track_catalog_matches(ctx: StepContext) -> dict[str, pa.Table]:
     names and id are unchanged keep their earlier match and only new ones are
     matched (the catalog is not even read when there are none).
     """
-    played = ctx.sql(PLAYED_SQL).to_pylist()
+    played = ctx.sql(PLAYED_SQL, PLAYED_TABLES).to_pylist()
     earlier = _earlier_matches(ctx)
     todo = [row for row in played if _match_key(row) not in earlier]
     if todo:
-        catalog = ctx.sql(CATALOG_SQL)
+        catalog = ctx.sql(CATALOG_SQL, ("catalog_tracks",))
         matched = match_tracks(todo, catalog, ctx.settings.catalog_match_min_score)
         earlier.update((_match_key(row), row) for row in matched.to_pylist())
     rows = [earlier[_match_key(row)] for row in played]
@@ -147,7 +149,8 @@ def _earlier_matches(ctx: StepContext) -> dict[tuple, dict]:
         return {}
     if not ctx.lake.exists(OUTPUT):
         return {}
-    stored = ctx.sql("select * from track_catalog_matches")  # only ctx.keys' rows, if set
+    # only ctx.keys' rows, if set
+    stored = ctx.sql("select * from track_catalog_matches", ("track_catalog_matches",))
     if stored.schema.names != SCHEMA.names:
         return {}
     return {_match_key(row): row for row in stored.to_pylist()}

@@ -134,7 +134,7 @@ SCHEMA = pa.schema(
 def weekend_vs_weekday(ctx: StepContext) -> dict[str, pa.Table]:
     """One row per user and feature: both groups' n, mean, std, their difference
     (weekend - weekday), Welch's t, its degrees of freedom and two-sided p-value."""
-    groups = ctx.sql(GROUP_STATS_SQL)
+    groups = ctx.sql(GROUP_STATS_SQL, INPUTS)
     return {OUTPUT: welch_table(groups)}
 
 
