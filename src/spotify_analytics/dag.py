@@ -6,6 +6,7 @@ selection of steps. :mod:`runner` builds them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -80,12 +81,12 @@ class StepContext:
         connection shows ``tables`` if given (a step's own queries name theirs:
         parsing costs an incremental run sqlglot's import, 0.15 s), else the
         tables sqlglot finds in the query."""
-        only = set(tables) if tables is not None else None
-        if only is None:
-            try:
+        only: set[str] | None = None  # DuckDB syntax sqlglot cannot read: register all
+        if tables is not None:
+            only = set(tables)
+        else:
+            with contextlib.suppress(SpotifyAnalyticsError):
                 only = upstream_tables(query)
-            except SpotifyAnalyticsError:  # DuckDB syntax sqlglot cannot read: register all
-                only = None
         con = self.connect(only=only)
         try:
             return con.execute(query).to_arrow_table()

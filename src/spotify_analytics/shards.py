@@ -43,8 +43,8 @@ def user_shards(rows: dict[str, int], shard_rows: int) -> list[frozenset[str]]:
 
 # Native thread pools in worker processes get one thread each: a shard holds one of
 # the run's cores. threadpoolctl's limit reaches only the libraries already loaded, and
-# SciPy's own OpenBLAS loads with the first fit: its second thread spun between calls,
-# about 8% of play_models' CPU at 10M plays.
+# SciPy's own OpenBLAS loads with the first fit: its second thread spun between calls
+# (play_models at 10M plays took 117-119 CPU-s with it, 90-100 without).
 ONE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
