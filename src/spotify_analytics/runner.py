@@ -149,7 +149,7 @@ class Runner:
         self.quality = QualityGate(self.lake)
         with self.lake.lock("run"):
             self.lake.sweep_staged()  # left by a run killed between staging and commit
-            state = self._load_state()
+            state = load_state(self.lake)
             self._versions.clear()  # Bronze may have changed since the last run
             self._snapshots.clear()
             self._user_rows.clear()
@@ -241,7 +241,7 @@ class Runner:
                 "built_at": time.time(),
                 "seconds": round(time.perf_counter() - started, 3),  # for critical_paths
             }
-            self._save_state(state)
+            save_state(self.lake, state)
         if users == frozenset() or keys == frozenset():
             return StepResult(step.name, "skipped", reason=f"{reason} (no rows changed)")
         if users is not None:
@@ -860,12 +860,6 @@ class Runner:
             return "settings changed"
         changed = [name for name, version in seen.items() if last["inputs"].get(name) != version]
         return f"input changed: {', '.join(changed)}" if changed else ""
-
-    def _load_state(self) -> dict:
-        return load_state(self.lake)
-
-    def _save_state(self, state: dict) -> None:
-        save_state(self.lake, state)
 
 
 def load_state(lake: Lake) -> dict:
