@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint format bench bench-run clean
+.PHONY: setup demo test lint format bench bench-run bench-steps clean
 
 setup: $(STAMP)
 
@@ -37,3 +37,6 @@ clean:
 
 bench-run: setup
 	$(BIN)/python benchmarks/bench_run.py
+
+bench-steps: setup  # make bench-steps LAKE=DIR [ARGS=--incremental]
+	$(BIN)/python benchmarks/bench_steps.py --lake $(LAKE) $(ARGS)
