@@ -7,8 +7,8 @@
 Whole builds (the default): each step is rebuilt alone (`run --select NAME`),
 in dependency order, so it has the machine to itself. For each: its wall time
 and the CPU, user and system, of this process and of the worker processes it
-started. The sum is the CPU a `run --full` spends however its steps are
-packed, so on C cores a full build takes at least sum / C.
+started. The sum is about the CPU a `run --full` spends however its steps
+are packed, so on C cores a full build takes at least about sum / C.
 
 `--incremental`: one `run` with a single step worker, so the steps take turns
 and each one's CPU is its own; what it rebuilds is whatever changed since the
@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+from spotify_analytics.errors import LakeError
 from spotify_analytics.lake import Lake
 from spotify_analytics.pipeline import pipeline_steps
 from spotify_analytics.runner import Runner, StepResult
@@ -82,7 +83,12 @@ def main() -> int:
     parser.add_argument("--incremental", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    lake = Lake.open(args.lake)
+    if args.incremental and args.select:
+        parser.error("--select rebuilds steps whole; --incremental runs what changed: pick one")
+    try:
+        lake = Lake.open(args.lake)
+    except LakeError as error:
+        raise SystemExit(f"--lake: {error}") from None
     runner = Runner(lake, Settings(lake=lake.root), pipeline_steps(lake))
     order = runner.order()
     if args.incremental:
