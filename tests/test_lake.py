@@ -209,6 +209,29 @@ def test_connections_spill_to_their_own_folders(lake, monkeypatch) -> None:
     assert not any((lake.root / "_state" / "duckdb_tmp").glob("*/*"))
 
 
+def test_count_sums_the_row_counts_in_the_delta_log_or_reads_the_footer(lake: Lake) -> None:
+    from deltalake import Schema as DeltaSchema
+    from deltalake.transaction import AddAction, create_table_with_add_actions
+
+    lake.merge(USERS, _users(("ana", "UTC"), ("bo", "Europe/Berlin"), ("cy", "UTC")))
+    lake.merge(USERS, _users(("di", "UTC")))
+    assert lake.count("users") == lake.read("users").num_rows == 4
+    assert lake.count("streaming_history_bronze") == 0  # declared, never written
+
+    # a file whose add action carries no statistics: counted from its footer
+    folder = lake.path("silver/counted")
+    folder.mkdir(parents=True)
+    data = pa.table({"user_id": ["a", "b", "c", "d", "e"]})
+    pq.write_table(data, folder / "part-0.parquet")
+    pq.write_table(data.slice(0, 2), folder / "part-1.parquet")
+    actions = [
+        AddAction(name, (folder / name).stat().st_size, {}, 0, True, stats)
+        for name, stats in [("part-0.parquet", '{"numRecords": 5}'), ("part-1.parquet", "{}")]
+    ]
+    create_table_with_add_actions(str(folder), DeltaSchema.from_arrow(data.schema), actions)
+    assert lake.count("counted") == 7
+
+
 def test_the_version_comes_from_the_newest_commit_in_the_log(lake: Lake) -> None:
     from deltalake import DeltaTable
 

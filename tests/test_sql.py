@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from spotify_analytics.cli import app
 from spotify_analytics.errors import InputError
 from spotify_analytics.lake import Lake
-from spotify_analytics.query import query, quote_default_schema
+from spotify_analytics.query import named_tables, query, quote_default_schema
 from spotify_analytics.schemas import USERS
 
 
@@ -37,6 +37,29 @@ def test_default_schema_and_bare_names_read_the_same_table(users_lake: Lake) -> 
     bare = query(users_lake, "select user_id from users order by 1")
     trino = query(users_lake, "select user_id from default.users order by 1")
     assert bare.to_pylist() == trino.to_pylist() == [{"user_id": "ana"}, {"user_id": "bo"}]
+
+
+def test_a_one_shot_query_shows_only_the_lake_tables_it_names(users_lake: Lake) -> None:
+    assert named_tables(users_lake, "select * from users") == {"users"}
+    both = "with u as (select * from default.USERS) select * from u, streaming_history_bronze"
+    assert named_tables(users_lake, both) == {"users", "streaming_history_bronze"}
+    assert named_tables(users_lake, "select 1") == set()
+    anything_else = [
+        "select * from information_schema.tables",  # a catalog view
+        "select * from duckdb_tables()",  # a table function
+        "select * from nope",  # not in the lake: DuckDB says so, over every table
+        'select * from "USERS"',  # quoted: DuckDB matches it exactly
+        "explain select * from users",
+        "select 1; select 2",
+        "selec oops",
+    ]
+    for sql in anything_else:
+        assert named_tables(users_lake, sql) is None, sql
+    # those still see every table
+    listed = query(users_lake, "select table_name from information_schema.tables")
+    names = set(listed.column("table_name").to_pylist())
+    assert {"users", "streaming_history_bronze", "listening_history_bronze"} <= names
+    assert query(users_lake, "select count(*) as n from default.users").to_pylist() == [{"n": 2}]
 
 
 def test_default_is_quoted_only_where_it_names_the_schema() -> None:

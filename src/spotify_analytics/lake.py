@@ -291,7 +291,11 @@ class Lake:
         return self.dataset(name).to_table(columns=columns)
 
     def count(self, name: str) -> int:
-        return self.dataset(name).count_rows() if self.exists(name) else 0
+        """Rows in the table's current version (0 for a declared Bronze table
+        never written), from the row counts its Delta log keeps per file."""
+        if not self.exists(name):
+            return 0
+        return delta_row_count(self.delta(name), self.path(self.location(name)))
 
     # -- writes ---------------------------------------------------------------
 
@@ -669,6 +673,23 @@ class Lake:
             if name in BRONZE_TABLES or (self.path(location) / "_delta_log").is_dir():
                 readable.append(name)
         return readable
+
+
+def delta_row_count(table: DeltaTable, folder: Path) -> int:
+    """Rows in ``table``'s current version (its files under ``folder``): the
+    per-file row counts of its add actions, or a file's Parquet footer when its
+    action has none. An Arrow dataset over the table, to count its rows, took
+    about a second per table of 1,000 files (``status`` on a 10M-play lake: 29 s)."""
+    actions = pa.table(table.get_add_actions(flatten=True))
+    paths = actions.column("path").to_pylist()
+    if "num_records" in actions.column_names:
+        counts = actions.column("num_records").to_pylist()
+    else:
+        counts = [None] * len(paths)
+    return sum(
+        rows if rows is not None else pq.ParquetFile(folder / unquote(path)).metadata.num_rows
+        for path, rows in zip(paths, counts, strict=True)
+    )
 
 
 def _newest_commit(log: Path) -> int | None:

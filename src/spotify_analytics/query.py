@@ -10,13 +10,15 @@ import pyarrow as pa
 
 from .errors import InputError
 from .lake import Lake
+from .schemas import BRONZE_TABLES
 
 ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 
 
 def query(lake: Lake, sql: str) -> pa.Table:
-    """Run one read-only statement and return its result."""
-    con = lake.connect()
+    """Run one read-only statement and return its result. The connection shows
+    the tables the statement names, or every table when it names anything else."""
+    con = lake.connect(only=named_tables(lake, sql))
     try:
         return execute(con, sql)
     finally:
@@ -39,6 +41,38 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
         return con.execute(sql).to_arrow_table()
     except duckdb.Error as error:
         raise InputError(f"SQL: {_first_line(error)}") from None
+
+
+def named_tables(lake: Lake, sql: str) -> set[str] | None:
+    """The lake tables ``sql`` reads, when all it reads are lake tables by bare
+    or ``default.`` name; None when it reads anything else (a catalog view, a
+    table function, a name the lake lacks) or does not parse. Binding a view
+    over every table took seconds on a large lake (a one-row count at 10M
+    plays: 4.3 s, most of it views over tables of 1,000 files)."""
+    import sqlglot
+    from sqlglot import exp
+
+    sql = quote_default_schema(sql)
+    try:
+        statements = duckdb.extract_statements(sql)
+        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+            return None  # EXPLAIN and what execute refuses
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except (duckdb.Error, sqlglot.errors.SqlglotError):
+        return None
+    known = {*BRONZE_TABLES, *lake.tables()}
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    names = set()
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier) or table.catalog:
+            return None
+        name = table.name if table.this.quoted else table.name.lower()  # as DuckDB binds it
+        if name in ctes and not table.db:
+            continue
+        if table.db not in ("", "default") or name not in known:
+            return None
+        names.add(name)
+    return names
 
 
 def quote_default_schema(sql: str) -> str:
