@@ -339,7 +339,7 @@ def check_lake(lake: Lake, *, sql_root: Path | str | None = None) -> QualityGate
     """
     gate = QualityGate(lake)
     with lake.lock("check"):
-        con = lake.connect()
+        con = lake.connect(aliases=False)  # the checks name tables bare
         try:
             for location in checked_locations(lake, sql_root):
                 name = location.rsplit("/", 1)[-1]
