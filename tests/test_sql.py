@@ -41,14 +41,13 @@ def test_default_schema_and_bare_names_read_the_same_table(users_lake: Lake) -> 
 
 def test_a_one_shot_query_shows_only_the_lake_tables_it_names(users_lake: Lake) -> None:
     assert named_tables(users_lake, "select * from users") == {"users"}
-    both = "with u as (select * from default.USERS) select * from u, streaming_history_bronze"
+    both = 'with u as (select * from default.USERS) select * from u, "Streaming_History_Bronze"'
     assert named_tables(users_lake, both) == {"users", "streaming_history_bronze"}
     assert named_tables(users_lake, "select 1") == set()
     anything_else = [
         "select * from information_schema.tables",  # a catalog view
         "select * from duckdb_tables()",  # a table function
         "select * from nope",  # not in the lake: DuckDB says so, over every table
-        'select * from "USERS"',  # quoted: DuckDB matches it exactly
         "explain select * from users",
         "select 1; select 2",
         "selec oops",

@@ -66,7 +66,7 @@ def named_tables(lake: Lake, sql: str) -> set[str] | None:
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier) or table.catalog:
             return None
-        name = table.name if table.this.quoted else table.name.lower()  # as DuckDB binds it
+        name = table.name.lower()  # DuckDB matches names without case, quoted or not
         if name in ctes and not table.db:
             continue
         if table.db not in ("", "default") or name not in known:
