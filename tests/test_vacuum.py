@@ -73,6 +73,47 @@ def test_the_run_after_a_vacuum_builds_nothing_and_the_next_new_plays_as_before(
         assert _same_rows(mine, other), location
 
 
+def test_a_vacuum_compacts_the_appended_tables_and_the_next_runs_go_on_as_before(
+    demo, tmp_path, monkeypatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    from spotify_analytics import lake as lake_module
+
+    monkeypatch.setattr(lake_module, "COMPACT_MIN_FILES", 2)
+    lake, settings = _copy(demo, tmp_path / "compacted")
+    plain, plain_settings = _copy(demo, tmp_path / "plain")
+    for target, target_settings in ((lake, settings), (plain, plain_settings)):
+        for user in (USER, "demo-alex"):
+            _add_plays(target, user)  # a MERGE: a file more in Bronze
+            run(target, target_settings)  # a file more in quality_checks
+    bronze = "streaming_history_bronze"
+    files_before, rows_before = len(lake.snapshot(bronze).files), lake.count(bronze)
+    checks_before = lake.count("quality_checks")
+
+    found = {entry.table: entry for entry in vacuum_lake(lake, keep_hours=168)}
+    assert found[bronze].compacted == files_before >= 3
+    assert found["quality_checks"].compacted >= 3
+    assert found[bronze].files == 0  # the rewritten files stay for a week
+    live = lake.snapshot(bronze).files
+    assert len(live) == 1 and lake.count(bronze) == rows_before
+    assert lake.count("quality_checks") == checks_before
+    users = pq.read_table(live[0][0], columns=["user_id"]).column("user_id").to_pylist()
+    assert users == sorted(users)  # in user order: a few users' rows in a few row groups
+
+    assert run(lake, settings).built == []  # the rewrite changed no rows
+    for target in (lake, plain):
+        _add_plays(target, USER)
+    built = {r.name: r.reason for r in run(lake, settings).results if r.status == "built"}
+    assert built["plays"].endswith("(1 user)")
+    run(plain, plain_settings)
+    for location in plain.tables().values():
+        if location.startswith("gold/quality/"):
+            continue
+        mine, other = _canonical(lake.read(location)), _canonical(plain.read(location))
+        assert _same_rows(mine, other), location
+
+
 def test_a_step_behind_its_input_still_finds_the_changed_rows_after_a_vacuum(
     demo, tmp_path
 ) -> None:

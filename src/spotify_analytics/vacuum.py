@@ -14,6 +14,11 @@ steps that had seen the version before the vacuum now count as having seen
 the one after it, and the change journal records the two commits as changing
 no users and no keys.
 
+First it compacts the tables MERGE appends a file to on every write (Bronze,
+``quality_checks``): once small files pile up, ``Lake.compact`` rewrites them in
+user order in one commit that changes no rows, and the runner is told so in the
+same way.
+
 It also deletes the DuckDB spill folders (``_state/duckdb_tmp``) of processes
 that are gone: DuckDB deletes its folder when a connection closes, but not when
 its process is killed mid-query, and a large spill stays behind.
@@ -31,7 +36,12 @@ from pathlib import Path
 from .changes import ChangeJournal
 from .errors import LakeError
 from .lake import SPILL_FOLDER, Lake
+from .quality import QUALITY_CHECKS
 from .runner import load_state, save_state
+from .schemas import BRONZE_TABLES
+
+# the tables Lake.merge appends a file to on every write
+MERGED_TABLES = frozenset({*BRONZE_TABLES, QUALITY_CHECKS.name})
 
 DEFAULT_KEEP_HOURS = 168  # a week, Delta's default retention
 RECORD_FILE = "vacuum.json"  # in _state: when the last vacuum ran (``schedule`` reads it)
@@ -39,11 +49,13 @@ RECORD_FILE = "vacuum.json"  # in _state: when the last vacuum ran (``schedule``
 
 @dataclass(frozen=True)
 class Vacuumed:
-    """What a vacuum deleted (or would delete, in a dry run) from one table."""
+    """What a vacuum deleted (or would delete, in a dry run) from one table, and
+    how many of its small files it rewrote first (``compacted``)."""
 
     table: str
     files: int
     bytes: int
+    compacted: int = 0
 
 
 def vacuum_lake(
@@ -56,6 +68,7 @@ def vacuum_lake(
     with lake.lock("vacuum"):
         state = load_state(lake)
         journal = ChangeJournal(lake)
+        compacted = {} if dry_run else _compact(lake, state, journal)
         found = []
         moved: dict[str, tuple[int, int]] = {}  # table -> version before, after
         for name, location in lake.tables().items():
@@ -77,9 +90,11 @@ def vacuum_lake(
             paths = [_absolute(lake.path(location), path) for path in doomed]
             existing = [path for path in paths if path.exists()]
             if not existing:
+                if name in compacted:
+                    found.append(Vacuumed(name, 0, 0, compacted[name]))
                 continue
             size = sum(path.stat().st_size for path in existing)
-            found.append(Vacuumed(name, len(existing), size))
+            found.append(Vacuumed(name, len(existing), size, compacted.get(name, 0)))
             if dry_run:
                 continue
             before = table.version()
@@ -105,6 +120,32 @@ def vacuum_lake(
         if not dry_run:
             _record(lake, keep_hours, found)
     return found
+
+
+def _compact(lake: Lake, state: dict, journal: ChangeJournal) -> dict[str, int]:
+    """Compact the tables MERGE appends to (``Lake.compact``): table -> files
+    rewritten. A rewrite changes no rows, so it is recorded like a vacuum's
+    commits: as changing no users or keys, and steps that had seen the version
+    before it count as having seen the one after it."""
+    compacted = {}
+    for name, location in lake.tables().items():
+        if name not in MERGED_TABLES:
+            continue
+        before = lake.version(location)
+        files = lake.compact(location)
+        if not files:
+            continue
+        after = lake.version(location)
+        for version in range(before + 1, after + 1):
+            journal.record_unchanged(location, version)
+        for step in state.values():
+            inputs = step.get("inputs", {})
+            if inputs.get(name) == before:
+                inputs[name] = after
+        compacted[name] = files
+    if compacted:
+        save_state(lake, state)
+    return compacted
 
 
 def last_vacuum(lake: Lake) -> float | None:

@@ -95,7 +95,8 @@ def vacuum(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Delete table files that no version of the last --keep-hours reads (default a week)."""
+    """Delete table files that no version of the last --keep-hours reads (default a week),
+    after rewriting the small files of appended tables (Bronze, quality checks) in user order."""
     from ..vacuum import vacuum_lake
 
     settings = settings_for(lake)
@@ -113,10 +114,17 @@ def vacuum(
         )
         return
     rows = [{"table": e.table, "files": e.files, "MB": round(e.bytes / 1e6, 1)} for e in found]
+    compacted = sum(entry.compacted for entry in found)
+    if compacted:
+        for row, entry in zip(rows, found, strict=True):
+            row["compacted"] = entry.compacted
     if rows:
         out.print(_rich_table(None, rows))
     verb = "would free" if dry_run else "freed"
-    err.print(f"{files} file(s) in {len(found)} table(s): {verb} {total / 1e6:,.1f} MB")
+    tables = sum(1 for entry in found if entry.files)
+    err.print(f"{files} file(s) in {tables} table(s): {verb} {total / 1e6:,.1f} MB")
+    if compacted:
+        err.print(f"rewrote {compacted} small file(s) of appended tables in user order")
 
 
 class Format(StrEnum):
