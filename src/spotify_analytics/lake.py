@@ -488,15 +488,31 @@ class Lake:
             if not written.equals(schema):  # e.g. an int32 column came back as int64
                 self.discard(staged)
                 return False
+        self._swap_files(table, location, old, staged, con, data_change=True)
+        return True
+
+    def _swap_files(
+        self,
+        table: DeltaTable,
+        location: str,
+        old: list[dict],
+        staged: Staged | None,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        data_change: bool,
+    ) -> None:
+        """In one commit, remove the files of add actions ``old`` and add the
+        staged files (``data_change=False``: the same rows, rewritten). A failed
+        commit deletes the staged files."""
         now = int(time.time() * 1000)
-        removes = [RemoveAction(a["path"], True, now, a["size_bytes"]) for a in old]
-        adds = [] if staged is None else _add_actions(staged, con, folder)
+        removes = [RemoveAction(a["path"], data_change, now, a["size_bytes"]) for a in old]
+        folder = self.path(location)
+        adds = [] if staged is None else _add_actions(staged, con, folder, data_change=data_change)
         if not removes and not adds:
-            return True
+            return
+        schema = DeltaSchema.from_arrow(pa.schema(table.schema().to_arrow()))
         try:
-            table.create_write_transaction(
-                [*removes, *adds], mode="append", schema=DeltaSchema.from_arrow(schema)
-            )
+            table.create_write_transaction([*removes, *adds], mode="append", schema=schema)
         except BaseException:
             if staged is not None:
                 self.discard(staged)
@@ -504,7 +520,6 @@ class Lake:
         if staged is not None:
             self._committed(staged)
         self._checkpoint_if_due(location)
-        return True
 
     def compact(self, location: str) -> int:
         """Rewrite the small files of a table that MERGE appends to (Bronze,
@@ -548,20 +563,9 @@ class Lake:
             if not written.equals(schema) or staged.rows != rows:
                 self.discard(staged)  # e.g. an int32 column came back as int64
                 return 0
-            now = int(time.time() * 1000)
-            removes = [RemoveAction(a["path"], False, now, a["size_bytes"]) for a in small]
-            adds = _add_actions(staged, con, folder, data_change=False)
-            try:
-                table.create_write_transaction(
-                    [*removes, *adds], mode="append", schema=DeltaSchema.from_arrow(schema)
-                )
-            except BaseException:
-                self.discard(staged)
-                raise
+            self._swap_files(table, location, small, staged, con, data_change=False)
         finally:
             con.close()
-        self._committed(staged)
-        self._checkpoint_if_due(location)
         return len(small)
 
     def _checkpoint_if_due(self, location: str) -> None:

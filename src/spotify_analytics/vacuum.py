@@ -70,7 +70,7 @@ def vacuum_lake(
         journal = ChangeJournal(lake)
         compacted = {} if dry_run else _compact(lake, state, journal)
         found = []
-        moved: dict[str, tuple[int, int]] = {}  # table -> version before, after
+        moved = False
         for name, location in lake.tables().items():
             table = lake.delta(location)  # an unreadable table names itself
             seen = sorted(
@@ -99,16 +99,9 @@ def vacuum_lake(
                 continue
             before = table.version()
             table.vacuum(dry_run=False, **options)
-            after = lake.version(location)
-            moved[name] = (before, after)
-            for version in range(before + 1, after + 1):
-                journal.record_unchanged(location, version)
+            _changed_no_rows(state, journal, name, location, before, lake.version(location))
+            moved = True
         if moved:
-            for step in state.values():
-                inputs = step.get("inputs", {})
-                for name, (before, after) in moved.items():
-                    if inputs.get(name) == before:
-                        inputs[name] = after
             save_state(lake, state)
         spills = _abandoned_spills(lake.root / "_state" / SPILL_FOLDER, keep_hours)
         if spills:
@@ -135,17 +128,26 @@ def _compact(lake: Lake, state: dict, journal: ChangeJournal) -> dict[str, int]:
         files = lake.compact(location)
         if not files:
             continue
-        after = lake.version(location)
-        for version in range(before + 1, after + 1):
-            journal.record_unchanged(location, version)
-        for step in state.values():
-            inputs = step.get("inputs", {})
-            if inputs.get(name) == before:
-                inputs[name] = after
+        _changed_no_rows(state, journal, name, location, before, lake.version(location))
         compacted[name] = files
     if compacted:
         save_state(lake, state)
     return compacted
+
+
+def _changed_no_rows(
+    state: dict, journal: ChangeJournal, name: str, location: str, before: int, after: int
+) -> None:
+    """Tell the runner that versions ``before+1 .. after`` of a table changed no
+    rows: the journal records them as changing no users or keys, and steps that
+    had seen ``before`` count as having seen ``after`` (``state``, saved by the
+    caller)."""
+    for version in range(before + 1, after + 1):
+        journal.record_unchanged(location, version)
+    for step in state.values():
+        inputs = step.get("inputs", {})
+        if inputs.get(name) == before:
+            inputs[name] = after
 
 
 def last_vacuum(lake: Lake) -> float | None:
