@@ -262,8 +262,39 @@ def test_the_keys_of_changed_users_come_from_before_and_after(lake, settings) ->
         pa.table({"user_id": ["a"], "track_key": ["k3"]}),
         predicate="user_id in ('a')",
     )
-    found = Runner(lake, settings, [])._keys_of_users("keyed", "track_key", frozenset({"a"}), 0)
+    runner_ = Runner(lake, settings, [])
+    found = runner_._keys_of_users("keyed", "track_key", frozenset({"a"}), 0)
     assert found == {"k1", "k3"}
+    # asked again in the run, the answer is kept until the runner rewrites the table
+    lake.overwrite(
+        "silver/keyed",
+        pa.table({"user_id": ["a"], "track_key": ["k4"]}),
+        predicate="user_id in ('a')",
+    )
+    assert runner_._keys_of_users("keyed", "track_key", frozenset({"a"}), 0) == {"k1", "k3"}
+    runner_._forget_versions(["keyed"])
+    assert runner_._keys_of_users("keyed", "track_key", frozenset({"a"}), 0) == {"k1", "k4"}
+
+
+def test_both_track_lookups_share_one_read_of_the_changed_keys(demo, tmp_path) -> None:
+    """track_catalog_matches and track_features both rebuild the tracks whose
+    user_track_plays rows changed: the run compares the old and new rows once."""
+    lake, settings = _copy(demo, tmp_path)
+    _add_plays(lake, USER)
+    asked: list[tuple] = []
+    diff_keys = Runner._diff_keys
+
+    def counted(self, name, key, users, old):
+        asked.append((name, key, users, old))
+        return diff_keys(self, name, key, users, old)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Runner, "_diff_keys", counted)
+        report = run(lake, settings)
+    built = {result.name: result.reason for result in report.results if result.status == "built"}
+    for name in ("track_catalog_matches", "track_features"):
+        assert built[name].endswith("keys)"), built[name]
+    assert asked == [("user_track_plays", "track_key", frozenset({USER}), asked[0][3])]
 
 
 def test_a_lookup_step_that_returns_other_keys_is_refused(lake, settings, tmp_path) -> None:

@@ -113,6 +113,9 @@ class Runner:
         self._versions: dict[str, int | None] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._user_rows: dict[str, dict[str | None, int] | None] = {}
+        # the keys that changed among some users' rows of a table since a version,
+        # asked by every lookup step reading the table (see _keys_of_users)
+        self._changed_keys_of: dict[tuple, frozenset[str] | None] = {}
         # A slot per core: a step's work (or one shard of it) holds one.
         self._cores = threading.BoundedSemaphore(1)
         self._workers = 1
@@ -153,6 +156,7 @@ class Runner:
             self._versions.clear()  # Bronze may have changed since the last run
             self._snapshots.clear()
             self._user_rows.clear()
+            self._changed_keys_of.clear()
             try:
                 with ThreadPoolExecutor(workers, thread_name_prefix="shard") as shards:
                     self._shard_pool = shards
@@ -326,9 +330,22 @@ class Runner:
     ) -> frozenset[str] | None:
         """The values of ``key`` in the rows of ``users`` that differ between
         version ``old`` of table ``name`` and now (None when the table lacks
-        either column, the old version is gone or its columns differ)."""
+        either column, the old version is gone or its columns differ). Read
+        once per run: the lookup steps reading a table (the track lookups) ask
+        the same question."""
         if not users:
             return frozenset()
+        asked = (name, key, users, old)
+        with self._state_lock:
+            if asked in self._changed_keys_of:
+                return self._changed_keys_of[asked]
+        found = self._diff_keys(name, key, users, old)
+        with self._state_lock:
+            return self._changed_keys_of.setdefault(asked, found)
+
+    def _diff_keys(
+        self, name: str, key: str, users: frozenset[str], old: int
+    ) -> frozenset[str] | None:
         now = self._snapshot(name)
         if not {"user_id", key} <= set(now.schema.names):
             return None
@@ -848,6 +865,8 @@ class Runner:
                 self._versions.pop(name, None)
                 self._snapshots.pop(name, None)
                 self._user_rows.pop(name, None)
+                for asked in [asked for asked in self._changed_keys_of if asked[0] == name]:
+                    del self._changed_keys_of[asked]
 
     def _stale_reason(self, step: Step, last: dict | None, seen: dict) -> str:
         if last is None:
