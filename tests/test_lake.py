@@ -94,6 +94,41 @@ def test_replacing_users_keeps_other_users_rows_and_refuses_a_new_schema(lake: L
     assert sorted(lake.path("silver/counts").rglob("*.parquet")) == on_disk  # none left staged
 
 
+@pytest.mark.parametrize(
+    ("user", "per_user_files"),
+    [("'u' || (i % 7)", False), ("'u' || (i % 7)", True), ("repeat('x', 300) || (i % 7)", False)],
+    ids=["files", "per-user-files", "ids-longer-than-the-writers-statistics"],
+)
+def test_committed_files_carry_their_rows_and_user_range(lake, user, per_user_files) -> None:
+    """The add actions' statistics (rows, lowest and highest user_id, nulls)
+    are those of the files, whether DuckDB's writer reported them or, for ids
+    longer than its statistics keep, a query read them."""
+    from deltalake import DeltaTable
+
+    con = lake.connect(only=set())
+    query = (
+        f"select case when i % 11 = 0 then null else {user} end as user_id, i "
+        "from range(20000) t(i) order by user_id"
+    )
+    staged = lake.stage(
+        con, query, "silver/ranged", file_bytes=2**20, file_rows=4096, per_user_files=per_user_files
+    )
+    assert staged is not None
+    lake.commit(staged, con)
+    folder = lake.path("silver/ranged")
+    actions = pa.table(DeltaTable(str(folder)).get_add_actions(flatten=True)).to_pylist()
+    assert len(actions) == len(staged.files) > 1
+    for action in actions:
+        data = pq.read_table(folder / action["path"])
+        users = [u for u in data.column("user_id").to_pylist() if u is not None]
+        assert action["num_records"] == data.num_rows
+        assert action["null_count.user_id"] == data.num_rows - len(users)
+        assert (action.get("min.user_id"), action.get("max.user_id")) == (
+            (min(users), max(users)) if users else (None, None)
+        )
+    assert lake.count("ranged") == 20000
+
+
 def test_a_failing_stage_leaves_no_files(lake: Lake) -> None:
     con = lake.connect(only=set())
     failing = "select range as n, cast(case when range = 5000 then 'x' else '1' end as int) as v"

@@ -15,6 +15,7 @@ its last committed version.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -121,6 +122,28 @@ def _may_hold(low: str | None, high: str | None, users: list[str]) -> bool:
 
 
 @dataclass(frozen=True)
+class FileStats:
+    rows: int
+    user_range: tuple[str | None, str | None, int] | None  # lowest, highest, nulls
+
+
+# DuckDB's writer cuts string statistics to this many characters: a value that
+# long may be a prefix, too low to bound the file's highest user_id
+_STATS_CUT = 256
+
+
+def _file_stats(rows: int, columns: dict | None) -> FileStats:
+    """A staged file's stats from the row of DuckDB's ``return_stats``."""
+    column = (columns or {}).get('"user_id"') or (columns or {}).get("user_id")
+    if column is None:
+        return FileStats(int(rows), None)
+    low, high = column.get("min"), column.get("max")
+    if any(value is not None and len(value) >= _STATS_CUT for value in (low, high)):
+        return FileStats(int(rows), None)
+    return FileStats(int(rows), (low, high, int(column.get("null_count") or 0)))
+
+
+@dataclass(frozen=True)
 class Staged:
     """Parquet files written into a table's folder but not yet committed to it:
     invisible to readers until :meth:`Lake.commit`, deleted by :meth:`Lake.discard`."""
@@ -129,6 +152,9 @@ class Staged:
     folders: tuple[Path, ...]
     files: list[Path]
     rows: int
+    # per file, as DuckDB's writer reported it: rows and the user_id range and
+    # nulls (None without a user_id column or with a range it may have truncated)
+    stats: dict[Path, FileStats] = dataclasses.field(default_factory=dict)
 
     def sql(self) -> str:
         listed = ", ".join(sql_string(str(path)) for path in self.files)
@@ -144,6 +170,7 @@ class Staged:
             tuple(folder for part in parts for folder in part.folders),
             [path for part in parts for path in part.files],
             sum(part.rows for part in parts),
+            {path: stats for part in parts for path, stats in part.stats.items()},
         )
 
 
@@ -388,31 +415,34 @@ class Lake:
             layout = "partition_by (user_id), write_partition_columns true"
         copy = (
             f"copy ({query}) to {sql_string(str(folder))} (format parquet, "
-            f"compression snappy, {layout}, row_group_size {group_rows})"
+            f"compression snappy, {layout}, row_group_size {group_rows}, return_stats)"
         )
         try:
             if file_rows is None:
-                con.execute(copy)
+                written = con.execute(copy).fetchall()
             else:  # DuckDB's threads would deal the rows out to files in turn
                 with _one_thread(con):
-                    con.execute(copy)
+                    written = con.execute(copy).fetchall()
+            stats = {Path(row[0]): _file_stats(row[1], row[4]) for row in written}
             if per_user_files:  # flat names: user ids in folder names would need escaping
-                for number, path in enumerate(sorted(folder.rglob("*.parquet"))):
-                    path.rename(folder / f"user-{number:06d}.parquet")
+                for number, path in enumerate(sorted(stats)):
+                    renamed = folder / f"user-{number:06d}.parquet"
+                    path.rename(renamed)
+                    stats[renamed] = stats.pop(path)
                 for child in folder.iterdir():
                     if child.is_dir():
                         shutil.rmtree(child)
         except BaseException:  # a failed query leaves no half-written files behind
             self._remove_staged(folder)
             raise
-        counts = {path: pq.ParquetFile(path).metadata.num_rows for path in folder.glob("*.parquet")}
-        for path in [path for path, rows in counts.items() if rows == 0]:
+        for path in [path for path, found in stats.items() if found.rows == 0]:
             path.unlink()  # DuckDB may end on an empty file
-            del counts[path]
-        if not counts:
+            del stats[path]
+        if not stats:
             self._remove_staged(folder)
             return None
-        return Staged(location, (folder,), sorted(counts), sum(counts.values()))
+        rows = sum(found.rows for found in stats.values())
+        return Staged(location, (folder,), sorted(stats), rows, stats)
 
     def commit(self, staged: Staged, con: duckdb.DuckDBPyConnection) -> None:
         """Replace the table's contents by the staged files, in one commit. Each
@@ -858,21 +888,30 @@ def _add_actions(
 ) -> list[AddAction]:
     """Delta add actions for staged files; each file's statistics carry its row
     count and user_id range (for pruning). ``data_change=False`` marks a
-    rewrite of rows already in the table (a compaction)."""
-    ranges: dict[str, tuple] = {}
-    if "user_id" in pq.read_schema(staged.files[0]).names:
-        found = con.execute(
+    rewrite of rows already in the table (a compaction). Both come from the
+    statistics DuckDB's writer returned where it has them."""
+    known = [staged.stats.get(path) for path in staged.files]
+    ranges: dict[str, tuple] = {
+        str(path): found.user_range
+        for path, found in zip(staged.files, known, strict=True)
+        if found is not None and found.user_range is not None
+    }
+    if len(ranges) < len(staged.files) and "user_id" in pq.read_schema(staged.files[0]).names:
+        # the writer's statistics did not give every range: read them
+        queried = con.execute(
             "select filename, min(user_id), max(user_id), count(*) filter (where user_id "
             f"is null) from read_parquet([{sql_list(str(f) for f in staged.files)}],"
             " filename = true) group by filename"
         ).fetchall()
-        ranges = {row[0]: row[1:] for row in found}
+        ranges = {row[0]: row[1:] for row in queried}
     actions = []
-    for path in staged.files:
-        stats: dict = {"numRecords": pq.ParquetFile(path).metadata.num_rows}
+    for path, found in zip(staged.files, known, strict=True):
+        rows = found.rows if found is not None else pq.ParquetFile(path).metadata.num_rows
+        stats: dict = {"numRecords": rows}
         low, high, nulls = ranges.get(str(path), (None, None, None))
         if low is not None:
             stats |= {"minValues": {"user_id": low}, "maxValues": {"user_id": high}}
+        if nulls is not None:  # a file of null user_ids only has no range, but says so
             stats |= {"nullCount": {"user_id": nulls}}
         info = path.stat()
         actions.append(
