@@ -51,6 +51,25 @@ def test_normalize_artist_and_primary_artist() -> None:
     assert fold("  ÉCOLE  Été ") == "ecole ete"
 
 
+def test_ascii_text_folds_as_the_unicode_path_does() -> None:
+    """ASCII text skips the NFKD and combining-mark pass (its own NFKD form):
+    the result is the general path's, for every printable and control character."""
+    import random
+    import string
+    import unicodedata
+
+    def unicode_fold(text: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", text)
+        stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        return " ".join(stripped.casefold().split())
+
+    rng = random.Random(7)
+    alphabet = string.printable + "\x00\x1c\x1f\x7f"
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(1, 16))) for _ in range(20_000)]
+    for text in [*texts, "The  B-52's\t", "AC/DC", "\x1c\x1d\x1e\x1f"]:
+        assert fold(text) == unicode_fold(text), repr(text)
+
+
 def _catalog(rows: list[tuple[str, str, str]]) -> pa.Table:
     ids, artists, titles = zip(*rows, strict=True)
     return pa.table({"track_id": ids, "artist_name": artists, "track_name": titles})

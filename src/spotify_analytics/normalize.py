@@ -31,6 +31,8 @@ def fold(text: str | None) -> str:
     """Unicode-fold: NFKD, combining marks removed, case-folded, spaces collapsed."""
     if not text:
         return ""
+    if text.isascii():  # its own NFKD form, without combining marks; casefold is lower
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.casefold().split())
