@@ -307,6 +307,42 @@ def test_every_tenth_commit_writes_a_checkpoint(lake: Lake) -> None:
     assert len(stored) == 21 and [r["i"] for r in stored if r["user_id"] == "u1"] == [7]
 
 
+def test_a_kept_table_follows_every_writer_and_a_replaced_table(lake: Lake) -> None:
+    """The lake keeps each table it loaded and reads only the commits since, from
+    whichever writer made them; a table deleted and made again is loaded anew."""
+    import shutil
+
+    from deltalake import DeltaTable
+
+    location = "silver/kept"
+    lake.overwrite(location, pa.table({"user_id": ["a", "b"], "n": [1, 2]}))
+    assert len(lake.snapshot("kept").files) == 1
+    loads = []
+    real = lake.delta
+
+    def counted(name: str) -> DeltaTable:
+        loads.append(name)
+        return real(name)
+
+    lake.delta = counted  # type: ignore[method-assign]
+    con = lake.connect(only=set())
+    con.register("new_rows", pa.table({"user_id": ["b"], "n": [7]}))
+    assert lake.replace_users(
+        location, con, "select * from new_rows", frozenset({"b"}), file_bytes=2**20
+    )
+    lake.overwrite(location, pa.table({"user_id": ["c"], "n": [3]}), predicate="user_id = 'c'")
+    snapshot = lake.snapshot("kept")
+    assert loads == []  # both commits read from the log, not a new load
+    assert pq.ParquetDataset([path for path, _, _ in snapshot.files]).read().sort_by(
+        "user_id"
+    ).to_pylist() == [{"user_id": u, "n": n} for u, n in [("a", 1), ("b", 7), ("c", 3)]]
+
+    shutil.rmtree(lake.path(location))
+    lake.overwrite(location, pa.table({"user_id": ["z"], "n": [9]}))
+    assert [user for _, user, _ in lake.snapshot("kept").files] == ["z"]
+    assert loads == [location]
+
+
 def test_a_name_resolves_to_where_its_table_is_now(lake: Lake) -> None:
     import shutil
 
