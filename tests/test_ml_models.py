@@ -290,3 +290,44 @@ def test_shards_in_processes_update_one_manifest_without_losing_rows(tmp_path) -
     rows = artifacts.read_manifest(tmp_path, "m")
     assert [row["user_id"] for row in rows] == sorted(everyone)
     assert {row["value"] for row in rows} == {19}
+
+
+def test_a_manifest_update_parses_and_writes_only_its_users_rows(tmp_path) -> None:
+    """The manifest keeps each row as JSON beside its user: an update for some
+    users and a read of some users parse no other user's row (a row that
+    would not parse shows it), and a whole read names the broken file."""
+    import pyarrow.parquet as pq
+
+    from spotify_analytics.errors import LakeError
+
+    artifacts.write_manifest(tmp_path, "m", [{"user_id": u, "value": 1} for u in ("a", "b")])
+    path = tmp_path / artifacts.MODELS_DIR / "m" / artifacts.MANIFEST
+    stored = pq.read_table(path)
+    broken = stored.set_column(1, "row", pa.array(['{"user_id": "a", "value": 1}', "{not json"]))
+    pq.write_table(broken, path)
+
+    artifacts.update_manifest(tmp_path, "m", [{"user_id": "c", "value": 3}], frozenset({"c"}))
+    assert artifacts.read_manifest(tmp_path, "m", frozenset({"a", "c"})) == [
+        {"user_id": "a", "value": 1},
+        {"user_id": "c", "value": 3},
+    ]
+    assert pq.read_table(path)["user_id"].to_pylist() == ["a", "b", "c"]
+    with pytest.raises(LakeError, match="unreadable model manifest"):
+        artifacts.read_manifest(tmp_path, "m")
+
+
+def test_a_manifest_of_an_earlier_version_is_read_then_replaced(tmp_path) -> None:
+    """A lake whose models folder holds the earlier one-document current.json
+    is read from it, and the next update writes current.parquet in its place."""
+    folder = tmp_path / artifacts.MODELS_DIR / "m"
+    folder.mkdir(parents=True)
+    rows = [{"user_id": u, "value": n} for n, u in enumerate(("a", "b"))]
+    (folder / artifacts.OLD_MANIFEST).write_text(json.dumps({"model": "m", "rows": rows}))
+    assert artifacts.read_manifest(tmp_path, "m") == rows
+
+    artifacts.update_manifest(tmp_path, "m", [{"user_id": "b", "value": 9}], frozenset({"b"}))
+    assert not (folder / artifacts.OLD_MANIFEST).exists()
+    assert artifacts.read_manifest(tmp_path, "m") == [
+        {"user_id": "a", "value": 0},
+        {"user_id": "b", "value": 9},
+    ]

@@ -3,8 +3,11 @@
 The version is derived from what the model was built from (data fingerprint,
 parameters, code version), so rebuilding from the same data rewrites the same
 version instead of piling up copies. Each model folder also holds
-``current.json``: the metric rows of the latest run for every user (including
-users with too little data), which ``model_performance_metrics`` collects.
+``current.parquet``: the metric rows of the latest run for every user (including
+users with too little data), which ``model_performance_metrics`` collects, one
+JSON row per Parquet row beside its ``user_id``. An incremental run replaces a
+few users' rows without parsing the others' (a JSON file of every user's rows
+was 1.8 MB per model at 1,000 users, parsed and written again on every run).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ..errors import LakeError
 
@@ -33,7 +39,9 @@ CODE_VERSION = "1"  # bump when features or training change meaning
 CARD = "card.json"
 ARTIFACT = "model.joblib"
 ARRAYS = "model.npz"  # the compiled form of a model (compiled.py), where one exists
-MANIFEST = "current.json"
+MANIFEST = "current.parquet"
+OLD_MANIFEST = "current.json"  # the manifest as earlier versions wrote it: read, then replaced
+MANIFEST_SCHEMA = pa.schema([("user_id", pa.string()), ("row", pa.string())])
 
 
 def user_folder(user_id: str) -> str:
@@ -148,10 +156,24 @@ def load_arrays(
 
 
 def write_manifest(lake_root: Path, model: str, rows: list[dict]) -> None:
+    _write_manifest_table(lake_root, model, _manifest_table(rows))
+
+
+def _manifest_table(rows: list[dict]) -> pa.Table:
+    return pa.table(
+        {
+            "user_id": [row.get("user_id") for row in rows],
+            "row": [json.dumps(row, sort_keys=True, default=str) for row in rows],
+        },
+        schema=MANIFEST_SCHEMA,
+    )
+
+
+def _write_manifest_table(lake_root: Path, model: str, table: pa.Table) -> None:
     folder = Path(lake_root) / MODELS_DIR / model
     folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"model": model, "rows": rows}, sort_keys=True, default=str)
-    _atomic(folder / MANIFEST, lambda path: Path(path).write_text(text + "\n"))
+    _atomic(folder / MANIFEST, lambda path: pq.write_table(table, path))
+    (folder / OLD_MANIFEST).unlink(missing_ok=True)
 
 
 def update_manifest(
@@ -167,14 +189,18 @@ def update_manifest(
     are kept in user order (stable), so a partial rebuild writes what a full
     one would. Shards in other processes update it one at a time."""
     with _manifest_lock(lake_root, model):
+        table = _manifest_table(rows)
         if users is not None:
-            kept = [
-                row
-                for row in read_manifest(lake_root, model)
-                if row["user_id"] not in users and (everyone is None or row["user_id"] in everyone)
-            ]
-            rows = kept + [row for row in rows if row["user_id"] in users]
-        write_manifest(lake_root, model, sorted(rows, key=lambda row: str(row["user_id"])))
+            kept = _read_manifest_table(lake_root, model)
+            wanted = pa.array(sorted(users), pa.string())
+            others = pc.invert(pc.fill_null(pc.is_in(kept["user_id"], wanted), False))
+            if everyone is not None:
+                known = pc.fill_null(pc.is_in(kept["user_id"], pa.array(sorted(everyone))), False)
+                others = pc.and_(others, known)
+            table = table.filter(pc.is_in(table["user_id"], wanted))
+            table = pa.concat_tables([kept.filter(others), table])
+        order = pc.fill_null(table["user_id"], "None")  # as str() would spell a missing id
+        _write_manifest_table(lake_root, model, table.take(pc.sort_indices(order)))
 
 
 @contextmanager
@@ -189,14 +215,34 @@ def _manifest_lock(lake_root: Path, model: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def read_manifest(lake_root: Path, model: str) -> list[dict]:
-    path = Path(lake_root) / MODELS_DIR / model / MANIFEST
-    if not path.is_file():
-        return []
+def read_manifest(lake_root: Path, model: str, users: frozenset[str] | None = None) -> list[dict]:
+    """The manifest's rows (only ``users``' rows, if given, parsing no others)."""
+    table = _read_manifest_table(lake_root, model)
+    if users is not None:
+        table = table.filter(pc.is_in(table["user_id"], pa.array(sorted(users), pa.string())))
     try:
-        return json.loads(path.read_text())["rows"]
-    except (ValueError, KeyError) as error:
+        return [json.loads(row) for row in table["row"].to_pylist()]
+    except ValueError as error:
+        path = Path(lake_root) / MODELS_DIR / model / MANIFEST
         raise LakeError(f"{path}: unreadable model manifest ({error})") from None
+
+
+def _read_manifest_table(lake_root: Path, model: str) -> pa.Table:
+    folder = Path(lake_root) / MODELS_DIR / model
+    path = folder / MANIFEST
+    try:
+        if path.is_file():
+            table = pq.read_table(path)
+            if table.schema.equals(MANIFEST_SCHEMA):
+                return table
+            raise ValueError(f"columns {table.schema.names}, not {MANIFEST_SCHEMA.names}")
+        old = folder / OLD_MANIFEST
+        if old.is_file():
+            path = old
+            return _manifest_table(json.loads(old.read_text())["rows"])
+    except (ValueError, KeyError, OSError, pa.ArrowException) as error:
+        raise LakeError(f"{path}: unreadable model manifest ({error})") from None
+    return MANIFEST_SCHEMA.empty_table()
 
 
 def list_models(lake_root: Path) -> list[dict]:

@@ -286,8 +286,8 @@ def _saved_model(lake_root: Path, data_fingerprint: str) -> tuple[object, dict] 
 
 def _latest_version(lake_root: Path) -> str | None:
     """The version of the latest run's catalog model (None: none, or not fitted)."""
-    for row in artifacts.read_manifest(lake_root, MODEL):
-        if row.get("user_id") == CATALOG_USER and row.get("status") == "ok":
+    for row in artifacts.read_manifest(lake_root, MODEL, frozenset({CATALOG_USER})):
+        if row.get("status") == "ok":
             return row.get("model_version")
     return None
 

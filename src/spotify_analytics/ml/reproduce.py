@@ -29,8 +29,8 @@ from .training import Protocol, predict
 def current_version(lake: Lake, model: str, user_id: str) -> str:
     """The version of ``model`` the latest run used for ``user_id``."""
     owner = catalog.CATALOG_USER if model == catalog.MODEL else user_id
-    for row in artifacts.read_manifest(lake.root, model):
-        if row["user_id"] == owner and row.get("status") == "ok":
+    for row in artifacts.read_manifest(lake.root, model, frozenset({owner})):
+        if row.get("status") == "ok":
             return row["model_version"]
     raise LakeError(f"{lake.root}: no saved {model} model for user {user_id!r}")
 

@@ -179,9 +179,7 @@ def collect_metrics(lake_root, users: frozenset[str] | None = None) -> pa.Table:
     every user or for ``users``."""
     rows = []
     for model in PREDICTIVE_MODELS:
-        rows += artifacts.read_manifest(lake_root, model)
-    if users is not None:
-        rows = [row for row in rows if row.get("user_id") in users]
+        rows += artifacts.read_manifest(lake_root, model, users)
     columns = {}
     for field in METRICS_SCHEMA:
         values = [row.get(field.name) for row in rows]
