@@ -233,6 +233,52 @@ def test_a_journal_sees_what_another_wrote_since_it_last_read(lake) -> None:
     assert second.users_between("silver/plays", 1, 3) == {"b", "c", "d"}
 
 
+def test_the_journal_appends_a_line_per_version_and_skips_a_torn_one(lake, monkeypatch) -> None:
+    """A record is one line added to the journal; a line a killed process left
+    torn counts as unknown, and the next record rewrites the file so no line
+    follows it. Once the file holds twice the entries kept, it is rewritten
+    with those alone."""
+    from spotify_analytics import changes
+
+    path = lake.state_path(changes.JOURNAL_FILE)
+    journal = ChangeJournal(lake)
+    journal.record("silver/plays", 1, frozenset({"a"}))
+    journal.record("silver/plays", 2, frozenset({"b"}))
+    assert len(path.read_text().splitlines()) == 2
+    with path.open("a") as handle:
+        handle.write('{"table": "silver/plays", "version": 3, "entr')  # killed mid-line
+    reader = ChangeJournal(lake)
+    assert reader.users_between("silver/plays", 0, 2) == {"a", "b"}
+    assert reader.users_between("silver/plays", 2, 3) is None
+    reader.record("silver/plays", 4, frozenset({"d"}))
+    assert path.read_text().endswith("\n") and len(path.read_text().splitlines()) == 3
+    assert ChangeJournal(lake).users_between("silver/plays", 3, 4) == {"d"}
+
+    monkeypatch.setattr(changes, "KEEP_VERSIONS", 2)
+    for version in range(5, 9):
+        reader.record("silver/plays", version, frozenset({str(version)}))
+    stored = [json.loads(line)["version"] for line in path.read_text().splitlines()]
+    assert stored == [5, 6, 7, 8]  # at 6 (4 lines, 2 kept) rewritten as 5 and 6, then added to
+    assert ChangeJournal(lake).users_between("silver/plays", 6, 8) == {"7", "8"}
+
+
+def test_a_journal_of_an_earlier_version_is_read_then_replaced(lake) -> None:
+    """changes.json, the one document earlier versions wrote, is read; the next
+    record writes changes.jsonl with every entry and removes it."""
+    from spotify_analytics import changes
+
+    old = lake.state_path(changes.OLD_JOURNAL_FILE)
+    old.write_text(json.dumps({"silver/plays": {"1": ["a"], "2": {"keys": ["k"]}}}))
+    journal = ChangeJournal(lake)
+    assert journal.users_between("silver/plays", 0, 1) == {"a"}
+    journal.record("silver/plays", 3, frozenset({"c"}))
+    assert not old.exists()
+    fresh = ChangeJournal(lake)
+    assert fresh.users_between("silver/plays", 0, 1) == {"a"}
+    assert fresh.keys_between("silver/plays", 1, 2) == {"k"}
+    assert fresh.users_between("silver/plays", 2, 3) == {"c"}
+
+
 def test_a_per_user_step_that_returns_other_users_is_refused(lake, settings, tmp_path) -> None:
     rows = pa.table({"user_id": ["a", "b"], "x": [1, 2]})
     grains = tmp_path / "sql"

@@ -60,8 +60,8 @@ def test_status_shows_the_last_vacuum_but_not_the_runners_bookkeeping(tmp_path: 
     lake = str(tmp_path / "lake")
     _cli("import", str(ACCOUNT), "--user", "vnegi10", "--tz", "Europe/Amsterdam", "--lake", lake)
     _cli("run", "--lake", lake)
-    kept = {path.name for path in (tmp_path / "lake" / "_state").glob("*.json")}
-    assert {"steps.json", "changes.json", "sql_tables.json"} <= kept
+    kept = {path.name for path in (tmp_path / "lake" / "_state").glob("*.json*")}
+    assert {"steps.json", "changes.jsonl", "sql_tables.json"} <= kept
     assert (
         not {"steps", "changes", "sql_tables"}
         & json.loads(_cli("status", "--json", "--lake", lake))["state"].keys()

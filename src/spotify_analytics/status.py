@@ -117,11 +117,11 @@ def state_status(lake: Lake) -> dict:
     name, but the runner's own bookkeeping: what each step was built from, the
     change journal and the parsed SQL inputs (at 10M plays the journal alone
     was 250 KB of ``status``)."""
-    from .changes import JOURNAL_FILE
+    from .changes import OLD_JOURNAL_FILE
     from .pipeline import SQL_TABLES_CACHE
     from .runner import STATE_FILE
 
-    internal = {STATE_FILE, JOURNAL_FILE, SQL_TABLES_CACHE}
+    internal = {STATE_FILE, OLD_JOURNAL_FILE, SQL_TABLES_CACHE}  # the journal is .jsonl
     state = {}
     for path in sorted((lake.root / "_state").glob("*.json")):
         if path.name in internal:
