@@ -195,7 +195,8 @@ def update_manifest(
             wanted = pa.array(sorted(users), pa.string())
             others = pc.invert(pc.fill_null(pc.is_in(kept["user_id"], wanted), False))
             if everyone is not None:
-                known = pc.fill_null(pc.is_in(kept["user_id"], pa.array(sorted(everyone))), False)
+                known = pa.array(sorted(everyone), pa.string())
+                known = pc.fill_null(pc.is_in(kept["user_id"], known), False)
                 others = pc.and_(others, known)
             table = table.filter(pc.is_in(table["user_id"], wanted))
             table = pa.concat_tables([kept.filter(others), table])
