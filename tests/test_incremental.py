@@ -299,6 +299,36 @@ def test_a_per_user_step_that_returns_other_users_is_refused(lake, settings, tmp
     assert not lake.exists("gold/descriptive/leaky")
 
 
+def test_a_per_user_sql_model_that_returns_other_users_is_refused(lake, settings, tmp_path) -> None:
+    """A per-user rebuild of a SQL model is written from the step's own DuckDB
+    table, not through Arrow; its rows are checked there first: a model that
+    ignores the users it was asked for is refused and nothing is written."""
+    from spotify_analytics.dag import sql_models
+    from spotify_analytics.schemas import USERS
+
+    people = {"user_id": ["a", "b"], "timezone": ["UTC", "Europe/Berlin"]}
+    lake.merge(USERS, pa.table({**people, "_source": ["t", "t"], "_batch_id": ["1", "1"]}))
+    lake.overwrite("gold/descriptive/zones", pa.table({**people, "timezone": ["?", "?"]}))
+    folder = tmp_path / "sql" / "gold" / "descriptive"
+    folder.mkdir(parents=True)
+    (folder / "zones.yml").write_text(
+        "table: zones\ngrain: one row per user\nkeys: [user_id]\nper_user: true\n"
+    )
+    (folder / "zones.sql").write_text("select user_id, timezone from users")
+    (step,) = sql_models(tmp_path / "sql")
+
+    Runner(lake, settings, [step])._execute(step, frozenset({"a"}))  # a's rows alone
+    assert sorted(lake.read("zones").to_pylist(), key=lambda row: row["user_id"]) == [
+        {"user_id": "a", "timezone": "UTC"},
+        {"user_id": "b", "timezone": "?"},
+    ]
+    version = lake.version("zones")
+    leaky = replace(step, sql="select 'b' as user_id, 'UTC' as timezone")
+    with pytest.raises(SpotifyAnalyticsError, match="users it was not asked to rebuild"):
+        Runner(lake, settings, [leaky])._execute(leaky, frozenset({"a"}))
+    assert lake.version("zones") == version
+
+
 def test_the_keys_of_changed_users_come_from_before_and_after(lake, settings) -> None:
     """A user whose rows moved from one key to another changed both keys."""
     rows = pa.table({"user_id": ["a", "b"], "track_key": ["k1", "k2"]})
