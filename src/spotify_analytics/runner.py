@@ -495,7 +495,7 @@ class Runner:
             order = " order by user_id" if step.per_user else ""
             data: pa.Table | pa.RecordBatchReader | InConnection
             if users is not None and keys is None:  # written from this connection's table
-                _check_users_in(con, step, location, STEP_OUTPUT, users)
+                _check_users_in(con, step, location, STEP_OUTPUT, rows, users)
                 data = InConnection(STEP_OUTPUT)
             elif not whole or (check_unchanged and not step.per_user):
                 data = con.execute(f"select * from {STEP_OUTPUT}{order}").to_arrow_table()
@@ -973,10 +973,11 @@ def _check_users_in(
     step: Step,
     location: str,
     table: str,
+    rows: int,
     users: frozenset[str],
 ) -> None:
-    """``_check_users`` of the rows in ``table`` on ``con``."""
-    if con.execute(f"select count(*) from {table}").fetchone()[0] == 0:
+    """``_check_users`` of the ``rows`` rows in ``table`` on ``con``."""
+    if rows == 0:
         return
     columns = {
         row[0] for row in con.execute(f"select column_name from (describe {table})").fetchall()
