@@ -4,6 +4,7 @@ and the tables end up exactly as a full rebuild leaves them."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -352,25 +353,120 @@ def test_the_keys_of_changed_users_come_from_before_and_after(lake, settings) ->
     assert runner_._keys_of_users("keyed", "track_key", frozenset({"a"}), 0) == {"k1", "k4"}
 
 
-def test_both_track_lookups_share_one_read_of_the_changed_keys(demo, tmp_path) -> None:
-    """track_catalog_matches and track_features both rebuild the tracks whose
-    user_track_plays rows changed: the run compares the old and new rows once."""
+def test_user_track_plays_is_compared_once_and_the_track_lookups_read_track_plays(
+    demo, tmp_path
+) -> None:
+    """track_plays takes the changed users' user_track_plays rows before and
+    after (for its keys and for its counts: one comparison), and the track
+    lookups rebuild the keys whose track_plays rows changed."""
     lake, settings = _copy(demo, tmp_path)
     _add_plays(lake, USER)
     asked: list[tuple] = []
-    diff_keys = Runner._diff_keys
+    diff_rows = Runner._diff_rows
 
-    def counted(self, name, key, users, old):
-        asked.append((name, key, users, old))
-        return diff_keys(self, name, key, users, old)
+    def counted(self, name, users, old):
+        asked.append((name, users, old))
+        return diff_rows(self, name, users, old)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Runner, "_diff_keys", counted)
+        patch.setattr(Runner, "_diff_rows", counted)
         report = run(lake, settings)
     built = {result.name: result.reason for result in report.results if result.status == "built"}
-    for name in ("track_catalog_matches", "track_features"):
+    for name in ("track_plays", "track_catalog_matches", "track_features"):
         assert built[name].endswith("keys)"), built[name]
-    assert asked == [("user_track_plays", "track_key", frozenset({USER}), asked[0][3])]
+    assert asked == [("user_track_plays", frozenset({USER}), asked[0][2])]
+
+
+def _recount(lake: Lake) -> pa.Table:
+    from spotify_analytics.steps.track_plays import COLUMNS, COUNT_SQL, SCHEMA
+
+    con = lake.connect(only={"user_track_plays"})
+    try:
+        counted = con.execute(COUNT_SQL).to_arrow_table().cast(SCHEMA)
+    finally:
+        con.close()
+    return counted.sort_by([(name, "ascending") for name in COLUMNS])
+
+
+def _stored_track_plays(lake: Lake) -> pa.Table:
+    from spotify_analytics.steps.track_plays import COLUMNS, OUTPUT, SCHEMA
+
+    stored = lake.read(OUTPUT).cast(SCHEMA)
+    return stored.sort_by([(name, "ascending") for name in COLUMNS])
+
+
+def test_track_plays_adds_the_changed_rows_and_equals_a_recount(demo, tmp_path) -> None:
+    """New plays (of a new track and of known ones), a user whose records are
+    all deleted and a track spelled anew: after each incremental run the
+    stored counts equal user_track_plays counted again, and the run took them
+    from the changed rows without counting user_track_plays."""
+    from deltalake import DeltaTable
+
+    from spotify_analytics.steps import track_plays
+
+    lake, settings = _copy(demo, tmp_path)
+    assert _stored_track_plays(lake).equals(_recount(lake))
+    users = sorted(set(lake.read(STREAMING_HISTORY.name)["user_id"].to_pylist()))
+    gone, renamed = (user for user in users if user != USER)
+
+    def respell(lake: Lake) -> None:
+        bronze = lake.read(STREAMING_HISTORY.name)
+        mine = bronze.filter(pc.equal(bronze["user_id"], renamed)).slice(0, 3).to_pylist()
+        for row in mine:
+            row["track_name"] = "Respelled " + (row["track_name"] or "")
+        lake.merge(STREAMING_HISTORY, pa.Table.from_pylist(mine, schema=bronze.schema), update=True)
+
+    changes = [
+        lambda lake: _add_plays(lake, USER),
+        lambda lake: DeltaTable(str(lake.path(STREAMING_HISTORY.location))).delete(
+            f"user_id = '{gone}'"
+        ),
+        respell,
+    ]
+    updated = track_plays._updated
+    results: list[pa.Table | None] = []
+
+    def watched(ctx, removed, added):
+        results.append(updated(ctx, removed, added))
+        return results[-1]
+
+    for change in changes:
+        before = _stored_track_plays(lake)
+        change(lake)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(track_plays, "_updated", watched)
+            report = run(lake, settings)
+        built = {r.name: r.reason for r in report.results if r.status == "built"}
+        assert re.search(r"\(\d+ keys?\)$", built["track_plays"]), built["track_plays"]
+        assert results and results[-1] is not None
+        after = _stored_track_plays(lake)
+        assert not after.equals(before)
+        assert after.equals(_recount(lake))
+    assert gone not in set(lake.read("user_track_plays")["user_id"].to_pylist())
+    assert len(results) == len(changes)
+
+
+def test_track_plays_recounts_its_keys_when_its_table_is_not_as_the_last_build_left_it(
+    demo, tmp_path
+) -> None:
+    """A run that wrote track_plays but died before recording it: the next run
+    finds the table newer than its record and counts the changed keys from
+    user_track_plays instead of adding the same changes twice."""
+    from spotify_analytics.steps import track_plays
+
+    lake, settings = _copy(demo, tmp_path)
+    steps_file = lake.state_path(runner.STATE_FILE)
+    recorded = steps_file.read_text()
+    _add_plays(lake, USER)
+    run(lake, settings)
+    steps_file.write_text(recorded)  # as if the run had stopped right after its writes
+    updated: list[object] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(track_plays, "_updated", lambda *args: updated.append(args))
+        report = run(lake, settings)
+    assert "track_plays" in report.built
+    assert updated == []
+    assert _stored_track_plays(lake).equals(_recount(lake))
 
 
 def test_a_lookup_step_that_returns_other_keys_is_refused(lake, settings, tmp_path) -> None:
@@ -422,9 +518,7 @@ def test_track_matches_are_reused_when_only_plays_changed(demo, tmp_path) -> Non
     rows[0]["match_score"] = 12.34  # a value only the stored table can supply
     lake.overwrite(OUTPUT, pa.Table.from_pylist(rows, schema=stored.schema))
 
-    reused = track_catalog_matches(
-        StepContext(lake, settings, changed=frozenset({"user_track_plays"}))
-    )
+    reused = track_catalog_matches(StepContext(lake, settings, changed=frozenset({"track_plays"})))
     assert reused[OUTPUT].column("match_score")[0].as_py() == 12.34
     assert reused[OUTPUT].num_rows == stored.num_rows
 

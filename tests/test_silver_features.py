@@ -35,7 +35,9 @@ SQL_STEPS = (
 @functools.cache
 def silver_steps() -> tuple[Step, ...]:
     sql = [step for step in sql_models() if step.name in SQL_STEPS]
-    python = [step for step in python_steps() if step.name == "track_catalog_matches"]
+    python = [
+        step for step in python_steps() if step.name in ("track_plays", "track_catalog_matches")
+    ]
     return (*sql, *python)
 
 
@@ -126,6 +128,7 @@ def build(
             "listening_with_features",
             "track_catalog_matches",
             "user_track_plays",
+            "track_plays",
             "user_track_features",
         )
     }
@@ -270,6 +273,31 @@ def test_plays_per_user_and_track_sum_the_spellings_with_the_track_features(lake
             assert all(r[name] == row[name] for r in mine), name
 
 
+def test_track_plays_sums_every_users_plays_per_spelling(lake: Lake) -> None:
+    plays = [
+        play(0, "Artist A", "First", "sp1"),
+        play(1, "Artist A", "First", "sp1"),
+        play(2, "Artist A", "First", "sp1", user="v"),
+        play(3, "artist a", "First", "sp1", user="v"),  # the same track, spelled another way
+        play(4, "Artist C", "Third", None),  # no track id
+        play(5, "Artist C", "Third", None, user="v", ms=1_000),  # a skip still counts
+        play(
+            6, None, None, None, content_type="episode", is_music=False,
+            episode_name="Ep", episode_show_name="Show",
+        ),
+    ]  # fmt: skip
+    tables = build(lake, plays=plays, catalog=CATALOG, provided=PROVIDED)
+    counted = {
+        (r["track_key"], r["track_id"], r["artist_name"], r["track_name"]): r["n_plays"]
+        for r in tables["track_plays"]
+    }
+    assert counted == {
+        ("artist a|first", "sp1", "Artist A", "First"): 3,
+        ("artist a|first", "sp1", "artist a", "First"): 1,
+        ("artist c|third", None, "Artist C", "Third"): 2,
+    }
+
+
 def test_podcasts_and_a_user_without_features(lake: Lake) -> None:
     episode = play(
         0,
@@ -371,8 +399,10 @@ def test_the_python_steps_queries_name_the_tables_they_read() -> None:
     sqlglot finds in it, and the step declares them as inputs."""
     from spotify_analytics.dag import upstream_tables
     from spotify_analytics.steps import track_catalog_matches as tcm
+    from spotify_analytics.steps import track_plays as tp
     from spotify_analytics.steps import weekend_vs_weekday as wvw
 
+    assert upstream_tables(tp.COUNT_SQL) == set(tp.INPUTS)
     assert upstream_tables(tcm.PLAYED_SQL) == set(tcm.PLAYED_TABLES) <= set(tcm.INPUTS)
     assert upstream_tables(tcm.CATALOG_SQL) == {"catalog_tracks"}
     assert upstream_tables(wvw.GROUP_STATS_SQL) == set(wvw.INPUTS)

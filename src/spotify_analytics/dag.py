@@ -31,6 +31,17 @@ PARAMS_TABLE = "run_params"
 
 
 @dataclass(frozen=True)
+class RowChanges:
+    """The rows a table lost (``removed``) and gained (``added``) between two
+    versions, among the users whose rows changed; a row rewritten with new
+    values is in both. Counted as multisets: a row twice in the old version
+    and once in the new is removed once."""
+
+    removed: pa.Table
+    added: pa.Table
+
+
+@dataclass(frozen=True)
 class StepContext:
     """What a Python step gets: the lake, the settings, and query helpers.
 
@@ -51,6 +62,10 @@ class StepContext:
     users (``Step.processes``): ``users`` is then this shard's users and
     ``everyone`` every user of the build. Whatever the step keeps beside its
     tables (saved models, manifests) should drop users not in ``everyone``.
+
+    ``input_changes(name)`` gives the rows of a user-keyed input that changed
+    since the step last ran, for a step that adds them to what it stored
+    (``track_plays``); see :meth:`input_changes`.
     """
 
     lake: Lake
@@ -61,6 +76,16 @@ class StepContext:
     keys: KeyFilter | None = None
     everyone: frozenset[str] | None = None
     threads: int | None = None  # DuckDB's threads per connection (default: one per core)
+    changes: Callable[[str], RowChanges | None] | None = None  # the runner's, for input_changes
+
+    def input_changes(self, name: str) -> RowChanges | None:
+        """The rows of input ``name`` (a table with ``user_id``) that changed
+        since this step last ran: all of them, whatever ``users`` or ``keys``
+        show. None when that is unknown (a first, forced or code-changed build,
+        an input version that is gone, an input without ``user_id``) or when
+        the step's stored outputs are not the versions its last build left; the
+        step must then build from the whole input."""
+        return None if self.changes is None else self.changes(name)
 
     def connect(self, only: set[str] | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection over the lake, tables by bare name (limited to

@@ -17,9 +17,15 @@ def python_steps() -> list[Step]:
     Imported here, not at module level, so commands that never run the
     pipeline (``sql``, ``status``) do not pay for the model code and SciPy."""
     from .ml.steps import ml_steps
-    from .steps import track_catalog_matches, weekend_vs_weekday
+    from .steps import track_catalog_matches, track_plays, weekend_vs_weekday
 
     return [
+        python_step(
+            track_plays.track_plays,
+            inputs=track_plays.INPUTS,
+            outputs=[track_plays.OUTPUT],
+            lookup_key=track_plays.LOOKUP_KEY,
+        ),
         python_step(
             track_catalog_matches.track_catalog_matches,
             inputs=track_catalog_matches.INPUTS,

@@ -43,6 +43,7 @@ from .changes import ChangeJournal, Users, users_in_new_files
 from .dag import (  # the declarations, re-exported: they were part of this module
     PARAMS_TABLE,
     SQL_ROOT,  # noqa: F401
+    RowChanges,
     RunReport,
     Step,
     StepContext,
@@ -114,9 +115,9 @@ class Runner:
         self._versions: dict[str, int | None] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._user_rows: dict[str, dict[str | None, int] | None] = {}
-        # the keys that changed among some users' rows of a table since a version,
-        # asked by every lookup step reading the table (see _keys_of_users)
-        self._changed_keys_of: dict[tuple, frozenset[str] | None] = {}
+        # the rows that changed among some users' rows of a table since a version,
+        # asked by every lookup step reading the table (see _changed_rows)
+        self._changed_rows_of: dict[tuple, RowChanges | None] = {}
         # A slot per core: a step's work (or one shard of it) holds one.
         self._cores = threading.BoundedSemaphore(1)
         self._workers = 1
@@ -157,7 +158,7 @@ class Runner:
             self._versions.clear()  # Bronze may have changed since the last run
             self._snapshots.clear()
             self._user_rows.clear()
-            self._changed_keys_of.clear()
+            self._changed_rows_of.clear()
             try:
                 with ThreadPoolExecutor(workers, thread_name_prefix="shard") as shards:
                     self._shard_pool = shards
@@ -225,24 +226,29 @@ class Runner:
         reason = "forced" if force else self._stale_reason(step, last, seen)
         if not reason:
             return StepResult(step.name, "skipped")
-        users = changed = keys = None
+        users = changed = keys = changes = None
         if reason.startswith("input changed"):
             changed = frozenset(n for n, v in seen.items() if last["inputs"].get(n) != v)
             if step.per_user:
                 users = self._changed_users(step, last["inputs"], seen)
             elif step.lookup_key:
                 keys = self._changed_lookup_keys(step, last["inputs"], seen)
+            changes = functools.partial(self._input_changes, step, last, seen)
         if step.name in self._warm_triggers:
             self._warm_up()
         started = time.perf_counter()
         rows = 0
         if users != frozenset() and keys != frozenset():  # else nothing to rebuild
-            rows = self._execute(step, users, check_unchanged=not force, changed=changed, keys=keys)
+            rows = self._execute(
+                step, users, check_unchanged=not force, changed=changed, keys=keys, changes=changes
+            )
+        outputs = {location: self._version(_name_of(location)) for location in step.outputs}
         with self._state_lock:
             state[step.name] = {
                 "code": step.fingerprint,
                 "params": self.params_hash,
                 "inputs": seen,  # upstream steps are done and the lake is locked
+                "outputs": outputs,  # the versions this build left (see _input_changes)
                 "built_at": time.time(),
                 "seconds": round(time.perf_counter() - started, 3),  # for critical_paths
             }
@@ -331,25 +337,38 @@ class Runner:
     ) -> frozenset[str] | None:
         """The values of ``key`` in the rows of ``users`` that differ between
         version ``old`` of table ``name`` and now (None when the table lacks
-        either column, the old version is gone or its columns differ). Read
-        once per run: the lookup steps reading a table (the track lookups) ask
-        the same question."""
+        either column or the rows cannot be compared: see _changed_rows)."""
         if not users:
             return frozenset()
-        asked = (name, key, users, old)
-        with self._state_lock:
-            if asked in self._changed_keys_of:
-                return self._changed_keys_of[asked]
-        found = self._diff_keys(name, key, users, old)
-        with self._state_lock:
-            return self._changed_keys_of.setdefault(asked, found)
-
-    def _diff_keys(
-        self, name: str, key: str, users: frozenset[str], old: int
-    ) -> frozenset[str] | None:
-        now = self._snapshot(name)
-        if not {"user_id", key} <= set(now.schema.names):
+        found = self._changed_rows(name, users, old)
+        if found is None or key not in found.removed.column_names:
             return None
+        return frozenset(
+            str(value)
+            for part in (found.removed, found.added)
+            for value in pc.unique(part[key]).to_pylist()
+            if value is not None
+        )
+
+    def _changed_rows(self, name: str, users: frozenset[str], old: int) -> RowChanges | None:
+        """The rows of ``users`` that differ between version ``old`` of table
+        ``name`` and now (None when the table has no ``user_id``, the old
+        version is gone or its columns differ). Read once per run: the lookup
+        steps reading a table (the track lookups) ask the same question."""
+        asked = (name, users, old)
+        with self._state_lock:
+            if asked in self._changed_rows_of:
+                return self._changed_rows_of[asked]
+        found = self._diff_rows(name, users, old)
+        with self._state_lock:
+            return self._changed_rows_of.setdefault(asked, found)
+
+    def _diff_rows(self, name: str, users: frozenset[str], old: int) -> RowChanges | None:
+        now = self._snapshot(name)
+        if "user_id" not in now.schema.names:
+            return None
+        if not users:
+            return RowChanges(now.schema.empty_table(), now.schema.empty_table())
         try:
             before = self.lake.snapshot(name, version=old)
         except Exception:  # an expired or missing version: nothing to compare with
@@ -361,14 +380,36 @@ class Runner:
         old_rows, new_rows = before.sql(users) or empty, now.sql(users) or empty
         con = self.lake.connect(aliases=False, only=set())
         try:
-            found = con.execute(
-                f'select distinct "{key}" from ('
-                f"(({old_rows}) except all ({new_rows})) union all "
-                f"(({new_rows}) except all ({old_rows})))"
-            ).fetchall()
+            con.execute(f"create temp table old_rows as {old_rows}")
+            con.execute(f"create temp table new_rows as {new_rows}")
+            removed = con.execute(
+                "select * from old_rows except all select * from new_rows"
+            ).to_arrow_table()
+            added = con.execute(
+                "select * from new_rows except all select * from old_rows"
+            ).to_arrow_table()
         finally:
             con.close()
-        return frozenset(str(row[0]) for row in found if row[0] is not None)
+        return RowChanges(removed, added)
+
+    def _input_changes(self, step: Step, last: dict, seen: dict, name: str) -> RowChanges | None:
+        """``StepContext.input_changes`` of ``step``: the rows of input ``name``
+        that its changed users lost and gained since the step last ran. None
+        when that is unknown, or when the step's outputs are not the versions
+        its last build left (a write without its record, or another writer):
+        a step adding changes to what it stored must then build it whole."""
+        old, new = last["inputs"].get(name), seen.get(name)
+        if old is None or new is None:
+            return None
+        recorded = last.get("outputs") or {}
+        for location in step.outputs:
+            if location not in recorded or recorded[location] != self._version(_name_of(location)):
+                return None
+        if old == new:
+            empty = self._snapshot(name).schema.empty_table()
+            return RowChanges(empty, empty)
+        users = self._users_between(name, old, new)
+        return None if users is None else self._changed_rows(name, users, old)
 
     def _users_of_keys(self, step: Step, key: str, name: str, old: int, new: int) -> Users:
         """The users with rows whose ``key`` is among the keys that versions
@@ -405,6 +446,7 @@ class Runner:
         check_unchanged: bool = False,
         changed: frozenset[str] | None = None,
         keys: frozenset[str] | None = None,
+        changes: Callable[[str], RowChanges | None] | None = None,
     ) -> int:
         """Build ``step`` (for ``users`` or lookup ``keys`` only, if given),
         check it, write it."""
@@ -433,6 +475,7 @@ class Runner:
                 changed,
                 key_filter,
                 threads=self._threads,
+                changes=changes,
             )
             produced = step.function(context)
             return self._write_outputs(step, produced, users, check_unchanged, key_filter)
@@ -879,8 +922,8 @@ class Runner:
                 self._versions.pop(name, None)
                 self._snapshots.pop(name, None)
                 self._user_rows.pop(name, None)
-                for asked in [asked for asked in self._changed_keys_of if asked[0] == name]:
-                    del self._changed_keys_of[asked]
+                for asked in [asked for asked in self._changed_rows_of if asked[0] == name]:
+                    del self._changed_rows_of[asked]
 
     def _stale_reason(self, step: Step, last: dict | None, seen: dict) -> str:
         if last is None:
@@ -953,6 +996,10 @@ def _over_changed_inputs(
             return None
         found |= part
     return frozenset(found)
+
+
+def _name_of(location: str) -> str:
+    return location.rsplit("/", 1)[-1]
 
 
 def _users_predicate(users: frozenset[str]) -> str:

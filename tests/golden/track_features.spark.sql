@@ -8,10 +8,10 @@
 /* only the keys whose plays changed. */
 /* catalog_track_id and genres come from the catalog track linked by id (else by */
 /* name match), whatever source the features came from. */
-WITH track_plays AS (
+WITH spellings AS (
   SELECT
     *
-  FROM user_track_plays
+  FROM track_plays
 ), catalog AS (
   SELECT
     *
@@ -32,7 +32,7 @@ WITH track_plays AS (
   SELECT
     track_key,
     CAST(SUM(n_plays) AS BIGINT) AS n_plays
-  FROM track_plays
+  FROM spellings
   GROUP BY
     track_key
 ), played_ids AS (
@@ -40,7 +40,7 @@ WITH track_plays AS (
     track_key,
     track_id,
     CAST(SUM(n_plays) AS BIGINT) AS n_plays
-  FROM track_plays
+  FROM spellings
   WHERE
     NOT track_id IS NULL
   GROUP BY

@@ -24,7 +24,7 @@ from ..normalize import normalize_artist, normalize_title
 from ..runner import StepContext
 
 OUTPUT = "silver/track_catalog_matches"
-INPUTS = ("user_track_plays", "catalog_tracks", "tracks_bronze", "run_params")
+INPUTS = ("track_plays", "catalog_tracks", "tracks_bronze", "run_params")
 LOOKUP_KEY = "track_key"  # a row depends only on its track's plays: see StepContext.keys
 
 SCHEMA = pa.schema(
@@ -46,7 +46,7 @@ with
 
 played as (
     select track_key, track_id, artist_name, track_name, n_plays
-    from user_track_plays
+    from track_plays
 ),
 
 catalog_ids as (
@@ -109,7 +109,7 @@ final as (
 select * from final order by track_key
 """
 
-PLAYED_TABLES = ("user_track_plays", "catalog_tracks", "tracks_bronze")
+PLAYED_TABLES = ("track_plays", "catalog_tracks", "tracks_bronze")
 
 CATALOG_SQL = """
 select track_id, artist_name, track_name, coalesce(popularity, 0) as popularity
@@ -145,7 +145,7 @@ def _match_key(row: dict) -> tuple:
 
 def _earlier_matches(ctx: StepContext) -> dict[tuple, dict]:
     """The stored matches, when nothing but the plays changed since they were made."""
-    if ctx.changed is None or not ctx.changed <= {"user_track_plays"}:
+    if ctx.changed is None or not ctx.changed <= {"track_plays"}:
         return {}
     if not ctx.lake.exists(OUTPUT):
         return {}

@@ -11,8 +11,8 @@
 
 with
 
-track_plays as (
-    select * from user_track_plays
+spellings as (
+    select * from track_plays
 ),
 
 catalog as (
@@ -33,13 +33,13 @@ params as (
 
 played_tracks as (
     select track_key, cast(sum(n_plays) as bigint) as n_plays
-    from track_plays
+    from spellings
     group by track_key
 ),
 
 played_ids as (
     select track_key, track_id, cast(sum(n_plays) as bigint) as n_plays
-    from track_plays
+    from spellings
     where track_id is not null
     group by track_key, track_id
 ),
