@@ -343,6 +343,38 @@ def test_a_kept_table_follows_every_writer_and_a_replaced_table(lake: Lake) -> N
     assert loads == [location]
 
 
+def test_tables_loaded_ahead_are_kept_for_their_readers(lake: Lake) -> None:
+    """keep_loaded loads each table once, skips missing and broken ones, and
+    loads nothing once told to stop; the readers then use the kept tables."""
+    import threading
+
+    from deltalake import DeltaTable
+
+    for name in ("first", "second", "broken"):
+        lake.overwrite(f"silver/{name}", pa.table({"user_id": ["a"], "n": [1]}))
+    for commit in (lake.path("silver/broken") / "_delta_log").glob("*.json"):
+        commit.write_text("not json")
+    loads = []
+    real = lake.delta
+
+    def counted(name: str, version: int | None = None) -> DeltaTable:
+        loads.append(name)
+        return real(name, version)
+
+    lake.delta = counted  # type: ignore[method-assign]
+    stopped = threading.Event()
+    stopped.set()
+    lake.keep_loaded(["silver/first"], stopped)
+    assert loads == []
+    every = ["silver/first", "silver/missing", "silver/broken", "silver/second", "silver/first"]
+    lake.keep_loaded(every, threading.Event())
+    assert loads == ["silver/first", "silver/broken", "silver/second"]
+    assert lake.snapshot("first").files and lake.snapshot("second").files
+    assert loads == ["silver/first", "silver/broken", "silver/second"]  # kept: no new load
+    with pytest.raises(LakeError, match="broken"):
+        lake.snapshot("broken")  # the reader reports what the preload passed over
+
+
 def test_a_name_resolves_to_where_its_table_is_now(lake: Lake) -> None:
     import shutil
 

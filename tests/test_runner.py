@@ -144,6 +144,63 @@ def test_warm_up_runs_once_a_run_has_something_to_build(tmp_path: Path, lake: La
     assert calls == ["warmed"]
 
 
+def test_a_run_with_something_to_build_loads_its_tables_ahead(tmp_path: Path, lake: Lake) -> None:
+    """While a run's first step builds, the preload thread loads the tables
+    of the steps after it; a run with nothing to build loads none."""
+    import threading
+    import time
+
+    from spotify_analytics.runner import python_step
+
+    root = _models(tmp_path, {"silver/zone_names.sql": "select distinct timezone from zones"})
+    (root / "silver" / "zones.yml").write_text(
+        "table: zones\ngrain: one row per user\nkeys: [user_id]\n"
+    )
+    seen_ahead: list[bool] = []
+
+    def zones(ctx) -> dict[str, pa.Table]:
+        if (ctx.lake.path("silver/zone_names") / "_delta_log").is_dir():  # not in the first run
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not ctx.lake._tables.get("silver/zone_names"):
+                time.sleep(0.01)
+            seen_ahead.append(bool(ctx.lake._tables.get("silver/zone_names")))
+        return {"silver/zones": ctx.sql("select user_id, timezone from users")}
+
+    def steps() -> list:
+        first = python_step(zones, inputs=["users"], outputs=["silver/zones"])
+        return [replace(first, root=str(root)), *sql_models(root)]
+
+    lake.merge(USERS, pa.table({"user_id": ["a"], "timezone": ["UTC"]}))
+    settings = Settings(lake=lake.root)
+    Runner(lake, settings, steps()).run()
+    lake.merge(USERS, pa.table({"user_id": ["b"], "timezone": ["Asia/Tokyo"]}))
+    loads: list[tuple[str, str]] = []
+
+    def counting(lake: Lake) -> Lake:
+        real = lake.delta
+
+        def delta(name: str, version: int | None = None):
+            loads.append((threading.current_thread().name, name))
+            return real(name, version)
+
+        lake.delta = delta  # type: ignore[method-assign]
+        return lake
+
+    seen_ahead.clear()
+    fresh = counting(Lake(lake.root))
+    assert Runner(fresh, settings, steps()).run().built == ["zones", "zone_names"]
+    assert seen_ahead == [True]
+    assert sorted(name for thread, name in loads if thread == "preload") == [
+        "silver/zone_names",
+        "silver/zones",
+    ]
+    assert [name for thread, name in loads if thread != "preload"] == ["bronze/users"]
+    loads.clear()
+    idle = counting(Lake(lake.root))
+    assert Runner(idle, settings, steps()).run().built == []
+    assert [thread for thread, _ in loads if thread == "preload"] == []
+
+
 def test_user_shards_are_contiguous_balanced_and_cover_every_user() -> None:
     from spotify_analytics.shards import user_shards
 

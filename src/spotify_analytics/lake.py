@@ -320,6 +320,23 @@ class Lake:
             kept[:] = [table]
             yield table
 
+    def keep_loaded(self, locations: Iterable[str], stop: threading.Event) -> None:
+        """Load the tables at ``locations`` that are not kept yet (see
+        ``_current``) until ``stop`` is set, ahead of the steps that read and
+        write them: delta-rs loads without holding the GIL, so a thread can do
+        this beside a run's first steps (about 0.6 CPU-s for the 39 tables of
+        the 10M benchmark lake). A table that is missing or fails to load is
+        left to the step that needs it, which reports the error."""
+        for location in locations:
+            if stop.is_set():
+                return
+            with self._tables_guard:
+                held = self._tables.get(location)
+            if (held is not None and held[1]) or not (self.path(location) / "_delta_log").is_dir():
+                continue
+            with contextlib.suppress(Exception), self._current(location):
+                pass
+
     def version(self, name: str) -> int | None:
         """A table's current version: its log's newest commit. Loading the table
         for it replays the log, 25 ms for a table of a few hundred small files."""
@@ -333,7 +350,8 @@ class Lake:
         Bronze table was never written)."""
         if not self.exists(name) and name in BRONZE_TABLES:
             return pads.dataset(BRONZE_TABLES[name].schema.empty_table())
-        return self.delta(name).to_pyarrow_dataset()
+        with self._current(self.location(name)) as table:
+            return table.to_pyarrow_dataset()
 
     def snapshot(self, name: str, version: int | None = None) -> Snapshot:
         """The files and schema of a table's current version (or of ``version``;

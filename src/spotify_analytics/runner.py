@@ -111,6 +111,7 @@ class Runner:
         self._producers = {name: step.name for step in steps for name in step.output_names}
         self._state_lock = threading.Lock()
         self._warming: threading.Thread | None = None
+        self._preloading: tuple[threading.Thread, threading.Event] | None = None
         self._selected: set[str] = set()
         self._versions: dict[str, int | None] = {}
         self._snapshots: dict[str, Snapshot] = {}
@@ -167,6 +168,7 @@ class Runner:
                     )
             finally:
                 self._shard_pool = None
+                self._stop_preloading()
                 self.quality.record()
         position = {name: index for index, name in enumerate(self.order())}
         report.results.sort(key=lambda result: position[result.name])
@@ -234,6 +236,7 @@ class Runner:
             elif step.lookup_key:
                 keys = self._changed_lookup_keys(step, last["inputs"], seen)
             changes = functools.partial(self._input_changes, step, last, seen)
+        self._preload()
         if step.name in self._warm_triggers:
             self._warm_up()
         started = time.perf_counter()
@@ -295,6 +298,33 @@ class Runner:
                 target=lambda: [hook() for hook in hooks], name="warm-up", daemon=True
             )
         self._warming.start()
+
+    def _preload(self) -> None:
+        """Once a run has something to build, load the Delta tables its steps
+        write on a thread of its own (``Lake.keep_loaded``), in the order the
+        steps run. An incremental run builds its first steps one after another
+        on one core; meanwhile the other loads the tables the later steps
+        would each load when they start (10-80 ms each at 10M plays)."""
+        with self._state_lock:
+            if self._preloading is not None:
+                return
+            order = self.order(self._selected)
+            locations = [location for name in order for location in self.steps[name].outputs]
+            stop = threading.Event()
+            thread = threading.Thread(
+                target=self.lake.keep_loaded, args=(locations, stop), name="preload", daemon=True
+            )
+            self._preloading = (thread, stop)
+        thread.start()
+
+    def _stop_preloading(self) -> None:
+        """Stop the preloading thread, if any, after the load it is in."""
+        with self._state_lock:
+            preloading, self._preloading = self._preloading, None
+        if preloading is not None:
+            thread, stop = preloading
+            stop.set()
+            thread.join()
 
     def _changed_users(self, step: Step, last: dict, seen: dict) -> Users:
         """The users whose rows in ``step``'s inputs changed since it last ran,
