@@ -51,9 +51,9 @@ SPILL_FOLDER = "duckdb_tmp"  # under _state/: a folder per connection for DuckDB
 # Bronze rows are written in user order in row groups of this many rows, so a
 # run for a few users decodes only their row groups (the user_id statistics
 # rule out the rest): 0.07 instead of 2.3 CPU-s for 3 users of 10M plays. At
-# about 10,000 records per user a group holds one or two users: a run for 5
-# users of 10M plays decodes about 80,000 records of each column instead of
-# 1.3M in groups of 65,536 rows, and a whole read takes about 10% longer.
+# about 10,000 records per user a group holds one or two users: six users'
+# records of 10M plays read in 114-130 ms instead of 190-221 ms in groups of
+# 65,536 rows, and the whole table about 10% slower.
 BRONZE_ROW_GROUP_ROWS = 16_384
 # `vacuum` rewrites a MERGEd table's files under this size once there are this
 # many, as files of about COMPACT_FILE_BYTES (Lake.compact)
@@ -327,8 +327,8 @@ class Lake:
         """Load the tables at ``locations`` that are not kept yet (see
         ``_current``) until ``stop`` is set, ahead of the steps that read and
         write them: delta-rs loads without holding the GIL, so a thread can do
-        this beside a run's first steps (about 0.6 CPU-s for the 39 tables of
-        the 10M benchmark lake). A table that is missing or fails to load is
+        this beside a run's first steps (0.4 s for the 36 tables an incremental
+        run of the 10M benchmark lake writes). A table that is missing or fails to load is
         left to the step that needs it, which reports the error."""
         for location in locations:
             if stop.is_set():
