@@ -643,6 +643,16 @@ def test_lookup_keys_changed_ignore_float_noise(lake, settings) -> None:
     runner = Runner(lake, settings, [step])
     assert runner._changed_keys(step, "silver/lookup", rebuilt) == {"b", "c", "d", "e"}
     assert runner._changed_keys(step, "silver/lookup", stored) == frozenset()
+    # on the step's own connection, which keeps only its own tables afterwards
+    con = lake.connect(aliases=False, only=set())
+    tables_before = con.execute("show tables").fetchall()
+    some = rebuilt.slice(0, 2)  # keys a and b, as a rebuild of those keys returns
+    assert runner._changed_keys(step, "silver/lookup", some, frozenset({"a", "b"}), con) == {"b"}
+    assert con.execute("show tables").fetchall() == tables_before
+    con.close()
+    # other columns than the stored ones: no comparison
+    renamed = rebuilt.rename_columns(["k", "y", "g"])
+    assert runner._changed_keys(step, "silver/lookup", renamed) is None
 
 
 def test_a_full_build_in_shards_of_users_equals_the_whole_build(demo, tmp_path) -> None:

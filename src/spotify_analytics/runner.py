@@ -777,7 +777,7 @@ class Runner:
         elif isinstance(data, InConnection):
             raise AssertionError("rows in a connection are written for some users only")
         elif key_filter is not None and isinstance(data, pa.Table):
-            keys = self._changed_keys(step, location, data, key_filter[1])
+            keys = self._changed_keys(step, location, data, key_filter[1], con)
             if keys == frozenset():
                 return
             if keys is None:  # cannot compare: every rebuilt key may have changed
@@ -789,7 +789,7 @@ class Runner:
                 predicate=f'"{column}" in ({sql_list(values)})',
             )
         elif check_unchanged and not step.per_user and isinstance(data, pa.Table):
-            keys = self._changed_keys(step, location, data)
+            keys = self._changed_keys(step, location, data, con=con)
             if keys == frozenset() or (keys is None and self._same_as_stored(location, data)):
                 return
             self.lake.overwrite(location, data)
@@ -867,24 +867,23 @@ class Runner:
             own.close()
 
     def _changed_keys(
-        self, step: Step, location: str, data: pa.Table, only: frozenset[str] | None = None
+        self,
+        step: Step,
+        location: str,
+        data: pa.Table,
+        only: frozenset[str] | None = None,
+        con: duckdb.DuckDBPyConnection | None = None,
     ) -> frozenset[str] | None:
         """The keys whose rows differ between ``data`` and a stored lookup table,
         among ``only`` if given (None when the step is no lookup table or the
-        tables cannot be compared)."""
+        tables cannot be compared). Compared on ``con``, the step's connection,
+        if given."""
         key = step.lookup_key
         if key is None or key not in data.column_names or not self.lake.exists(location):
             return None
         name = location.rsplit("/", 1)[-1]
         query = self._snapshot(name).sql(None, None if only is None else (key, only))
         if query is None:
-            return None
-        reader = self.lake.connect(aliases=False, only=set())
-        try:
-            stored = reader.execute(query).to_arrow_table()
-        finally:
-            reader.close()
-        if stored.column_names != data.column_names:
             return None
         # Doubles are equal within 1e-9 (relative): DuckDB's parallel sums (means
         # of catalog features) differ in the last bits from run to run.
@@ -895,19 +894,18 @@ class Runner:
             else f'n."{f.name}" is not distinct from o."{f.name}"'
             for f in data.schema
         )
-        con = duckdb.connect()
-        try:
-            con.register("new_rows", data)
-            con.register("old_rows", stored)
-            found = con.execute(
-                f'select coalesce(n."{key}", o."{key}") from new_rows as n '
-                f'full outer join old_rows as o on n."{key}" = o."{key}" '
-                f'where n."{key}" is null or o."{key}" is null or not ({same})'
-            ).fetchall()
-        except duckdb.Error:
-            return None
-        finally:
-            con.close()
+        with self._connection(con) as reader, _registered(reader, NEW_ROWS, data):
+            try:
+                stored = [row[0] for row in reader.execute(f"describe {query}").fetchall()]
+                if stored != data.column_names:
+                    return None
+                found = reader.execute(
+                    f'select coalesce(n."{key}", o."{key}") from {NEW_ROWS} as n '
+                    f'full outer join ({query}) as o on n."{key}" = o."{key}" '
+                    f'where n."{key}" is null or o."{key}" is null or not ({same})'
+                ).fetchall()
+            except duckdb.Error:
+                return None
         return frozenset(str(row[0]) for row in found)
 
     def _same_as_stored(self, location: str, data: pa.Table) -> bool:
