@@ -446,6 +446,33 @@ def test_track_plays_adds_the_changed_rows_and_equals_a_recount(demo, tmp_path) 
     assert len(results) == len(changes)
 
 
+def test_track_plays_refuses_changes_that_would_count_below_zero(lake, settings) -> None:
+    """Removed rows the stored counts never held mean the stored table is not
+    what they were added to: no update, so the step counts the keys again."""
+    from spotify_analytics.steps import track_plays
+
+    stored = pa.table(
+        {
+            "track_key": ["a|x", "b|y"],
+            "track_id": ["1", None],
+            "artist_name": ["A", "B"],
+            "track_name": ["X", "Y"],
+            "n_plays": [1, 4],
+        }
+    ).cast(track_plays.SCHEMA)
+    lake.overwrite(track_plays.OUTPUT, stored)
+    row = {"user_id": "u", "n_skips": 0, "ms_played": 1, "ms_played_not_skipped": 1}
+    three = pa.Table.from_pylist([{**stored.to_pylist()[0], **row, "n_plays": 3}])
+    one = three.set_column(three.schema.get_field_index("n_plays"), "n_plays", [[1]])
+    none = three.slice(0, 0)
+    ctx = StepContext(lake, settings, keys=("track_key", frozenset({"a|x"})))
+    assert track_plays._updated(ctx, three, none) is None
+    assert track_plays._updated(ctx, one, none).num_rows == 0  # the spelling's last play
+    assert track_plays._updated(ctx, none, one).to_pylist() == [
+        {"track_key": "a|x", "track_id": "1", "artist_name": "A", "track_name": "X", "n_plays": 2}
+    ]
+
+
 def test_track_plays_recounts_its_keys_when_its_table_is_not_as_the_last_build_left_it(
     demo, tmp_path
 ) -> None:
