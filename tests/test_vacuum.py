@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from spotify_analytics.cli import app
 from spotify_analytics.lake import Lake
 from spotify_analytics.pipeline import pipeline_steps, run
 from spotify_analytics.runner import Runner
+from spotify_analytics.steps import track_plays
 from spotify_analytics.vacuum import vacuum_lake
 from test_incremental import USER, _add_plays, _canonical, _copy, _same_rows
 
@@ -72,8 +74,22 @@ def test_the_run_after_a_vacuum_builds_nothing_and_the_next_new_plays_as_before(
 
     for target in (lake, plain):
         _add_plays(target, "demo-alex")
-    built = {r.name: r.reason for r in run(lake, settings).results if r.status == "built"}
+    vacuumed_track_plays = lake.version("track_plays")
+    updates = []
+    real = track_plays._updated
+
+    def watched(*args):
+        updates.append(real(*args))
+        return updates[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        # the vacuum's commits to track_plays count as the ones its last build left
+        patch.setattr(track_plays, "_updated", watched)
+        report = run(lake, settings)
+    built = {r.name: r.reason for r in report.results if r.status == "built"}
     assert built["plays"].endswith("(1 user)") and built["yearly_recap"].endswith("(1 user)")
+    assert lake.version("track_plays") > vacuumed_track_plays
+    assert len(updates) == 1 and updates[0] is not None
     run(plain, plain_settings)
     _assert_same_tables(lake, plain)
 

@@ -140,14 +140,17 @@ def _changed_no_rows(
 ) -> None:
     """Tell the runner that versions ``before+1 .. after`` of a table changed no
     rows: the journal records them as changing no users or keys, and steps that
-    had seen ``before`` count as having seen ``after`` (``state``, saved by the
-    caller)."""
+    had seen ``before`` count as having seen ``after``, and a step whose build
+    left ``before`` as having left ``after`` (``state``, saved by the caller)."""
     for version in range(before + 1, after + 1):
         journal.record_unchanged(location, version)
     for step in state.values():
         inputs = step.get("inputs", {})
         if inputs.get(name) == before:
             inputs[name] = after
+        outputs = step.get("outputs") or {}
+        if outputs.get(location) == before:
+            outputs[location] = after
 
 
 def last_vacuum(lake: Lake) -> float | None:
