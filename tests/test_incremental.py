@@ -205,7 +205,17 @@ def test_bronze_changes_are_read_from_the_delta_log(demo, tmp_path) -> None:
     before = lake.version(STREAMING_HISTORY.name)
     _add_plays(lake, USER, n=3)
     after = lake.version(STREAMING_HISTORY.name)
+    lake.snapshot(STREAMING_HISTORY.name)  # the newest version, as the run keeps it
+    loads = []
+    real = lake.delta
+
+    def counted(name: str, version: int | None = None):
+        loads.append(version)
+        return real(name, version)
+
+    lake.delta = counted  # type: ignore[method-assign]
     assert users_in_new_files(lake, STREAMING_HISTORY.name, before, after) == {USER}
+    assert loads == [before]  # the newest version is the kept table
     # a table without users cannot say whose rows changed
     assert users_in_new_files(lake, "kaggle_tracks_bronze", 0, 0) == frozenset()
     assert users_in_new_files(lake, "catalog_tracks", -5, 0) is None

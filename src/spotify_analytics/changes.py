@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from deltalake import DeltaTable
 
 from .lake import Lake
 
@@ -183,19 +182,17 @@ def _stamp(path: Path) -> tuple[int, int]:
 
 def users_in_new_files(lake: Lake, name: str, old: int, new: int) -> Users:
     """Users in the files that versions ``old+1 .. new`` of a table added or removed."""
-    path = str(lake.path(lake.location(name)))
     try:
-        before = set(DeltaTable(path, version=old).file_uris())
-        after = set(DeltaTable(path, version=new).file_uris())
+        before = lake.snapshot(name, version=old).files
+        after = lake.snapshot(name, version=new).files  # the kept table when new is the newest
     except Exception:  # an expired or missing version: nothing to diff against
         return None
-    return _users_in(before ^ after)
+    return _users_in({path for path, _, _ in before} ^ {path for path, _, _ in after})
 
 
 def _users_in(files: Iterable[str]) -> Users:
     users: set[str] = set()
-    for uri in files:
-        path = uri.removeprefix("file://")
+    for path in files:
         try:
             schema = pq.read_schema(path)
             if "user_id" not in schema.names:

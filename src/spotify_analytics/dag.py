@@ -76,7 +76,7 @@ class StepContext:
     keys: KeyFilter | None = None
     everyone: frozenset[str] | None = None
     threads: int | None = None  # DuckDB's threads per connection (default: one per core)
-    changes: Callable[[str], RowChanges | None] | None = None  # the runner's, for input_changes
+    row_changes: Callable[[str], RowChanges | None] | None = None  # see input_changes
 
     def input_changes(self, name: str) -> RowChanges | None:
         """The rows of input ``name`` (a table with ``user_id``) that changed
@@ -85,7 +85,7 @@ class StepContext:
         an input version that is gone, an input without ``user_id``) or when
         the step's stored outputs are not the versions its last build left; the
         step must then build from the whole input."""
-        return None if self.changes is None else self.changes(name)
+        return None if self.row_changes is None else self.row_changes(name)
 
     def connect(self, only: set[str] | None = None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection over the lake, tables by bare name (limited to

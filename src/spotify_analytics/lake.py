@@ -364,6 +364,8 @@ class Lake:
                 return Snapshot(BRONZE_TABLES[name].schema, [], False)
             raise LakeError(f"{self.root}: no table named {name!r}")
         location = self.location(name)
+        if version is not None and version == _newest_commit(self.path(location) / "_delta_log"):
+            version = None  # the newest: the kept table, loaded once for every reader
         if version is None:
             with self._current(location) as table:
                 return _snapshot_of(table, self.path(location))

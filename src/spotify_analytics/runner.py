@@ -228,14 +228,14 @@ class Runner:
         reason = "forced" if force else self._stale_reason(step, last, seen)
         if not reason:
             return StepResult(step.name, "skipped")
-        users = changed = keys = changes = None
+        users = changed = keys = row_changes = None
         if reason.startswith("input changed"):
             changed = frozenset(n for n, v in seen.items() if last["inputs"].get(n) != v)
             if step.per_user:
                 users = self._changed_users(step, last["inputs"], seen)
             elif step.lookup_key:
                 keys = self._changed_lookup_keys(step, last["inputs"], seen)
-            changes = functools.partial(self._input_changes, step, last, seen)
+            row_changes = functools.partial(self._input_changes, step, last, seen)
         self._preload()
         if step.name in self._warm_triggers:
             self._warm_up()
@@ -243,7 +243,12 @@ class Runner:
         rows = 0
         if users != frozenset() and keys != frozenset():  # else nothing to rebuild
             rows = self._execute(
-                step, users, check_unchanged=not force, changed=changed, keys=keys, changes=changes
+                step,
+                users,
+                check_unchanged=not force,
+                changed=changed,
+                keys=keys,
+                row_changes=row_changes,
             )
         outputs = {location: self._version(_name_of(location)) for location in step.outputs}
         with self._state_lock:
@@ -476,7 +481,7 @@ class Runner:
         check_unchanged: bool = False,
         changed: frozenset[str] | None = None,
         keys: frozenset[str] | None = None,
-        changes: Callable[[str], RowChanges | None] | None = None,
+        row_changes: Callable[[str], RowChanges | None] | None = None,
     ) -> int:
         """Build ``step`` (for ``users`` or lookup ``keys`` only, if given),
         check it, write it."""
@@ -505,7 +510,7 @@ class Runner:
                 changed,
                 key_filter,
                 threads=self._threads,
-                changes=changes,
+                row_changes=row_changes,
             )
             produced = step.function(context)
             return self._write_outputs(step, produced, users, check_unchanged, key_filter)
