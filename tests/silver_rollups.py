@@ -66,9 +66,9 @@ def rollups(listening: pa.Table) -> dict[str, pa.Table]:
             f"create temp table track_features as select track_key, {picked} "
             "from listening where is_music group by track_key"
         )
-        utp = con.execute((SILVER_SQL / "user_track_plays.sql").read_text()).to_arrow_table()
+        utp = con.sql((SILVER_SQL / "user_track_plays.sql").read_text()).to_arrow_table()
         con.register("user_track_plays", utp)
-        utf = con.execute((SILVER_SQL / "user_track_features.sql").read_text()).to_arrow_table()
+        utf = con.sql((SILVER_SQL / "user_track_features.sql").read_text()).to_arrow_table()
         return {UTP: utp, UTF: utf}
     finally:
         con.close()

@@ -322,7 +322,7 @@ def test_feature_correlation_strength_thresholds(r: float, label: str) -> None:
         0
     ]
     con = duckdb.connect()
-    assert con.execute(f"select {case} end from (select {r} as pearson_r) as c").fetchone() == (
+    assert con.execute(f"select {case} end from (select {r} as pearson_r) as c").fetchall()[0] == (
         label,
     )
 

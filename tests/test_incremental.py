@@ -99,7 +99,7 @@ def test_every_per_user_step_builds_one_user_as_the_full_build_does(demo, tmp_pa
         if step.sql is not None:
             con = lake.connect(only=set(step.inputs), users=only, extra=_params(settings))
             try:
-                produced = {step.outputs[0]: con.execute(step.sql).to_arrow_table()}
+                produced = {step.outputs[0]: con.sql(step.sql).to_arrow_table()}
             finally:
                 con.close()
         else:
@@ -139,7 +139,7 @@ def test_new_plays_of_one_user_rebuild_that_user_only_and_match_a_full_build(
         .execute(
             "select count(*) from track_features where track_key like '%nobody played before%'"
         )
-        .fetchone()[0]
+        .fetchall()[0][0]
     )
     assert new_track == 1  # track_features changed for one key: still only kim's rows rebuilt
     for name in per_user & built.keys():
@@ -392,7 +392,7 @@ def _recount(lake: Lake) -> pa.Table:
 
     con = lake.connect(only={"user_track_plays"})
     try:
-        counted = con.execute(COUNT_SQL).to_arrow_table().cast(SCHEMA)
+        counted = con.sql(COUNT_SQL).to_arrow_table().cast(SCHEMA)
     finally:
         con.close()
     return counted.sort_by([(name, "ascending") for name in COLUMNS])

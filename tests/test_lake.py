@@ -230,13 +230,13 @@ def test_connections_spill_to_their_own_folders(lake, monkeypatch) -> None:
 
     def long_sort() -> None:
         try:
-            assert first.execute(spilling.format(n=3_000_000)).fetchone() == (3_000_000,)
+            assert first.execute(spilling.format(n=3_000_000)).fetchall()[0] == (3_000_000,)
         except Exception as error:  # reported below
             failures.append(error)
 
     worker = threading.Thread(target=long_sort)
     worker.start()
-    assert second.execute(spilling.format(n=1_000_000)).fetchone() == (1_000_000,)
+    assert second.execute(spilling.format(n=1_000_000)).fetchall()[0] == (1_000_000,)
     second.close()
     worker.join()
     first.close()

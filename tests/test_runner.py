@@ -324,7 +324,7 @@ def test_steps_side_by_side_use_one_duckdb_thread_each(tmp_path: Path, lake: Lak
 
         def build(ctx) -> dict[str, pa.Table]:
             con = ctx.connect(only=set())
-            seen[name] = con.execute("select current_setting('threads')").fetchone()[0]
+            seen[name] = con.execute("select current_setting('threads')").fetchall()[0][0]
             con.close()
             return {f"gold/x/{name}": pa.table({"n": [1]})}
 
@@ -335,5 +335,5 @@ def test_steps_side_by_side_use_one_duckdb_thread_each(tmp_path: Path, lake: Lak
     steps = [make("left", ["users"]), make("right", ["users"]), make("last", ["left", "right"])]
     Runner(lake, Settings(lake=lake.root), steps).run(workers=2)
     assert seen["left"] == seen["right"] == 1
-    default = duckdb.connect().execute("select current_setting('threads')").fetchone()[0]
+    default = duckdb.connect().execute("select current_setting('threads')").fetchall()[0][0]
     assert seen["last"] == default

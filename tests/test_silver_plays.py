@@ -596,7 +596,7 @@ def test_real_exports_every_record_is_a_play_or_a_merged_duplicate(
             " count(*) filter (where n_source_records = 3)"
             " from plays where user_id = ?",
             [user],
-        ).fetchone()
+        ).fetchall()[0]
         for user in ("vnegi10", "khushi")
     }
     con.close()
@@ -697,7 +697,7 @@ def bronze_records(draw: st.DrawFn) -> tuple[list[dict], list[dict], dict[str, s
 def _query_plays(lake: Lake, sql: str, settings: Settings, users: frozenset | None = None):
     con = lake.connect(extra={"run_params": run_params(settings)}, users=users)
     try:
-        rows = con.execute(sql).to_arrow_table().to_pylist()
+        rows = con.sql(sql).to_arrow_table().to_pylist()
     finally:
         con.close()
     return sorted(rows, key=lambda r: (r["play_id"], r["played_at"]))

@@ -114,7 +114,7 @@ class StepContext:
                 only = upstream_tables(query)
         con = self.connect(only=only)
         try:
-            return con.execute(query).to_arrow_table()
+            return con.sql(query).to_arrow_table()
         finally:
             con.close()
 

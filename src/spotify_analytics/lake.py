@@ -460,9 +460,10 @@ class Lake:
         # DuckDB starts a new file only between row groups: size them to the files
         group_rows = group_rows or max(2_048, file_bytes // 256)
         layout = f"file_size_bytes {file_bytes}"
-        if file_rows is not None:  # a row group per file (one per thread writing)
+        if file_rows is not None:  # a row group per file (one per thread writing); with
+            # file_size_bytes too, DuckDB would wait for both limits
             group_rows = min(group_rows, file_rows)
-            layout += ", row_groups_per_file 1"
+            layout = "row_groups_per_file 1"
         if per_user_files:
             layout = "partition_by (user_id), write_partition_columns true"
         copy = (
@@ -883,7 +884,7 @@ def _logged(folder: Path) -> bool:
 @contextlib.contextmanager
 def _one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """``con`` on one thread while the block runs."""
-    threads = con.execute("select current_setting('threads')").fetchone()[0]
+    threads = con.execute("select current_setting('threads')").fetchall()[0][0]
     con.execute("set threads = 1")
     try:
         yield
@@ -915,13 +916,22 @@ def sql_list(texts: Iterable[str]) -> str:
 
 def _delta_arrow_schema(schema: pa.Schema) -> pa.Schema:
     """The Parquet file's schema as Delta takes it: zoned timestamps in UTC
-    (DuckDB names the zone Etc/UTC, which delta-rs refuses)."""
-    return pa.schema(
-        field.with_type(pa.timestamp(field.type.unit, tz="UTC"))
-        if pa.types.is_timestamp(field.type) and field.type.tz
-        else field
-        for field in schema
-    )
+    (DuckDB names the zone Etc/UTC, which delta-rs refuses), and every column
+    nullable (DuckDB marks columns it knows hold no NULL as required, which
+    would differ from file to file and refuse later rows with NULLs)."""
+    return pa.schema(_nullable(field) for field in schema)
+
+
+def _nullable(field: pa.Field) -> pa.Field:
+    kind = field.type
+    if pa.types.is_timestamp(kind) and kind.tz:
+        kind = pa.timestamp(kind.unit, tz="UTC")
+    elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        make = pa.list_ if pa.types.is_list(kind) else pa.large_list
+        kind = make(_nullable(kind.value_field))
+    elif pa.types.is_struct(kind):
+        kind = pa.struct([_nullable(kind.field(i)) for i in range(kind.num_fields)])
+    return field.with_type(kind).with_nullable(True)
 
 
 def conform(data: pa.Table, schema: pa.Schema) -> pa.Table:

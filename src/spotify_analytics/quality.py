@@ -127,7 +127,7 @@ def check_relation(
 ) -> list[CheckResult]:
     """Every check of one table, given as ``relation`` on ``con``."""
     name = location.rsplit("/", 1)[-1]
-    n_rows = con.execute(f'select count(*) from "{relation}"').fetchone()[0]
+    n_rows = con.execute(f'select count(*) from "{relation}"').fetchall()[0][0]
     grain, problem = _grain_or_problem(grain_file)
     severity = "critical" if location.startswith("gold/") else "warning"
     if grain is None:
@@ -184,14 +184,14 @@ def _unique_keys(
     con: duckdb.DuckDBPyConnection, relation: str, name: str, grain: Grain
 ) -> CheckResult:
     if not grain.keys:
-        n_rows = con.execute(f'select count(*) from "{relation}"').fetchone()[0]
+        n_rows = con.execute(f'select count(*) from "{relation}"').fetchall()[0][0]
         duplicates = max(n_rows - 1, 0)
     else:
         keys = ", ".join(f'"{key}"' for key in grain.keys)
         duplicates = con.execute(
             f'select coalesce(sum(n - 1), 0) from (select count(*) as n from "{relation}" '
             f"group by {keys} having count(*) > 1)"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     return CheckResult(
         name,
         "unique_keys",
@@ -226,7 +226,7 @@ def _value_checks(
     if not probes:
         return []
     aggregates = ", ".join(aggregate for _, aggregate, _ in probes)
-    observed = con.execute(f'select {aggregates} from "{relation}"').fetchone()
+    observed = con.execute(f'select {aggregates} from "{relation}"').fetchall()[0]
     results = []
     for (check, _, severity), value in zip(probes, observed, strict=True):
         if check == "low_support":

@@ -38,7 +38,7 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
         kind = statements[0].type.name.lower()
         raise InputError(f"SQL: the lake is read-only here; {kind} statements are not allowed")
     try:
-        return con.execute(sql).to_arrow_table()
+        return con.sql(sql).to_arrow_table()
     except duckdb.Error as error:
         raise InputError(f"SQL: {_first_line(error)}") from None
 

@@ -417,10 +417,10 @@ class Runner:
         try:
             con.execute(f"create temp table old_rows as {old_rows}")
             con.execute(f"create temp table new_rows as {new_rows}")
-            removed = con.execute(
+            removed = con.sql(
                 "select * from old_rows except all select * from new_rows"
             ).to_arrow_table()
-            added = con.execute(
+            added = con.sql(
                 "select * from new_rows except all select * from old_rows"
             ).to_arrow_table()
         finally:
@@ -569,20 +569,20 @@ class Runner:
                     return rows
             con.execute(f"create temp table {STEP_OUTPUT} as {step.sql}")
             self.quality.validate(con, STEP_OUTPUT, location, step.grain_file(location))
-            rows = con.execute(f"select count(*) from {STEP_OUTPUT}").fetchone()[0]
+            rows = con.execute(f"select count(*) from {STEP_OUTPUT}").fetchall()[0][0]
             order = " order by user_id" if step.per_user else ""
             data: pa.Table | pa.RecordBatchReader | InConnection
             if users is not None and keys is None:  # written from this connection's table
                 _check_users_in(con, step, location, STEP_OUTPUT, rows, users)
                 data = InConnection(STEP_OUTPUT)
             elif not whole or (check_unchanged and not step.per_user):
-                data = con.execute(f"select * from {STEP_OUTPUT}{order}").to_arrow_table()
+                data = con.sql(f"select * from {STEP_OUTPUT}{order}").to_arrow_table()
                 if users is not None:
                     _check_users(step, location, data, users)
                 if keys is not None:
                     _check_keys(step, location, data, keys)
             else:
-                data = con.execute(f"select * from {STEP_OUTPUT}{order}").to_arrow_reader()
+                data = con.sql(f"select * from {STEP_OUTPUT}{order}").to_arrow_reader()
             # a stream of this connection's result is written by another one
             own = None if isinstance(data, pa.RecordBatchReader) else con
             self._write(step, location, data, rows, users, check_unchanged, keys, own)
@@ -833,7 +833,7 @@ class Runner:
         if not done:
             if in_con:
                 assert con is not None
-                data = con.execute(f"select * from {data.table}").to_arrow_table()
+                data = con.sql(f"select * from {data.table}").to_arrow_table()
             self.lake.overwrite(location, data, predicate=_users_predicate(users))
 
     def _overwrite_per_user(

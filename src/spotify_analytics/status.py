@@ -107,7 +107,7 @@ def user_status(lake: Lake) -> list[dict]:
     # only the tables the query reads: a view over every table took seconds at 10M plays
     con = lake.connect(extra=missing, only=set(PER_USER_TABLES) - set(missing), aliases=False)
     try:
-        return con.execute(PER_USER_SQL).to_arrow_table().to_pylist()
+        return con.sql(PER_USER_SQL).to_arrow_table().to_pylist()
     finally:
         con.close()
 

@@ -131,7 +131,7 @@ def demo_users(lake: Lake, timezones: dict[str, str]) -> list[DemoUser]:
         return []
     con = lake.connect(only={"plays", "track_features"})
     try:
-        rows = con.execute(USERS_SQL).to_arrow_table().to_pylist()
+        rows = con.sql(USERS_SQL).to_arrow_table().to_pylist()
         try:
             genres = dict(con.execute(GENRES_SQL).fetchall())
         except duckdb.Error:

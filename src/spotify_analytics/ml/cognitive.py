@@ -70,13 +70,13 @@ def query(ctx: StepContext, sql: str) -> pa.Table:
     """Run SQL over ``listening_with_features`` (limited to ``ctx.users``, if set)."""
     con = ctx.connect(only={"listening_with_features"})
     try:
-        return con.execute(sql).to_arrow_table()
+        return con.sql(sql).to_arrow_table()
     finally:
         con.close()
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, sql: str, schema: pa.Schema) -> pa.Table:
-    return con.execute(sql).to_arrow_table().select(schema.names).cast(schema)
+    return con.sql(sql).to_arrow_table().select(schema.names).cast(schema)
 
 
 def _one(ctx: StepContext, name: str) -> pa.Table:

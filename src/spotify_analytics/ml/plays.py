@@ -112,7 +112,7 @@ def query(ctx: StepContext, sql: str, *tables: str) -> pa.Table:
     lake costs about a second per connection)."""
     con = ctx.connect(only=set(tables))
     try:
-        return con.execute(sql).to_arrow_table()
+        return con.sql(sql).to_arrow_table()
     finally:
         con.close()
 
@@ -131,7 +131,7 @@ def user_plays(
         counts = con.execute(USER_COUNTS_SQL).fetchall()
         for users in _user_chunks(counts, CHUNK_ROWS):
             sql = plays_query(allow, columns, users=users, ordered=False)
-            table = con.execute(f"select *, hash(play_id) as play_hash from ({sql})")
+            table = con.sql(f"select *, hash(play_id) as play_hash from ({sql})")
             table = table.to_arrow_table()
             # one test per chunk: when no play_id hash repeats, no play_id repeats
             hashes = np.sort(table.column("play_hash").to_numpy())
@@ -287,7 +287,7 @@ def by_user_chunks(
     try:
         counts = con.execute(USER_COUNTS_SQL).fetchall()
         for users in _user_chunks(counts, CHUNK_ROWS):
-            yield from con.execute(make_query(users)).to_arrow_reader(BATCH_ROWS)
+            yield from con.sql(make_query(users)).to_arrow_reader(BATCH_ROWS)
     finally:
         con.close()
 
@@ -301,7 +301,7 @@ def chunk_tables(
     try:
         counts = con.execute(USER_COUNTS_SQL).fetchall()
         for users in _user_chunks(counts, CHUNK_ROWS):
-            yield con.execute(make_query(users)).to_arrow_table()
+            yield con.sql(make_query(users)).to_arrow_table()
     finally:
         con.close()
 

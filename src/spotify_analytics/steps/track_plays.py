@@ -68,7 +68,7 @@ def _updated(ctx: StepContext, removed: pa.Table, added: pa.Table) -> pa.Table |
     try:
         con.register("removed_rows", removed.select([*COLUMNS, "n_plays"]))
         con.register("added_rows", added.select([*COLUMNS, "n_plays"]))
-        counted = con.execute(
+        counted = con.sql(
             f"""
             select {_GROUP}, cast(sum(n_plays) as bigint) as n_plays
             from (

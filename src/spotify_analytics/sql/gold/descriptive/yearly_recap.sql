@@ -240,7 +240,7 @@ top_lists as (
                 max(case when r.item_rank = 4 then r.label end),
                 max(case when r.item_rank = 5 then r.label end)
             ],
-            x -> x is not null
+            lambda x: x is not null
         ) as items
     from ranked_items as r
     where r.item_rank <= 5
