@@ -94,6 +94,24 @@ def test_replacing_users_keeps_other_users_rows_and_refuses_a_new_schema(lake: L
     assert sorted(lake.path("silver/counts").rglob("*.parquet")) == on_disk  # none left staged
 
 
+def test_a_table_first_written_without_nulls_takes_nulls_later(lake: Lake) -> None:
+    # DuckDB marks columns it knows hold no NULL as required in the Parquet files
+    con = lake.connect(only=set())
+    query = "select 'u' || (i % 2) as user_id, i, [i] as items, 'x' as tag from range(4) t(i)"
+    staged = lake.stage(con, query, "silver/filled", file_bytes=2**20)
+    assert staged is not None
+    written = pq.read_schema(staged.files[0])
+    assert not written.field("items").nullable and not written.field("tag").nullable
+    lake.commit(staged, con)
+    stored = pa.schema(lake.delta("silver/filled").schema().to_arrow())
+    assert all(field.nullable for field in stored)
+    with_nulls = "select 'u1' as user_id, null::bigint as i, [null::bigint] as items, null as tag"
+    assert lake.replace_users("silver/filled", con, with_nulls, frozenset({"u1"}), file_bytes=2**20)
+    rows = lake.read("silver/filled").sort_by("user_id").to_pylist()
+    assert [r["user_id"] for r in rows] == ["u0", "u0", "u1"]
+    assert rows[-1] == {"user_id": "u1", "i": None, "items": [None], "tag": None}
+
+
 @pytest.mark.parametrize(
     ("user", "per_user_files"),
     [("'u' || (i % 7)", False), ("'u' || (i % 7)", True), ("repeat('x', 300) || (i % 7)", False)],
