@@ -459,13 +459,15 @@ class Lake:
         self._mark_staging(folder, location)
         # DuckDB starts a new file only between row groups: size them to the files
         group_rows = group_rows or max(2_048, file_bytes // 256)
-        layout = f"file_size_bytes {file_bytes}"
-        if file_rows is not None:  # a row group per file (one per thread writing); with
-            # file_size_bytes too, DuckDB would wait for both limits
+        if file_rows is not None:
             group_rows = min(group_rows, file_rows)
-            layout = "row_groups_per_file 1"
         if per_user_files:
             layout = "partition_by (user_id), write_partition_columns true"
+        elif file_rows is not None:  # a row group per file (one per thread writing); not
+            # with file_size_bytes too: DuckDB would start a file only once both are reached
+            layout = "row_groups_per_file 1"
+        else:
+            layout = f"file_size_bytes {file_bytes}"
         copy = (
             f"copy ({query}) to {sql_string(str(folder))} (format parquet, "
             f"compression snappy, {layout}, row_group_size {group_rows}, return_stats)"
@@ -917,8 +919,8 @@ def sql_list(texts: Iterable[str]) -> str:
 def _delta_arrow_schema(schema: pa.Schema) -> pa.Schema:
     """The Parquet file's schema as Delta takes it: zoned timestamps in UTC
     (DuckDB names the zone Etc/UTC, which delta-rs refuses), and every column
-    nullable (DuckDB marks columns it knows hold no NULL as required, which
-    would differ from file to file and refuse later rows with NULLs)."""
+    and list element nullable (DuckDB marks those it knows hold no NULL as
+    required, which would differ from file to file and refuse later NULLs)."""
     return pa.schema(_nullable(field) for field in schema)
 
 
@@ -926,11 +928,9 @@ def _nullable(field: pa.Field) -> pa.Field:
     kind = field.type
     if pa.types.is_timestamp(kind) and kind.tz:
         kind = pa.timestamp(kind.unit, tz="UTC")
-    elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+    elif pa.types.is_list(kind) or pa.types.is_large_list(kind):  # e.g. genres
         make = pa.list_ if pa.types.is_list(kind) else pa.large_list
         kind = make(_nullable(kind.value_field))
-    elif pa.types.is_struct(kind):
-        kind = pa.struct([_nullable(kind.field(i)) for i in range(kind.num_fields)])
     return field.with_type(kind).with_nullable(True)
 
 
