@@ -144,65 +144,6 @@ def test_warm_up_runs_once_a_run_has_something_to_build(tmp_path: Path, lake: La
     assert calls == ["warmed"]
 
 
-def test_warm_up_starts_with_the_first_step_upstream_of_a_model_step(
-    tmp_path: Path, lake: Lake
-) -> None:
-    """The warm-up starts when the run builds a step the warmed step depends on,
-    however far upstream, before that step runs; a run that builds only steps off
-    its path loads nothing."""
-    from spotify_analytics.runner import python_step
-
-    per_user = "grain: one row per user\nkeys: [user_id]\n"
-    root = _models(
-        tmp_path,
-        {
-            "silver/user_zones.sql": "select user_id, timezone from users",
-            "silver/user_zones.yml": f"table: user_zones\n{per_user}",
-            "silver/zone_rows.sql": "select * from user_zones",
-            "silver/zone_rows.yml": f"table: zone_rows\n{per_user}",
-            "gold/x/zone_names.sql": "select distinct timezone from users",
-            "gold/x/zone_names.yml": (
-                "table: zone_names\ngrain: one row per zone\nkeys: [timezone]\n"
-            ),
-            "gold/x/count_zones.yml": "table: count_zones\ngrain: one row\nkeys: []\n",
-        },
-    )
-    calls: list[str] = []
-
-    def count_zones(ctx) -> dict[str, pa.Table]:
-        n = ctx.sql("select count(*) as n from zone_rows").column("n")[0].as_py()
-        return {"gold/x/count_zones": pa.table({"n": [n]})}
-
-    def steps() -> list:
-        model = python_step(
-            count_zones,
-            inputs=["zone_rows"],
-            outputs=["gold/x/count_zones"],
-            warm_up=lambda: calls.append("warmed"),
-        )
-        return [*sql_models(root), replace(model, root=str(root))]
-
-    settings = Settings(lake=lake.root)
-    lake.merge(USERS, pa.table({"user_id": ["a"], "timezone": ["UTC"]}))
-    runner = Runner(lake, settings, steps())
-    warming_when_done: dict[str, bool] = {}
-
-    def ended(result) -> None:
-        warming_when_done[result.name] = runner._warming is not None
-
-    report = runner.run(workers=1, on_step=ended)
-    assert sorted(report.built) == ["count_zones", "user_zones", "zone_names", "zone_rows"]
-    # started with the first step, two steps upstream of the model step
-    assert warming_when_done["user_zones"]
-    runner._warming.join()
-    assert calls == ["warmed"]
-
-    (root / "gold" / "x" / "zone_names.sql").write_text("select distinct timezone from users\n")
-    off_path = Runner(lake, settings, steps())
-    assert off_path.run().built == ["zone_names"]
-    assert off_path._warming is None and calls == ["warmed"]
-
-
 def test_a_run_with_something_to_build_loads_its_tables_ahead(tmp_path: Path, lake: Lake) -> None:
     """While a run's first step builds, the preload thread loads the tables
     of the steps after it; a run with nothing to build loads none."""

@@ -276,23 +276,21 @@ class Runner:
 
     @functools.cached_property
     def _warm_triggers(self) -> frozenset[str]:
-        """The steps whose build starts the warm-up: the steps with a ``warm_up``
-        and every step upstream of them."""
+        """The steps whose build starts the warm-up: the producers of the inputs
+        of steps with a ``warm_up``, and those steps themselves."""
         warmed = {name for name, step in self.steps.items() if step.warm_up}
-        upstream = (select_steps(self.graph, f"+{name}") for name in warmed)
-        return frozenset(warmed.union(*upstream))
+        return frozenset(warmed.union(*(self.graph[name] for name in warmed)))
 
     def _warm_up(self) -> None:
-        """Once a step upstream of a step with a ``warm_up`` is built, run every
-        step's ``warm_up`` on a background thread: the model code and SciPy's
-        optimizer, about 0.4 CPU-s of imports that hold the GIL. Started with the
-        run's first step, they overlap its DuckDB query (which releases the GIL):
-        at 10M plays, eight paired incremental runs took a median of 5.72 s
-        against 6.56 s when the warm-up waited for the step that feeds the model
-        step (the import then stalled that step and its neighbour by about 0.4
-        s). It was deferred while scikit-learn was part of it (1.5 CPU-s), which
-        slowed the Silver chain from 4.9 to 7.4 s. A run with nothing to build,
-        or nothing upstream of a model step, loads nothing."""
+        """Once a step that feeds a step with a ``warm_up`` is built, run every
+        step's ``warm_up`` on a background thread. That step and its neighbours
+        keep a core busy in DuckDB; the other loads the model code meanwhile
+        (with SciPy's optimizer about 0.5 CPU-s; it was 1.5 with scikit-learn,
+        which now only a full build of the catalog model loads), instead of
+        the first model step loading it when it starts. Not earlier: the import
+        holds the GIL, and at 10M plays starting it with the run slowed the
+        Silver chain of an incremental run from 4.9 to 7.4 s. A run with
+        nothing to build loads nothing."""
         with self._state_lock:
             if self._warming is not None:
                 return
