@@ -381,6 +381,22 @@ def test_welch_matches_scipy_on_raw_samples(weekend: list[float], weekday: list[
     assert df[0] == pytest.approx(expected.df, rel=1e-6)
 
 
+def test_two_sided_p_matches_scipy_over_degrees_of_freedom_and_statistics() -> None:
+    """Student's t distribution in NumPy: SciPy's to 1e-8 relative from one to
+    millions of degrees of freedom, down to p-values far below 1e-300."""
+    from scipy.special import stdtr
+
+    df = np.array([1, 1.5, 2, 3.7, 10, 29.3, 100, 1234.5, 1e5, 3e6], dtype=float)
+    t = np.array([0, 1e-3, 0.1, 0.5, 1, 1.96, 3, 10, 40, 300, -2.5], dtype=float)
+    df, t = (grid.ravel() for grid in np.meshgrid(df, t))
+    got = weekend_vs_weekday.two_sided_p(t, df)
+    expected = 2 * stdtr(df, -np.abs(t))
+    assert np.allclose(got, expected, rtol=1e-8, atol=0)
+    cauchy = weekend_vs_weekday.two_sided_p(np.array([1e-8]), np.array([1.0]))[0]
+    assert cauchy == pytest.approx(1 - 2 / math.pi * math.atan(1e-8), rel=1e-15)
+    assert weekend_vs_weekday.two_sided_p(np.array([]), np.array([])).size == 0
+
+
 # -- mood_shift_patterns ----------------------------------------------------------------
 
 

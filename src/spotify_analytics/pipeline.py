@@ -15,7 +15,7 @@ def python_steps() -> list[Step]:
     """The Python steps, each declared in its own module under ``steps/``.
 
     Imported here, not at module level, so commands that never run the
-    pipeline (``sql``, ``status``) do not pay for the model code and SciPy."""
+    pipeline (``sql``, ``status``) do not pay for the model code."""
     from .ml.steps import ml_steps
     from .steps import track_catalog_matches, track_plays, weekend_vs_weekday
 

@@ -285,7 +285,7 @@ class Runner:
         """Once a step that feeds a step with a ``warm_up`` is built, run every
         step's ``warm_up`` on a background thread. That step and its neighbours
         keep a core busy in DuckDB; the other loads the model code meanwhile
-        (with SciPy's optimizer about 0.5 CPU-s; it was 1.5 with scikit-learn,
+        (about 0.25 CPU-s; 0.65 with SciPy's optimizer, 1.5 with scikit-learn,
         which now only a full build of the catalog model loads), instead of
         the first model step loading it when it starts. Not earlier: the import
         holds the GIL, and at 10M plays starting it with the run slowed the

@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -140,6 +139,8 @@ def load_model(lake_root: Path, model: str, user_id: str, version: str) -> tuple
     if not (folder / ARTIFACT).is_file():
         raise LakeError(f"{folder}: no saved model (run the pipeline first)")
     card = json.loads((folder / CARD).read_text())
+    import joblib  # only to read a model back: a run that saves models does not load it
+
     return joblib.load(folder / ARTIFACT), card
 
 

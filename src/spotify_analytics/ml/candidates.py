@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import lbfgs
 from .encoding import HourOfWeekEncoding, HourOfWeekOffset
 from .estimators import Estimator, clone
 from .evaluation import Candidate, factorize
@@ -234,8 +235,6 @@ def _multinomial(
     n, d = S.shape
     if k < 2:
         return np.zeros((d, k)), np.zeros(k)
-    from scipy.optimize import minimize  # 0.4 CPU-s to import: only when a classifier fits
-
     # rows as columns, so the per-row reductions over k classes run along contiguous
     # memory; single precision halves the memory traffic of the two products
     St = np.empty((d + 1, n), dtype=np.float32)
@@ -259,14 +258,8 @@ def _multinomial(
         gradient[:-1] += scale * W[:-1]
         return value, gradient.ravel()
 
-    result = minimize(
-        loss,
-        np.zeros((d + 1) * k) if start is None else start.ravel(),
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": max_iter, "gtol": 1e-4},
-    )
-    W = result.x.reshape(d + 1, k)
+    initial = np.zeros((d + 1) * k) if start is None else start.ravel()
+    W = lbfgs.minimize(loss, initial, max_iter=max_iter, gtol=1e-4).reshape(d + 1, k)
     return W[:-1], W[-1]
 
 

@@ -44,10 +44,7 @@ def ml_steps() -> list[Step]:
 
 
 def _load_models() -> None:
-    """Import the model code the ML steps load when they run (and SciPy's optimizer,
-    which the classifiers import when they first fit)."""
-    import scipy.optimize  # noqa: F401
-
+    """Import the model code the ML steps load when they run."""
     from . import runs  # noqa: F401
 
 
