@@ -18,7 +18,6 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pyarrow as pa
-from rapidfuzz import fuzz, process
 
 from ..normalize import normalize_artist, normalize_title
 from ..runner import StepContext
@@ -230,6 +229,8 @@ def _catalog_groups(catalog: pa.Table, artists: set[str]) -> dict[str, _Group]:
 def _score_group(
     members: list[tuple[dict, int]], artist: str, group: _Group, min_score: float
 ) -> None:
+    from rapidfuzz import fuzz, process  # only when some name is left to match by score
+
     scores = process.cdist(
         [row["title_norm"] for row, _ in members],
         group.titles,
