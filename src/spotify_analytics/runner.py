@@ -285,8 +285,9 @@ class Runner:
         """Once a step that feeds a step with a ``warm_up`` is built, run every
         step's ``warm_up`` on a background thread. That step and its neighbours
         keep a core busy in DuckDB; the other loads the model code meanwhile
-        (about 0.25 CPU-s; 0.65 with SciPy's optimizer, 1.5 with scikit-learn,
-        which now only a full build of the catalog model loads), instead of
+        (0.03-0.05 CPU-s once the pipeline's modules are loaded; about 0.5 with
+        SciPy's optimizer, 1.5 with scikit-learn, which now only a full build
+        of the catalog model loads), instead of
         the first model step loading it when it starts. Not earlier: the import
         holds the GIL, and at 10M plays starting it with the run slowed the
         Silver chain of an incremental run from 4.9 to 7.4 s. A run with

@@ -1,14 +1,15 @@
 """L-BFGS for the smooth, unconstrained losses of the lean estimators.
 
-In NumPy, so that fitting a classifier does not import SciPy's optimizer (about
-0.4 CPU-s and 100 MB of libraries read at start-up, in every run that fits a
-classifier). It follows SciPy's ``minimize(method="L-BFGS-B")`` without bounds:
-ten correction pairs, a first step of unit length along the gradient, and the
-same stopping rules (largest gradient component at most ``gtol``, or a relative
-decrease of the loss at most ``ftol``, or ``max_iter`` iterations). Its line
-search backtracks from the full step with safeguarded quadratic interpolation
-until the loss falls enough (Armijo's condition); a pair whose curvature is not
-positive is left out of the update.
+In NumPy, so that fitting a classifier does not import SciPy's optimizer
+(about 0.4 CPU-s, plus its libraries read back from disk when the page cache
+has dropped them, in every run that fits a classifier). It follows SciPy's
+``minimize(method="L-BFGS-B")`` without bounds: ten correction pairs, a first
+step of unit length along the gradient, and the same stopping rules (largest
+gradient component at most ``gtol``, or a relative decrease of the loss at
+most ``ftol``, or ``max_iter`` iterations). Its line search backtracks from
+the full step with safeguarded quadratic interpolation until the loss falls
+enough (Armijo's condition); a pair whose curvature is not positive is left
+out of the update.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The group statistics come from SQL (music plays that were not skipped and
 have features; synthetic features only with ``allow_synthetic``); the test
-needs Student's t distribution, so it runs here, in NumPy (SciPy's would cost
-an incremental run about 0.2 CPU-s and 50 MB of libraries to load).
+needs Student's t distribution, so it runs here, in NumPy (importing SciPy's
+would cost a run about 0.2 CPU-s).
 """
 
 from __future__ import annotations
