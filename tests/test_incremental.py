@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -168,6 +169,25 @@ def test_a_run_with_nothing_new_builds_nothing(demo, tmp_path) -> None:
     report = run(lake, settings)
     assert report.built == []
     assert {name: lake.version(name) for name in lake.tables()} == versions
+
+
+def test_an_incremental_run_opens_a_database_per_step_thread(demo, tmp_path) -> None:
+    """Its steps' connections are cursors of their thread's database: opening
+    one costs about 15 ms of CPU, and an incremental run made about 35."""
+    lake, settings = _copy(demo, tmp_path)
+    _add_plays(lake, USER)
+    opened: list[str] = []
+    real = Lake._database
+
+    def counted(self: Lake, threads: int | None = None):
+        opened.append(threading.current_thread().name)
+        return real(self, threads)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Lake, "_database", counted)
+        report = run(lake, settings)
+    assert len(report.built) > 20
+    assert len(opened) == len(set(opened)) <= 2  # the run's two step threads
 
 
 INCREMENTAL_RUN = """

@@ -262,6 +262,35 @@ def test_connections_spill_to_their_own_folders(lake, monkeypatch) -> None:
     assert not any((lake.root / "_state" / "duckdb_tmp").glob("*/*"))
 
 
+def test_shared_connections_are_cursors_of_their_threads_database(lake: Lake) -> None:
+    """Views stay each cursor's own (each sees its users), one database per thread."""
+    import threading
+
+    lake.merge(USERS, _users(("ana", "UTC"), ("bo", "Europe/Berlin")))
+    ana = lake.connect(aliases=False, users=frozenset({"ana"}), shared=True, threads=1)
+    bo = lake.connect(aliases=False, users=frozenset({"bo"}), shared=True)
+    folder = "select current_setting('temp_directory')"
+    assert ana.execute("select user_id from users").fetchall() == [("ana",)]
+    assert bo.execute("select user_id from users").fetchall() == [("bo",)]
+    assert ana.execute(folder).fetchall() == bo.execute(folder).fetchall()
+    assert bo.execute("select current_setting('threads')").fetchall()[0][0] >= 1
+    own = lake.connect(aliases=False)
+    assert own.execute(folder).fetchall() != ana.execute(folder).fetchall()
+    other: list = []
+    thread = threading.Thread(
+        target=lambda: other.extend(
+            lake.connect(aliases=False, shared=True).execute(folder).fetchall()
+        )
+    )
+    thread.start()
+    thread.join()
+    assert other and other != ana.execute(folder).fetchall()
+    ana.close()
+    assert bo.execute("select count(*) from users").fetchall() == [(1,)]  # still open
+    with pytest.raises(ValueError, match="aliases"):
+        lake.connect(shared=True)
+
+
 def test_count_sums_the_row_counts_in_the_delta_log_or_reads_the_footer(lake: Lake) -> None:
     from deltalake import Schema as DeltaSchema
     from deltalake.transaction import AddAction, create_table_with_add_actions

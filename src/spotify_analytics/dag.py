@@ -77,6 +77,7 @@ class StepContext:
     everyone: frozenset[str] | None = None
     threads: int | None = None  # DuckDB's threads per connection (default: one per core)
     row_changes: Callable[[str], RowChanges | None] | None = None  # see input_changes
+    shared: bool = False  # connections share the thread's database (Lake.connect)
 
     def input_changes(self, name: str) -> RowChanges | None:
         """The rows of input ``name`` (a table with ``user_id``) that changed
@@ -99,6 +100,7 @@ class StepContext:
             source=self.source,
             keys=self.keys,
             threads=self.threads,
+            shared=self.shared,
         )
 
     def sql(self, query: str, tables: Iterable[str] | None = None) -> pa.Table:

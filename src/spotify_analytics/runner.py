@@ -228,6 +228,9 @@ class Runner:
         reason = "forced" if force else self._stale_reason(step, last, seen)
         if not reason:
             return StepResult(step.name, "skipped")
+        # an incremental rebuild's queries are small: its connections share this
+        # thread's DuckDB database instead of opening one each (about 15 ms of CPU)
+        self._local.shared = reason.startswith("input changed")
         users = changed = keys = row_changes = None
         if reason.startswith("input changed"):
             changed = frozenset(n for n, v in seen.items() if last["inputs"].get(n) != v)
@@ -273,6 +276,12 @@ class Runner:
     def _threads(self) -> int | None:
         """DuckDB threads for the running step's connections (None: one per core)."""
         return getattr(self._local, "threads", None)
+
+    @property
+    def _shared(self) -> bool:
+        """Whether the running step's connections share this thread's database
+        (``Lake.connect``); never on the threads of a whole build's shards."""
+        return getattr(self._local, "shared", False)
 
     @functools.cached_property
     def _warm_triggers(self) -> frozenset[str]:
@@ -414,7 +423,7 @@ class Runner:
             return None
         empty = f"select * from ({whole}) where false"
         old_rows, new_rows = before.sql(users) or empty, now.sql(users) or empty
-        con = self.lake.connect(aliases=False, only=set())
+        con = self.lake.connect(aliases=False, only=set(), shared=self._shared)
         try:
             con.execute(f"create temp table old_rows as {old_rows}")
             con.execute(f"create temp table new_rows as {new_rows}")
@@ -468,7 +477,9 @@ class Runner:
             f'select distinct user_id from "{table}" where "{key}" in ({listed})'
             for table in carriers
         )
-        con = self.lake.connect(aliases=False, only=set(carriers), source=self._snapshot)
+        con = self.lake.connect(
+            aliases=False, only=set(carriers), source=self._snapshot, shared=self._shared
+        )
         try:
             return frozenset(row[0] for row in con.execute(query).fetchall() if row[0] is not None)
         finally:
@@ -512,6 +523,7 @@ class Runner:
                 key_filter,
                 threads=self._threads,
                 row_changes=row_changes,
+                shared=self._shared,
             )
             produced = step.function(context)
             return self._write_outputs(step, produced, users, check_unchanged, key_filter)
@@ -555,6 +567,7 @@ class Runner:
             source=self._snapshot,
             keys=keys,
             threads=threads,
+            shared=self._shared,
         )
 
     def _execute_sql(
@@ -866,7 +879,9 @@ class Runner:
         if con is not None:
             yield con
             return
-        own = self.lake.connect(aliases=False, only=set(), threads=self._threads)
+        own = self.lake.connect(
+            aliases=False, only=set(), threads=self._threads, shared=self._shared
+        )
         try:
             yield own
         finally:
