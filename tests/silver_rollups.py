@@ -4,7 +4,8 @@ Gold tests write ``listening_with_features`` rows directly. The models that
 need only plays per user and track read ``user_track_features`` instead, so
 the tests build it (and ``user_track_plays``) from the same rows with the
 production SQL: the plays are the rows, and ``track_features`` holds one row
-per music track_key with its features (the first play's, by play_id).
+per music track_key with its features (the first play's, by play_id), and is
+returned too (``audio_to_valence`` reads it with ``user_track_plays``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from spotify_analytics.runner import SQL_ROOT
 SILVER_SQL = Path(str(SQL_ROOT)) / "silver"
 UTP = "silver/user_track_plays"
 UTF = "silver/user_track_features"
+TF = "silver/track_features"
 TRACK_COLUMNS = {
     "feature_source": "varchar",
     "feature_confidence": "varchar",
@@ -42,7 +44,8 @@ TRACK_COLUMNS = {
 
 
 def rollups(listening: pa.Table) -> dict[str, pa.Table]:
-    """``user_track_plays`` and ``user_track_features`` of the rows, by location."""
+    """``user_track_plays``, ``user_track_features`` and ``track_features`` of the
+    rows, by location."""
     con = duckdb.connect()
     try:
         con.register("listening", listening)
@@ -54,7 +57,7 @@ def rollups(listening: pa.Table) -> dict[str, pa.Table]:
         con.execute(
             "create temp table plays as select user_id, track_key, "
             f"{column('track_id', 'varchar')}, artist_name, track_name, is_music, is_skip, "
-            "ms_played from listening"
+            f"ms_played, {column('played_at', 'timestamptz')} from listening"
         )
         picked = ", ".join(
             f"first({name} order by play_id) as {name}"
@@ -69,7 +72,7 @@ def rollups(listening: pa.Table) -> dict[str, pa.Table]:
         utp = con.sql((SILVER_SQL / "user_track_plays.sql").read_text()).to_arrow_table()
         con.register("user_track_plays", utp)
         utf = con.sql((SILVER_SQL / "user_track_features.sql").read_text()).to_arrow_table()
-        return {UTP: utp, UTF: utf}
+        return {UTP: utp, UTF: utf, TF: con.sql("select * from track_features").to_arrow_table()}
     finally:
         con.close()
 

@@ -409,6 +409,36 @@ def test_user_track_plays_is_compared_once_and_the_track_lookups_read_track_play
     assert asked == [("user_track_plays", frozenset({USER}), asked[0][2])]
 
 
+def test_the_users_of_changed_track_keys_are_looked_up_once_per_run(demo, tmp_path) -> None:
+    """user_track_features and audio_to_valence both read track_features with
+    user_track_plays: the users carrying the track keys it changed are found
+    there once (the two steps become ready together), and both rebuild those
+    users."""
+    lake, settings = _copy(demo, tmp_path)
+    _add_plays(lake, USER)
+    asked: list[tuple] = []
+    carrying = Runner._carrying_users
+
+    def counted(self, carriers, key, name, old, new):
+        found = carrying(self, carriers, key, name, old, new)
+        asked.append((name, carriers, found))
+        return found
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Runner, "_carrying_users", counted)
+        report = run(lake, settings)
+    built = {result.name: result.reason for result in report.results if result.status == "built"}
+    assert {"user_track_features", "audio_to_valence"} <= built.keys()
+    # listening_with_features asks it of plays, the other two of user_track_plays
+    lookups = [entry for entry in asked if entry[0] == "track_features"]
+    assert sorted(lookups) == [
+        ("track_features", ("plays",), frozenset({USER})),
+        ("track_features", ("user_track_plays",), frozenset({USER})),
+    ]
+    for name in ("user_track_features", "audio_to_valence"):
+        assert "1 user" in built[name], built[name]
+
+
 def _recount(lake: Lake) -> pa.Table:
     from spotify_analytics.steps.track_plays import COLUMNS, COUNT_SQL, SCHEMA
 

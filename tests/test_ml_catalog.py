@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from silver_rollups import write_rollups
 from spotify_analytics.lake import Lake
 from spotify_analytics.ml import artifacts, catalog
 from spotify_analytics.ml.artifacts import read_manifest
@@ -25,6 +26,7 @@ from spotify_analytics.steps.audio_to_valence import audio_to_valence
 def _lake(tmp_path, listening: pa.Table, tracks: pa.Table) -> tuple[Lake, StepContext]:
     lake = Lake.open(tmp_path / "lake", create=True)
     lake.overwrite("silver/listening_with_features", listening)
+    write_rollups(lake, listening)  # the step reads user_track_plays and track_features
     lake.overwrite("silver/catalog_tracks", tracks)
     return lake, StepContext(lake, Settings(lake=lake.root))
 
@@ -89,6 +91,36 @@ def test_users_are_scored_only_on_real_features_the_model_did_not_see(tmp_path) 
     keys = set(np.concatenate([rows["track_key"] for rows in scored]).tolist())
     assert user_track not in keys and len(keys) == patched.num_rows - 1
     assert metrics[0]["n_test"] == len(keys)
+
+
+def test_users_tracks_are_named_as_their_first_play(tmp_path) -> None:
+    """The scored rows come from user_track_plays (a row per spelling): a track
+    played under two names carries the name of its earliest play, whichever
+    sorts first."""
+    listening = planted_listening(users=1, days=30, seed=9)
+    _, ctx = _lake(tmp_path / "before", listening, synthetic_catalog(500))
+    before = ctx.sql(catalog.user_tracks_query())
+    counts = pc.value_counts(listening.column("track_key")).to_pylist()
+    played = {c["values"] for c in counts if c["counts"] >= 3}
+    track = next(k for k in before.column("track_key").to_pylist() if k in played)
+    plays = listening.filter(pc.equal(listening.column("track_key"), track))
+    first = plays.sort_by("played_at").column("play_id")[0].as_py()
+    names = pc.if_else(
+        pc.equal(listening.column("track_key"), track),
+        pc.if_else(pc.equal(listening.column("play_id"), first), "Zed (first)", "Alpha (later)"),
+        listening.column("track_name"),
+    )
+    renamed = listening.set_column(
+        listening.schema.get_field_index("track_name"), "track_name", names
+    )
+    lake, ctx = _lake(tmp_path / "after", renamed, synthetic_catalog(500))
+    spellings = lake.read("user_track_plays").filter(pc.equal(pc.field("track_key"), track))
+    first_at = {r["track_name"]: r["first_played_at"] for r in spellings.to_pylist()}
+    assert first_at["Zed (first)"] < first_at["Alpha (later)"]
+    after = ctx.sql(catalog.user_tracks_query())
+    row = after.filter(pc.equal(after.column("track_key"), track)).to_pylist()
+    assert [r["track_name"] for r in row] == ["Zed (first)"]
+    assert after.num_rows == before.num_rows
 
 
 def test_too_small_catalog_says_so(tmp_path) -> None:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from silver_rollups import write_rollups
 from spotify_analytics.lake import Lake
 from spotify_analytics.ml import artifacts
 from spotify_analytics.ml.reproduce import reproduce_predictions
@@ -36,6 +37,7 @@ def _build(
 ):
     lake = Lake.open(root, create=True)
     lake.overwrite("silver/listening_with_features", listening)
+    write_rollups(lake, listening)  # audio_to_valence reads the per-track rollups
     lake.overwrite("silver/catalog_tracks", synthetic_catalog(1500))
     settings = Settings(lake=lake.root)
     ctx = StepContext(lake, settings)

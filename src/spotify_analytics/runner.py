@@ -119,6 +119,10 @@ class Runner:
         # the rows that changed among some users' rows of a table since a version,
         # asked by every lookup step reading the table (see _changed_rows)
         self._changed_rows_of: dict[tuple, RowChanges | None] = {}
+        # the users carrying the keys a lookup table changed, asked by every step
+        # reading that table with the same user-keyed tables (see _users_of_keys)
+        self._users_of_keys_of: dict[tuple, Users] = {}
+        self._asking: dict[tuple, threading.Lock] = {}
         # A slot per core: a step's work (or one shard of it) holds one.
         self._cores = threading.BoundedSemaphore(1)
         self._workers = 1
@@ -459,17 +463,34 @@ class Runner:
     def _users_of_keys(self, step: Step, key: str, name: str, old: int, new: int) -> Users:
         """The users with rows whose ``key`` is among the keys that versions
         ``old+1 .. new`` of the lookup table ``name`` changed, found in the
-        step's user-keyed inputs that carry ``key``."""
+        step's user-keyed inputs that carry ``key``. Asked once per run: steps
+        reading the same tables (``user_track_features`` and ``audio_to_valence``)
+        become ready together, and the second waits for the first's answer."""
+        carriers = tuple(
+            table
+            for table in sorted(step.inputs - {name, PARAMS_TABLE})
+            if {"user_id", key} <= set(self._snapshot(table).schema.names)
+        )
+        asked = (name, key, old, new, carriers)
+        with self._state_lock:
+            lock = self._asking.setdefault(asked, threading.Lock())
+        with lock:
+            with self._state_lock:
+                if asked in self._users_of_keys_of:
+                    return self._users_of_keys_of[asked]
+            found = self._carrying_users(carriers, key, name, old, new)
+            with self._state_lock:
+                self._users_of_keys_of[asked] = found
+            return found
+
+    def _carrying_users(
+        self, carriers: tuple[str, ...], key: str, name: str, old: int, new: int
+    ) -> Users:
         keys = self.journal.keys_between(self.lake.location(name), old, new)
         if keys is None:
             return None
         if not keys:
             return frozenset()
-        carriers = [
-            table
-            for table in sorted(step.inputs - {name, PARAMS_TABLE})
-            if {"user_id", key} <= set(self._snapshot(table).schema.names)
-        ]
         if not carriers:
             return None
         listed = sql_list(keys)
@@ -973,6 +994,12 @@ class Runner:
                 self._user_rows.pop(name, None)
                 for asked in [asked for asked in self._changed_rows_of if asked[0] == name]:
                     del self._changed_rows_of[asked]
+                for asked in [
+                    asked
+                    for asked in self._users_of_keys_of
+                    if asked[0] == name or name in asked[4]
+                ]:
+                    del self._users_of_keys_of[asked]
 
     def _stale_reason(self, step: Step, last: dict | None, seen: dict) -> str:
         if last is None:

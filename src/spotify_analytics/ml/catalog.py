@@ -62,31 +62,53 @@ final as (
 )
 select * from final order by track_id
 """
+USER_TRACK_TABLES = ("user_track_plays", "track_features")
+USER_PLAYS_SQL = """
+select user_id, sum(n_plays) as n
+from user_track_plays
+where user_id is not null
+group by user_id
+order by user_id
+"""
 GROUP_KEY = "lower(trim(coalesce(artist_name, ''))) || '|' || lower(trim(coalesce(track_name, '')))"
 HELD_OUT_SHARE = 0.2
 
 USER_TRACKS_SQL = """
-with plays as (
-    select user_id, track_key, track_id, catalog_track_id, track_name, artist_name,
-        feature_source, genres, valence, {inputs}, played_at
-    from listening_with_features
-    where is_music and feature_source in ({sources}) and valence is not null
-        and track_key is not null{where}
+with spellings as (
+    select user_id, track_key, track_id, track_name, artist_name, first_played_at
+    from user_track_plays
+    where track_key is not null{where}
 ),
-first_plays as (
+features as (
+    select track_key, catalog_track_id, feature_source, genres, valence, {inputs}
+    from track_features
+    where feature_source in ({sources}) and valence is not null
+),
+first_spellings as (
     select
         user_id,
         track_key,
         arg_min(
-            struct_pack({packed}),
-            struct_pack(played_at := played_at, track_id := track_id)
+            struct_pack(track_id := track_id, track_name := track_name, artist_name := artist_name),
+            struct_pack(played_at := first_played_at, track_id := track_id)
         ) as first_play
-    from plays
+    from spellings
     group by user_id, track_key
 ),
 unpacked as (
-    select user_id, track_key, unnest(first_play)
-    from first_plays
+    select
+        s.user_id,
+        s.track_key,
+        s.first_play.track_id as track_id,
+        f.catalog_track_id,
+        s.first_play.track_name as track_name,
+        s.first_play.artist_name as artist_name,
+        f.feature_source,
+        f.genres,
+        f.valence,
+        {feature_inputs}
+    from first_spellings as s
+    inner join features as f on f.track_key = s.track_key
 ),
 final as (
     select *, {group_key} as group_key
@@ -95,16 +117,6 @@ final as (
 )
 select * from final order by user_id, track_key
 """
-TRACK_COLUMNS = (
-    "track_id",
-    "catalog_track_id",
-    "track_name",
-    "artist_name",
-    "feature_source",
-    "genres",
-    "valence",
-    *INPUTS,
-)
 
 
 def catalog_query() -> str:
@@ -116,20 +128,21 @@ def catalog_query() -> str:
 
 
 def user_tracks_query(users: tuple[str, str] | None = None) -> str:
-    """Each user's distinct tracks with real features: the first play of each (an
-    aggregate, far cheaper than a window over every play); optionally a range of users."""
+    """Each user's distinct tracks with real features, named as the first play of
+    each was: the spelling (``user_track_plays``) that was played first, with the
+    track's features (``track_features``), so the query reads a row per user,
+    track and spelling instead of every play; optionally a range of users."""
     sources = ", ".join(f"'{s}'" for s in REAL_SOURCES)
     complete = " and ".join(f"{name} is not null" for name in INPUTS)
-    packed = ", ".join(f"{name} := {name}" for name in TRACK_COLUMNS)
     where = ""
     if users is not None:
         first, last = (u.replace("'", "''") for u in users)
         where = f" and user_id between '{first}' and '{last}'"
     return USER_TRACKS_SQL.format(
         inputs=", ".join(INPUTS),
+        feature_inputs=", ".join(f"f.{name}" for name in INPUTS),
         sources=sources,
         complete=complete,
-        packed=packed,
         group_key=GROUP_KEY,
         where=where,
     )

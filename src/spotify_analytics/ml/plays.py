@@ -293,13 +293,18 @@ def by_user_chunks(
 
 
 def chunk_tables(
-    ctx: StepContext, make_query: Callable[[tuple[str, str]], str]
+    ctx: StepContext,
+    make_query: Callable[[tuple[str, str]], str],
+    tables: Iterable[str] = ("listening_with_features",),
+    counts_query: str | None = None,
 ) -> Iterator[pa.Table]:
-    """``make_query((first_user, last_user))`` as one table per range of users
-    (``by_user_chunks``' ranges), so each table holds whole users."""
-    con = ctx.connect(only={"listening_with_features"})
+    """``make_query((first_user, last_user))`` over ``tables`` as one table per range
+    of users holding about ``CHUNK_ROWS`` plays (``counts_query``: each user's plays,
+    in user order; by default counted in ``listening_with_features`` as
+    ``by_user_chunks`` does), so each table holds whole users."""
+    con = ctx.connect(only=set(tables))
     try:
-        counts = con.execute(USER_COUNTS_SQL).fetchall()
+        counts = con.execute(counts_query or USER_COUNTS_SQL).fetchall()
         for users in _user_chunks(counts, CHUNK_ROWS):
             yield con.sql(make_query(users)).to_arrow_table()
     finally:

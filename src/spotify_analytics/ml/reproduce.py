@@ -85,7 +85,7 @@ def _reproduce_catalog(ctx: StepContext, estimator: object, user_id: str) -> pa.
         arrays = to_arrays(tracks)
         arrays["track_key"] = arrays["track_id"]
     else:
-        tracks = run_query(ctx, catalog.user_tracks_query(), "listening_with_features")
+        tracks = run_query(ctx, catalog.user_tracks_query(), *catalog.USER_TRACK_TABLES)
         arrays = next((a for u, a in per_user(tracks) if u == user_id), {})
     wanted = set(stored.column("track_key").to_pylist())
     rows = select(arrays, np.array([k in wanted for k in arrays.get("track_key", [])], bool))

@@ -114,13 +114,13 @@ def run_context_model(ctx: StepContext, model: str, protocol: Protocol | None = 
 def run_audio_to_valence(ctx: StepContext) -> pa.Table:
     """The catalog model (global), then each user's tracks scored by it. With
     ``ctx.users`` set only those users are scored, by the saved catalog model: read
-    from its arrays alone when only the plays changed since the last run (the
+    from its arrays alone when the catalog did not change since the last run (the
     catalog query is most of an incremental run's cost of this step), else reused
     when it was trained on the same catalog rows."""
     with one_thread():
         model = None
-        only_plays = ctx.changed is not None and ctx.changed <= {"listening_with_features"}
-        if ctx.users is not None and only_plays:  # the catalog is as the last run read it
+        same_catalog = ctx.changed is not None and "catalog_tracks" not in ctx.changed
+        if ctx.users is not None and same_catalog:  # as the last run read it
             model = catalog.saved_catalog_model(ctx.lake.root)
         if model is None:
             model = catalog.fit_catalog_model(
@@ -133,7 +133,10 @@ def run_audio_to_valence(ctx: StepContext) -> pa.Table:
             artifacts.update_manifest(ctx.lake.root, catalog.MODEL, rows, _with_catalog(ctx))
             return catalog.valence_table(model, [], with_holdout=ctx.users is None)
         user_rows, metric_rows = catalog.score_users(
-            model, chunk_tables(ctx, catalog.user_tracks_query)
+            model,
+            chunk_tables(
+                ctx, catalog.user_tracks_query, catalog.USER_TRACK_TABLES, catalog.USER_PLAYS_SQL
+            ),
         )
     own = model.metric_rows if ctx.users is None else []
     artifacts.update_manifest(ctx.lake.root, catalog.MODEL, own + metric_rows, ctx.users)

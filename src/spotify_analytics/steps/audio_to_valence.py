@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from ..runner import StepContext
 
-INPUTS = ("listening_with_features", "catalog_tracks")
+INPUTS = ("user_track_plays", "track_features", "catalog_tracks")
 PER_USER = True  # a user's rows depend on that user's plays only (docs/ml.md)
 OUTPUTS = ("gold/predictive/audio_to_valence",)
 
