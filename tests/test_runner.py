@@ -111,6 +111,30 @@ def test_parsed_inputs_are_cached_by_sql_text(tmp_path: Path) -> None:
     assert sql_models(root, cache=cache)[0].inputs == {"a_bronze", "c"}
 
 
+def test_the_shipped_dependencies_are_the_parsed_ones(tmp_path: Path) -> None:
+    """sql/dependencies.json holds every package model's upstream tables as parsing
+    finds them, and nothing else, so a new lake's first run reads them from it
+    without importing sqlglot."""
+    import json
+    import subprocess
+    import sys
+
+    from spotify_analytics.dag import SHIPPED_DEPENDENCIES, parse_dependencies
+
+    hint = "run `python tests/golden/regenerate.py` and commit sql/dependencies.json"
+    shipped = json.loads(Path(str(SHIPPED_DEPENDENCIES)).read_text())
+    assert shipped == parse_dependencies(), hint
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from spotify_analytics.dag import sql_models\n"
+        f"steps = sql_models(cache=Path({str(tmp_path / 'cache.json')!r}))\n"
+        "print(len(steps), 'sqlglot' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [str(len(shipped)), "False"]
+
+
 def test_warm_up_runs_once_a_run_has_something_to_build(tmp_path: Path, lake: Lake) -> None:
     from spotify_analytics.runner import python_step
 

@@ -1,7 +1,8 @@
-"""Rewrite the transpile goldens: every SQL model as Spark SQL and as Trino SQL.
+"""Rewrite the transpile goldens: every SQL model as Spark SQL and as Trino SQL,
+and the package's record of each model's upstream tables (sql/dependencies.json).
 
 Run ``python tests/golden/regenerate.py`` after adding or changing a model,
-read the diff, and commit the goldens with the model.
+read the diff, and commit the goldens and the record with the model.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
+from spotify_analytics.dag import write_dependencies
 from spotify_analytics.runner import SQL_ROOT
 
 GOLDEN = Path(__file__).resolve().parent
@@ -46,6 +48,7 @@ def main() -> int:
     for stale in set(GOLDEN.glob("*.sql")) - wanted:
         stale.unlink()
     print(f"wrote {len(wanted)} goldens to {GOLDEN}")
+    print(f"wrote {write_dependencies()}")
     return 0
 
 
