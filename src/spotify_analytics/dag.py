@@ -230,7 +230,7 @@ def sql_models(root: Path | None = None, *, cache: Path | None = None) -> list[S
     for path in sorted(root.rglob("*.sql")):
         location = path.relative_to(root).with_suffix("").as_posix()
         text = path.read_text()
-        digest = hashlib.sha256(text.encode()).hexdigest()
+        digest = _digest(text)
         if digest not in known:
             known[digest] = sorted(upstream_tables(text, source=str(path)))
         found[digest] = known[digest]
@@ -262,9 +262,13 @@ def parse_dependencies(root: Path | None = None) -> dict[str, list[str]]:
     found = {}
     for path in sorted(root.rglob("*.sql")):
         text = path.read_text()
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        found[digest] = sorted(upstream_tables(text, source=str(path)))
+        found[_digest(text)] = sorted(upstream_tables(text, source=str(path)))
     return found
+
+
+def _digest(sql: str) -> str:
+    """The key of a SQL text in the records of parsed upstream tables."""
+    return hashlib.sha256(sql.encode()).hexdigest()
 
 
 def write_dependencies(path: Path | None = None) -> Path:

@@ -122,7 +122,7 @@ class Runner:
         # the users carrying the keys a lookup table changed, asked by every step
         # reading that table with the same user-keyed tables (see _users_of_keys)
         self._users_of_keys_of: dict[tuple, Users] = {}
-        self._asking: dict[tuple, threading.Lock] = {}
+        self._asking: dict[tuple, threading.Lock] = {}  # a lock per question (_ask_once)
         # A slot per core: a step's work (or one shard of it) holds one.
         self._cores = threading.BoundedSemaphore(1)
         self._workers = 1
@@ -404,13 +404,23 @@ class Runner:
         ``name`` and now (None when the table has no ``user_id``, the old
         version is gone or its columns differ). Read once per run: the lookup
         steps reading a table (the track lookups) ask the same question."""
-        asked = (name, users, old)
+        return self._ask_once(
+            self._changed_rows_of, (name, users, old), lambda: self._diff_rows(name, users, old)
+        )
+
+    def _ask_once(self, answers: dict[tuple, T], asked: tuple, answer: Callable[[], T]) -> T:
+        """``answers[asked]``, found by ``answer()`` the first time it is asked in
+        the run; a step asking while another finds it waits for that answer."""
         with self._state_lock:
-            if asked in self._changed_rows_of:
-                return self._changed_rows_of[asked]
-        found = self._diff_rows(name, users, old)
-        with self._state_lock:
-            return self._changed_rows_of.setdefault(asked, found)
+            lock = self._asking.setdefault((id(answers), asked), threading.Lock())
+        with lock:
+            with self._state_lock:
+                if asked in answers:
+                    return answers[asked]
+            found = answer()
+            with self._state_lock:
+                answers[asked] = found
+            return found
 
     def _diff_rows(self, name: str, users: frozenset[str], old: int) -> RowChanges | None:
         now = self._snapshot(name)
@@ -471,17 +481,11 @@ class Runner:
             for table in sorted(step.inputs - {name, PARAMS_TABLE})
             if {"user_id", key} <= set(self._snapshot(table).schema.names)
         )
-        asked = (name, key, old, new, carriers)
-        with self._state_lock:
-            lock = self._asking.setdefault(asked, threading.Lock())
-        with lock:
-            with self._state_lock:
-                if asked in self._users_of_keys_of:
-                    return self._users_of_keys_of[asked]
-            found = self._carrying_users(carriers, key, name, old, new)
-            with self._state_lock:
-                self._users_of_keys_of[asked] = found
-            return found
+        return self._ask_once(
+            self._users_of_keys_of,
+            (name, key, old, new, carriers),
+            lambda: self._carrying_users(carriers, key, name, old, new),
+        )
 
     def _carrying_users(
         self, carriers: tuple[str, ...], key: str, name: str, old: int, new: int
