@@ -18,6 +18,7 @@ from spotify_analytics.demo.catalog import generate_catalog
 from spotify_analytics.errors import LakeError
 from spotify_analytics.ingest.kaggle import ingest_kaggle
 from spotify_analytics.lake import Lake
+from spotify_analytics.query import lake_views
 from spotify_analytics.settings import Settings
 from spotify_analytics.users import ensure_user
 
@@ -40,7 +41,7 @@ def demo_lake(tmp_path_factory) -> tuple[Path, dict]:
 
 @pytest.fixture(scope="module")
 def con(demo_lake):
-    connection = Lake(demo_lake[0]).connect()
+    connection = Lake(demo_lake[0]).connect(views=lake_views())
     yield connection
     connection.close()
 
@@ -60,7 +61,8 @@ def test_demo_builds_every_layer_from_its_own_input_files(demo_lake) -> None:
         "Streaming_History_Audio_2026.json",
     ]
     tables = Lake(root).tables()
-    assert {"plays", "listening_with_features", "track_features", "catalog_tracks"} <= set(tables)
+    assert {"plays", "track_features", "catalog_tracks"} <= set(tables)
+    assert "listening_with_features" not in tables  # a view: see test_sql
     assert any(location.startswith("gold/") for location in tables.values())
     assert any("status" in command for command in summary["next_commands"])
     assert any("default.plays" in command for command in summary["next_commands"])
@@ -80,6 +82,17 @@ def test_suggested_next_commands_run(demo_lake) -> None:
     afternoon = [valence[hour] for hour in range(12, 18)]
     morning = [valence[hour] for hour in range(6, 10)]
     assert min(afternoon) > max(morning) + 0.1  # the planted hour-of-day curve
+
+
+def test_check_covers_the_listening_with_features_view(demo_lake) -> None:
+    root, _ = demo_lake
+    result = CliRunner().invoke(app, ["check", "--lake", str(root), "--json"])
+    assert result.exit_code == 0, result.output
+    checks = json.loads(result.stdout)["checks"]
+    view = {
+        c["check_name"]: c["status"] for c in checks if c["table_name"] == "listening_with_features"
+    }
+    assert view["unique_keys"] == "pass" and view["grain_file"] == "pass", view
 
 
 def test_demo_users_and_stored_fields(con) -> None:

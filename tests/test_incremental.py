@@ -20,6 +20,7 @@ import pytest
 
 from spotify_analytics import runner
 from spotify_analytics.changes import ChangeJournal, users_in_new_files
+from spotify_analytics.dag import inline_views
 from spotify_analytics.errors import SpotifyAnalyticsError
 from spotify_analytics.lake import Lake
 from spotify_analytics.ml.artifacts import read_manifest
@@ -91,20 +92,21 @@ def _add_plays(lake: Lake, user: str, n: int = 20) -> None:
 
 def test_every_per_user_step_builds_one_user_as_the_full_build_does(demo, tmp_path) -> None:
     lake, settings = _copy(demo, tmp_path)
-    steps = [step for step in pipeline_steps() if step.per_user]
-    assert {"plays", "listening_with_features", "yearly_recap", "weekend_vs_weekday"} <= {
-        step.name for step in steps
-    }
+    built, views = inline_views(pipeline_steps())
+    steps = [step for step in built if step.per_user]
+    assert {"plays", "yearly_recap", "weekend_vs_weekday"} <= {step.name for step in steps}
     only = frozenset({USER})
     for step in steps:
         if step.sql is not None:
-            con = lake.connect(only=set(step.inputs), users=only, extra=_params(settings))
+            con = lake.connect(
+                only=step.inputs | step.views, users=only, extra=_params(settings), views=views
+            )
             try:
                 produced = {step.outputs[0]: con.sql(step.sql).to_arrow_table()}
             finally:
                 con.close()
         else:
-            produced = step.function(StepContext(lake, settings, only))
+            produced = step.function(StepContext(lake, settings, only, views=views))
         for location, table in produced.items():
             stored = lake.read(location)
             expected = stored.filter(pc.equal(stored["user_id"], USER))
@@ -134,7 +136,7 @@ def test_new_plays_of_one_user_rebuild_that_user_only_and_match_a_full_build(
 
     per_user = {step.name for step in pipeline_steps() if step.per_user}
     built = {result.name: result.reason for result in report.results if result.status == "built"}
-    assert {"plays", "track_features", "listening_with_features", "yearly_recap"} <= built.keys()
+    assert {"plays", "track_features", "temporal_trends", "yearly_recap"} <= built.keys()
     new_track = (
         lake.connect()
         .execute(
@@ -410,18 +412,18 @@ def test_user_track_plays_is_compared_once_and_the_track_lookups_read_track_play
 
 
 def test_the_users_of_changed_track_keys_are_looked_up_once_per_run(demo, tmp_path) -> None:
-    """user_track_features and audio_to_valence both read track_features with
-    user_track_plays: the users carrying the track keys it changed are found
-    there once (the two steps become ready together), and both rebuild those
-    users."""
+    """The users carrying the track keys track_features changed are looked up
+    once per table that carries them, whichever steps ask (user_track_features
+    and audio_to_valence both read user_track_plays; the readers of
+    listening_with_features read plays), and those users are rebuilt."""
     lake, settings = _copy(demo, tmp_path)
     _add_plays(lake, USER)
     asked: list[tuple] = []
     carrying = Runner._carrying_users
 
-    def counted(self, carriers, key, name, old, new):
-        found = carrying(self, carriers, key, name, old, new)
-        asked.append((name, carriers, found))
+    def counted(self, carrier, key, keys):
+        found = carrying(self, carrier, key, keys)
+        asked.append((carrier, found))
         return found
 
     with pytest.MonkeyPatch.context() as patch:
@@ -429,11 +431,13 @@ def test_the_users_of_changed_track_keys_are_looked_up_once_per_run(demo, tmp_pa
         report = run(lake, settings)
     built = {result.name: result.reason for result in report.results if result.status == "built"}
     assert {"user_track_features", "audio_to_valence"} <= built.keys()
-    # listening_with_features asks it of plays, the other two of user_track_plays
-    lookups = [entry for entry in asked if entry[0] == "track_features"]
-    assert sorted(lookups) == [
-        ("track_features", ("plays",), frozenset({USER})),
-        ("track_features", ("user_track_plays",), frozenset({USER})),
+    # once per table that carries track keys: plays for the readers of the
+    # listening_with_features view, user_track_plays for the two steps above,
+    # user_track_features for the Gold models reading it
+    assert sorted(asked) == [
+        ("plays", frozenset({USER})),
+        ("user_track_features", frozenset({USER})),
+        ("user_track_plays", frozenset({USER})),
     ]
     for name in ("user_track_features", "audio_to_valence"):
         assert "1 user" in built[name], built[name]
@@ -622,7 +626,7 @@ def test_per_user_tables_are_written_in_user_order(demo) -> None:
     import pyarrow.parquet as pq
 
     ranges = []
-    for path in Lake(demo).delta("listening_with_features").file_uris():
+    for path in Lake(demo).delta("plays").file_uris():
         users = pq.read_table(path, columns=["user_id"]).column("user_id")
         ranges.append((pc.min(users).as_py(), pc.max(users).as_py()))
     ranges.sort()

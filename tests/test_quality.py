@@ -266,7 +266,7 @@ def test_whole_pipeline_passes_its_checks_on_an_empty_lake(lake: Lake, settings)
     """Every step runs on empty Bronze tables and its result matches its grain
     file (the runner checks columns, keys and types before each write)."""
     report = Runner(lake, settings, pipeline_steps()).run()
-    assert {step.name for step in pipeline_steps()} == set(report.built)
+    assert {step.name for step in pipeline_steps() if not step.view} == set(report.built)
     checks = lake.read("quality_checks").to_pylist()
     assert not [c for c in checks if c["status"] == "fail"]
     grain_checked = {c["table_name"] for c in checks if c["check_name"] == "grain_file"}

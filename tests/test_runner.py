@@ -361,3 +361,79 @@ def test_steps_side_by_side_use_one_duckdb_thread_each(tmp_path: Path, lake: Lak
     assert seen["left"] == seen["right"] == 1
     default = duckdb.connect().execute("select current_setting('threads')").fetchall()[0][0]
     assert seen["last"] == default
+
+
+def _view_models(tmp_path: Path, view_sql: str = "select user_id, upper(timezone) as zone") -> Path:
+    return _models(
+        tmp_path,
+        {
+            "silver/user_zones.sql": "select user_id, timezone from users",
+            "silver/user_zones.yml": (
+                "table: user_zones\ngrain: one row per user\nkeys: [user_id]\nper_user: true\n"
+            ),
+            "silver/zones.sql": f"{view_sql} from user_zones",
+            "silver/zones.yml": (
+                "table: zones\ngrain: one row per user\nkeys: [user_id]\n"
+                "per_user: true\nview: true\n"
+            ),
+            "gold/demo/zone_counts.sql": (
+                "select zone, count(*)::bigint as n from zones group by zone"
+            ),
+            "gold/demo/zone_counts.yml": (
+                "table: zone_counts\ngrain: one row per zone\nkeys: [zone]\n"
+            ),
+        },
+    )
+
+
+def test_a_view_is_defined_where_it_is_read_and_never_stored(tmp_path: Path, lake: Lake) -> None:
+    root = _view_models(tmp_path)
+    lake.merge(USERS, pa.table({"user_id": ["a", "b"], "timezone": ["UTC", "Asia/Tokyo"]}))
+    runner = Runner(lake, Settings(lake=lake.root), sql_models(root))
+    assert runner.order() == ["user_zones", "zone_counts"]
+    reader = runner.steps["zone_counts"]
+    assert reader.inputs == {"user_zones"} and reader.views == {"zones"}
+    assert runner.run().built == ["user_zones", "zone_counts"]
+    assert "zones" not in lake.tables()
+    counts = {row["zone"]: row["n"] for row in lake.read("zone_counts").to_pylist()}
+    assert counts == {"UTC": 1, "ASIA/TOKYO": 1}
+
+    # the readers follow the tables under the view
+    lake.merge(USERS, pa.table({"user_id": ["c"], "timezone": ["UTC"]}))
+    assert runner.run().built == ["user_zones", "zone_counts"]
+    assert {r["zone"]: r["n"] for r in lake.read("zone_counts").to_pylist()}["UTC"] == 2
+    # a connection that names the view shows it, limited like the tables under it
+    con = lake.connect(only={"zones"}, users=frozenset({"a"}), views=runner.views)
+    try:
+        assert con.execute("select user_id, zone from zones").fetchall() == [("a", "UTC")]
+    finally:
+        con.close()
+    with pytest.raises(SpotifyAnalyticsError, match="zones is a view"):
+        runner.run(select="zones+")
+
+
+def test_a_changed_view_rebuilds_its_readers(tmp_path: Path, lake: Lake) -> None:
+    lake.merge(USERS, pa.table({"user_id": ["a"], "timezone": ["UTC"]}))
+    settings = Settings(lake=lake.root)
+    Runner(lake, settings, sql_models(_view_models(tmp_path / "one"))).run()
+    lower = _view_models(tmp_path / "two", "select user_id, lower(timezone) as zone")
+    report = Runner(lake, settings, sql_models(lower)).run()
+    assert report.built == ["zone_counts"]
+    assert lake.read("zone_counts").to_pylist() == [{"zone": "utc", "n": 1}]
+
+
+def test_a_stored_copy_of_a_view_is_dropped_once_its_inputs_exist(
+    tmp_path: Path, lake: Lake
+) -> None:
+    """A lake from before the model became a view holds a table of its name: the
+    run deletes it, so nothing reads a copy that no longer follows its inputs."""
+    root = _view_models(tmp_path)
+    lake.overwrite("silver/zones", pa.table({"user_id": ["old"], "zone": ["STALE"]}))
+    runner = Runner(lake, Settings(lake=lake.root), sql_models(root))
+    runner.run()  # no user_zones when it starts: the copy is kept, but not read
+    assert "zones" in lake.tables()
+    assert lake.read("zone_counts").to_pylist() == []
+    lake.merge(USERS, pa.table({"user_id": ["a"], "timezone": ["UTC"]}))
+    runner.run()
+    assert "zones" not in lake.tables()
+    assert lake.read("zone_counts").to_pylist() == [{"zone": "UTC", "n": 1}]

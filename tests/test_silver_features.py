@@ -11,6 +11,7 @@ import pytest
 
 from spotify_analytics.lake import Lake
 from spotify_analytics.pipeline import python_steps
+from spotify_analytics.query import query
 from spotify_analytics.runner import Runner, Step, sql_models
 from spotify_analytics.schemas import (
     FEATURE_COLUMNS,
@@ -121,7 +122,8 @@ def build(
     settings = Settings(lake=lake.root, allow_synthetic=allow_synthetic)
     Runner(lake, settings, list(silver_steps())).run(full=True)
     tables = {
-        name: lake.read(name).to_pylist()
+        # listening_with_features is a view: read as the SQL shell reads it
+        name: query(lake, f"select * from {name}").to_pylist()
         for name in (
             "plays",
             "track_features",

@@ -192,6 +192,36 @@ class Staged:
         )
 
 
+@dataclass(frozen=True)
+class View:
+    """A SQL model declared a view (``view: true`` in its grain file): a query
+    over other tables (``inputs``, bare names), defined in every connection
+    that reads it and never stored."""
+
+    name: str
+    location: str
+    sql: str
+    inputs: frozenset[str]
+
+
+def views_read(names: Iterable[str], views: dict[str, View]) -> list[View]:
+    """The views among ``names`` and the views they read, each after the views
+    it reads (so they can be defined in that order)."""
+    ordered: list[View] = []
+
+    def visit(name: str) -> None:
+        view = views.get(name)
+        if view is None or view in ordered:
+            return
+        for upstream in sorted(view.inputs):
+            visit(upstream)
+        ordered.append(view)
+
+    for name in sorted(names):
+        visit(name)
+    return ordered
+
+
 class Lake:
     """A lake root. Cheap to construct; touches the disk only when asked."""
 
@@ -291,6 +321,13 @@ class Lake:
         ``is_deltatable`` takes 4 ms, and a run asks over a hundred times)."""
         log = self.path(self.location(name)) / "_delta_log"
         return (log / "_last_checkpoint").is_file() or any(log.glob("*.json"))
+
+    def drop(self, location: str) -> None:
+        """Delete the table at ``location``, files and log (nothing if absent)."""
+        with self._tables_guard:
+            self._tables.pop(location, None)
+        self._locations = {}
+        shutil.rmtree(self.path(location), ignore_errors=True)
 
     def delta(self, name: str, version: int | None = None) -> DeltaTable:
         location = self.location(name)
@@ -767,6 +804,7 @@ class Lake:
         threads: int | None = None,
         aliases: bool = True,
         shared: bool = False,
+        views: dict[str, View] | None = None,
     ) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with a view per table, as ``name`` and ``"default".name``.
 
@@ -784,6 +822,12 @@ class Lake:
         connection is a cursor of a database this thread keeps, its views
         temporary and so its own: opening a database costs about 15 ms of CPU,
         and an incremental run opens dozens of connections for small queries.
+        ``views`` are the SQL models stored as views (:class:`View`): each one
+        ``only`` names (every one without ``only``) is defined over its input
+        tables, which the connection then shows too, limited like any other.
+        When the lake lacks a view's inputs, a stored table of its name is
+        shown instead, if there is one (the model tests plant
+        ``listening_with_features`` alone).
 
         Tables are read by DuckDB's Parquet reader from the file list of their
         current Delta version: much faster than Arrow datasets over many files,
@@ -799,6 +843,11 @@ class Lake:
             con = self._database(threads)
         if aliases:
             con.execute('create schema "default"')
+        views = views or {}
+        defined = views_read(views if only is None else only, views)
+        if only is not None:
+            only = set(only).union(*(view.inputs for view in defined))
+        shown = set(extra or {})
         for name in self._readable(only):
             snapshot = source(name)
             query = snapshot.sql(users, keys)
@@ -806,8 +855,13 @@ class Lake:
                 _register(con, name, snapshot.schema.empty_table(), aliases, shared)
             else:
                 _view(con, name, query, aliases, shared)
+            shown.add(name)
         for name, table in (extra or {}).items():
             _register(con, name, table, aliases, shared)
+        for view in defined:
+            if view.inputs <= shown:
+                _view(con, view.name, view.sql, aliases, shared)
+                shown.add(view.name)
         return con
 
     def _database(self, threads: int | None = None) -> duckdb.DuckDBPyConnection:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import yaml
 
 from .errors import QualityError
-from .lake import Lake
+from .lake import Lake, View
 from .schemas import BronzeTable
 
 SQL_ROOT = resources.files("spotify_analytics") / "sql"
@@ -61,6 +61,7 @@ class Grain:
     per_user: bool = False  # each user's rows depend only on that user's input rows
     lookup_key: str | None = None  # one row per key, read by joining user rows on it
     file_per_user: bool = False  # written one Parquet file per user (see runner.py)
+    view: bool = False  # never stored: a view over its inputs wherever it is read
 
     @property
     def columns(self) -> set[str]:
@@ -119,6 +120,7 @@ def load_grain(path: Path) -> Grain:
         per_user=bool(data.get("per_user", False)),
         lookup_key=data.get("lookup_key"),
         file_per_user=bool(data.get("file_per_user", False)),
+        view=bool(data.get("view", False)),
     )
 
 
@@ -319,28 +321,34 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
 
 
-def checked_locations(lake: Lake, sql_root: Path | str | None = None) -> list[str]:
+def checked_locations(
+    lake: Lake, sql_root: Path | str | None = None, views: dict[str, View] | None = None
+) -> list[str]:
     """The tables ``check`` looks at: all of Silver and Gold, plus any table
-    with a grain file."""
+    with a grain file, and the ``views`` whose inputs the lake has."""
+    tables = lake.tables()
     return [
         location
-        for location in lake.tables().values()
+        for location in tables.values()
         if location.split("/", 1)[0] in ("silver", "gold")
         or grain_path(location, sql_root).is_file()
-    ]
+    ] + [view.location for view in (views or {}).values() if view.inputs <= tables.keys()]
 
 
-def check_lake(lake: Lake, *, sql_root: Path | str | None = None) -> QualityGate:
-    """Check every Silver and Gold table as it is now and record the results.
+def check_lake(
+    lake: Lake, *, sql_root: Path | str | None = None, views: dict[str, View] | None = None
+) -> QualityGate:
+    """Check every Silver and Gold table (and view) as it is now and record
+    the results.
 
     Unlike the runner, a critical failure does not stop at the first table:
     every table is checked, and the caller decides what a failure means.
     """
     gate = QualityGate(lake)
     with lake.lock("check"):
-        con = lake.connect(aliases=False)  # the checks name tables bare
+        con = lake.connect(aliases=False, views=views)  # the checks name tables bare
         try:
-            for location in checked_locations(lake, sql_root):
+            for location in checked_locations(lake, sql_root, views):
                 name = location.rsplit("/", 1)[-1]
                 gate.results += check_relation(con, name, location, grain_path(location, sql_root))
         finally:

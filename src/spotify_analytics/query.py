@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from .errors import InputError
-from .lake import Lake
+from .lake import Lake, View
 from .schemas import BRONZE_TABLES
 
 ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
@@ -18,7 +18,8 @@ ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 def query(lake: Lake, sql: str) -> pa.Table:
     """Run one read-only statement and return its result. The connection shows
     the tables the statement names, or every table when it names anything else."""
-    con = lake.connect(only=named_tables(lake, sql))
+    views = lake_views()
+    con = lake.connect(only=named_tables(lake, sql, views), views=views)
     try:
         return execute(con, sql)
     finally:
@@ -43,7 +44,14 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
         raise InputError(f"SQL: {_first_line(error)}") from None
 
 
-def named_tables(lake: Lake, sql: str) -> set[str] | None:
+def lake_views() -> dict[str, View]:
+    """The views every connection of the shell shows beside the tables."""
+    from .dag import package_views
+
+    return package_views()
+
+
+def named_tables(lake: Lake, sql: str, views: dict[str, View] | None = None) -> set[str] | None:
     """The lake tables ``sql`` reads, when all it reads are lake tables by bare
     or ``default.`` name; None when it reads anything else (a catalog view, a
     table function, a name the lake lacks) or does not parse. Binding a view
@@ -60,7 +68,7 @@ def named_tables(lake: Lake, sql: str) -> set[str] | None:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except (duckdb.Error, sqlglot.errors.SqlglotError):
         return None
-    known = {*BRONZE_TABLES, *lake.tables()}
+    known = {*BRONZE_TABLES, *lake.tables(), *(views or {})}
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     names = set()
     for table in tree.find_all(exp.Table):

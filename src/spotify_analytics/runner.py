@@ -49,6 +49,7 @@ from .dag import (  # the declarations, re-exported: they were part of this modu
     StepContext,
     StepResult,
     build_dag,
+    inline_views,
     python_step,  # noqa: F401
     run_params,
     select_steps,
@@ -100,6 +101,7 @@ class Runner:
         self.lake = lake
         self.shard_rows = shard_rows
         self.settings = settings
+        steps, self.views = inline_views(steps)
         self.steps = {step.name: step for step in steps}
         self.graph = build_dag(steps)
         self.params = run_params(settings)
@@ -153,6 +155,11 @@ class Runner:
         workers = workers or os.cpu_count() or 1
         self._cores = threading.BoundedSemaphore(workers)
         self._workers = workers
+        if select and select.strip("+") in self.views:
+            raise SpotifyAnalyticsError(
+                f"--select {select}: {select.strip('+')} is a view, computed when it is read;"
+                " select a table that reads it, or the tables under it"
+            )
         selected = select_steps(self.graph, select, self._producers) if select else set(self.graph)
         self._selected = selected
         report = RunReport()
@@ -160,6 +167,7 @@ class Runner:
         with self.lake.lock("run"):
             self.lake.sweep_staged()  # left by a run killed between staging and commit
             state = load_state(self.lake)
+            self._drop_stored_views(state)
             self._versions.clear()  # Bronze may have changed since the last run
             self._snapshots.clear()
             self._user_rows.clear()
@@ -177,6 +185,17 @@ class Runner:
         position = {name: index for index, name in enumerate(self.order())}
         report.results.sort(key=lambda result: position[result.name])
         return report
+
+    def _drop_stored_views(self, state: dict) -> None:
+        """Delete the stored table of a model that is now a view (an older lake's
+        ``listening_with_features``) once the lake has the view's inputs, so no
+        reader finds a copy that no longer changes with them."""
+        tables = self.lake.tables()
+        for view in self.views.values():
+            if view.name in tables and view.inputs - {PARAMS_TABLE} <= tables.keys():
+                self.lake.drop(view.location)
+            if state.pop(view.name, None) is not None:
+                save_state(self.lake, state)
 
     def _run_ready_steps(
         self,
@@ -473,37 +492,34 @@ class Runner:
     def _users_of_keys(self, step: Step, key: str, name: str, old: int, new: int) -> Users:
         """The users with rows whose ``key`` is among the keys that versions
         ``old+1 .. new`` of the lookup table ``name`` changed, found in the
-        step's user-keyed inputs that carry ``key``. Asked once per run: steps
-        reading the same tables (``user_track_features`` and ``audio_to_valence``)
-        become ready together, and the second waits for the first's answer."""
-        carriers = tuple(
+        step's user-keyed inputs that carry ``key``. Asked once per run and
+        table: steps reading the same tables (the readers of
+        ``listening_with_features``, of ``user_track_plays``) become ready
+        together, and the later ones wait for the first's answer."""
+        carriers = [
             table
             for table in sorted(step.inputs - {name, PARAMS_TABLE})
             if {"user_id", key} <= set(self._snapshot(table).schema.names)
-        )
-        return self._ask_once(
-            self._users_of_keys_of,
-            (name, key, old, new, carriers),
-            lambda: self._carrying_users(carriers, key, name, old, new),
-        )
-
-    def _carrying_users(
-        self, carriers: tuple[str, ...], key: str, name: str, old: int, new: int
-    ) -> Users:
+        ]
         keys = self.journal.keys_between(self.lake.location(name), old, new)
-        if keys is None:
-            return None
-        if not keys:
-            return frozenset()
+        if keys is None or not keys:
+            return None if keys is None else frozenset()
         if not carriers:
             return None
-        listed = sql_list(keys)
-        query = " union ".join(
-            f'select distinct user_id from "{table}" where "{key}" in ({listed})'
-            for table in carriers
-        )
+        asked = [
+            self._ask_once(
+                self._users_of_keys_of,
+                (name, key, old, new, carrier),
+                functools.partial(self._carrying_users, carrier, key, keys),
+            )
+            for carrier in carriers
+        ]
+        return frozenset().union(*asked)
+
+    def _carrying_users(self, carrier: str, key: str, keys: frozenset[str]) -> frozenset[str]:
+        query = f'select distinct user_id from "{carrier}" where "{key}" in ({sql_list(keys)})'
         con = self.lake.connect(
-            aliases=False, only=set(carriers), source=self._snapshot, shared=self._shared
+            aliases=False, only={carrier}, source=self._snapshot, shared=self._shared
         )
         try:
             return frozenset(row[0] for row in con.execute(query).fetchall() if row[0] is not None)
@@ -549,6 +565,7 @@ class Runner:
                 threads=self._threads,
                 row_changes=row_changes,
                 shared=self._shared,
+                views=self.views,
             )
             produced = step.function(context)
             return self._write_outputs(step, produced, users, check_unchanged, key_filter)
@@ -587,12 +604,13 @@ class Runner:
         return self.lake.connect(
             aliases=False,
             extra={PARAMS_TABLE: self.params},
-            only=set(step.inputs),
+            only=step.inputs | step.views,
             users=users,
             source=self._snapshot,
             keys=keys,
             threads=threads,
             shared=self._shared,
+            views=self.views,
         )
 
     def _execute_sql(
@@ -716,7 +734,13 @@ class Runner:
 
         def build(users: frozenset[str]) -> dict[str, pa.Table]:
             job = processes.submit(
-                build_in_process, step.function, self.lake.root, self.settings, users, everyone
+                build_in_process,
+                step.function,
+                self.lake.root,
+                self.settings,
+                users,
+                everyone,
+                self.views,
             )
             return job.result()
 
@@ -999,9 +1023,7 @@ class Runner:
                 for asked in [asked for asked in self._changed_rows_of if asked[0] == name]:
                     del self._changed_rows_of[asked]
                 for asked in [
-                    asked
-                    for asked in self._users_of_keys_of
-                    if asked[0] == name or name in asked[4]
+                    asked for asked in self._users_of_keys_of if name in (asked[0], asked[4])
                 ]:
                     del self._users_of_keys_of[asked]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from .dag import StepContext
-from .lake import Lake
+from .lake import Lake, View
 from .settings import Settings
 
 
@@ -63,9 +63,12 @@ def build_in_process(
     settings: Settings,
     users: frozenset[str],
     everyone: frozenset[str],
+    views: dict[str, View] | None = None,
 ) -> dict[str, pa.Table]:
     """Run a per-user Python step for one shard of users, in a worker process
     (``function`` must be importable by name). Its DuckDB connections use one
     thread: the shard has one core."""
-    context = StepContext(Lake(lake_root), settings, users, everyone=everyone, threads=1)
+    context = StepContext(
+        Lake(lake_root), settings, users, everyone=everyone, threads=1, views=views
+    )
     return function(context)

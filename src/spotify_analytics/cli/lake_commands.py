@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ..lake import Lake
 from ..pipeline import run as run_pipeline
-from ..query import execute, query
+from ..query import execute, lake_views, query
 from ..runner import StepResult
 from ..status import lake_status
 from .app import (
@@ -152,8 +152,10 @@ def sql(
 def shell(the_lake: Lake, fmt: Format) -> None:
     from ..errors import InputError
 
-    con = the_lake.connect()
-    err.print("SQL over the lake (read-only). Tables: " + ", ".join(sorted(the_lake.tables())))
+    views = lake_views()
+    con = the_lake.connect(views=views)
+    names = sorted({*the_lake.tables(), *views})
+    err.print("SQL over the lake (read-only). Tables: " + ", ".join(names))
     err.print("End a statement with ';'. Quit with .quit or Ctrl-D.")
     buffer: list[str] = []
     while True:
