@@ -97,14 +97,53 @@ WITH streaming_history AS (
   FROM listening_history
   WHERE
     NOT played_at IS NULL AND NOT user_id IS NULL
-), raw_records AS (
+), raw_records /* every record with its own track key, artist and title: trimmed, lower-cased, whitespace */ /* runs collapsed to one space (the regular expression only runs on names that hold a */ /* run or a tab, newline, form feed or carriage return, what \s matches). Computed here, */ /* in the CTE DuckDB materialises, it runs once per record; computed in named_records, */ /* which three steps read, it ran once per reader (a fifth of the query's CPU) */ AS (
   SELECT
-    *
-  FROM export_records
-  UNION ALL
-  SELECT
-    *
-  FROM api_records
+    *,
+    CONCAT(
+      COALESCE(
+        LOWER(
+          TRIM(
+            CASE
+              WHEN LOCATE('  ', COALESCE(artist_name, '')) > 0
+              OR LOCATE(CHR(  9), COALESCE(artist_name, '')) > 0
+              OR LOCATE(CHR(  10), COALESCE(artist_name, '')) > 0
+              OR LOCATE(CHR(  12), COALESCE(artist_name, '')) > 0
+              OR LOCATE(CHR(  13), COALESCE(artist_name, '')) > 0
+              THEN REGEXP_REPLACE(COALESCE(artist_name, ''), '\\s+', ' ')
+              ELSE COALESCE(artist_name, '')
+            END
+          )
+        ),
+        ''
+      ),
+      '|',
+      COALESCE(
+        LOWER(
+          TRIM(
+            CASE
+              WHEN LOCATE('  ', COALESCE(track_name, '')) > 0
+              OR LOCATE(CHR(  9), COALESCE(track_name, '')) > 0
+              OR LOCATE(CHR(  10), COALESCE(track_name, '')) > 0
+              OR LOCATE(CHR(  12), COALESCE(track_name, '')) > 0
+              OR LOCATE(CHR(  13), COALESCE(track_name, '')) > 0
+              THEN REGEXP_REPLACE(COALESCE(track_name, ''), '\\s+', ' ')
+              ELSE COALESCE(track_name, '')
+            END
+          )
+        ),
+        ''
+      )
+    ) AS own_track_key
+  FROM (
+    SELECT
+      *
+    FROM export_records
+    UNION ALL
+    SELECT
+      *
+    FROM api_records
+  ) AS records
 ), record_stamps /* who played when, from the user and time columns only (for routing and time zones) */ AS (
   SELECT
     user_id,
@@ -128,11 +167,9 @@ WITH streaming_history AS (
 ), padded_records AS (
   SELECT
     *,
-    CASE source WHEN 'extended_export' THEN 3 WHEN 'api' THEN 2 ELSE 1 END AS source_rank,
-    COALESCE(artist_name, '') AS artist_text,
-    COALESCE(track_name, '') AS title_text
+    CASE source WHEN 'extended_export' THEN 3 WHEN 'api' THEN 2 ELSE 1 END AS source_rank
   FROM raw_records
-), named_records /* whitespace runs collapse to one space; the regular expression only runs on names */ /* that hold a run or a tab, newline, form feed or carriage return (what \s matches) */ AS (
+), named_records AS (
   SELECT
     user_id,
     source,
@@ -152,41 +189,7 @@ WITH streaming_history AS (
     shuffle,
     skipped,
     source_rank,
-    CONCAT(
-      COALESCE(
-        LOWER(
-          TRIM(
-            CASE
-              WHEN LOCATE('  ', artist_text) > 0
-              OR LOCATE(CHR(  9), artist_text) > 0
-              OR LOCATE(CHR(  10), artist_text) > 0
-              OR LOCATE(CHR(  12), artist_text) > 0
-              OR LOCATE(CHR(  13), artist_text) > 0
-              THEN REGEXP_REPLACE(artist_text, '\\s+', ' ')
-              ELSE artist_text
-            END
-          )
-        ),
-        ''
-      ),
-      '|',
-      COALESCE(
-        LOWER(
-          TRIM(
-            CASE
-              WHEN LOCATE('  ', title_text) > 0
-              OR LOCATE(CHR(  9), title_text) > 0
-              OR LOCATE(CHR(  10), title_text) > 0
-              OR LOCATE(CHR(  12), title_text) > 0
-              OR LOCATE(CHR(  13), title_text) > 0
-              THEN REGEXP_REPLACE(title_text, '\\s+', ' ')
-              ELSE title_text
-            END
-          )
-        ),
-        ''
-      )
-    ) AS own_track_key
+    own_track_key
   FROM padded_records
 ), respelled_ids /* one name per Spotify track id and user, so the user's API and export plays of a */ /* track share a key; only ids the user's records spell in more than one way need a */ /* choice (the others keep their one name) */ AS (
   SELECT

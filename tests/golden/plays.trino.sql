@@ -107,14 +107,53 @@ WITH streaming_history AS (
   FROM listening_history
   WHERE
     NOT played_at IS NULL AND NOT user_id IS NULL
-), raw_records AS (
+), raw_records /* every record with its own track key, artist and title: trimmed, lower-cased, whitespace */ /* runs collapsed to one space (the regular expression only runs on names that hold a */ /* run or a tab, newline, form feed or carriage return, what \s matches). Computed here, */ /* in the CTE DuckDB materialises, it runs once per record; computed in named_records, */ /* which three steps read, it ran once per reader (a fifth of the query's CPU) */ AS (
   SELECT
-    *
-  FROM export_records
-  UNION ALL
-  SELECT
-    *
-  FROM api_records
+    *,
+    CONCAT(
+      COALESCE(
+        CAST(LOWER(
+          TRIM(
+            CASE
+              WHEN STRPOS(COALESCE(artist_name, ''), '  ') > 0
+              OR STRPOS(COALESCE(artist_name, ''), CHR(  9)) > 0
+              OR STRPOS(COALESCE(artist_name, ''), CHR(  10)) > 0
+              OR STRPOS(COALESCE(artist_name, ''), CHR(  12)) > 0
+              OR STRPOS(COALESCE(artist_name, ''), CHR(  13)) > 0
+              THEN REGEXP_REPLACE(COALESCE(artist_name, ''), '\s+', ' ', 'g')
+              ELSE COALESCE(artist_name, '')
+            END
+          )
+        ) AS VARCHAR),
+        ''
+      ),
+      COALESCE(CAST('|' AS VARCHAR), ''),
+      COALESCE(
+        CAST(LOWER(
+          TRIM(
+            CASE
+              WHEN STRPOS(COALESCE(track_name, ''), '  ') > 0
+              OR STRPOS(COALESCE(track_name, ''), CHR(  9)) > 0
+              OR STRPOS(COALESCE(track_name, ''), CHR(  10)) > 0
+              OR STRPOS(COALESCE(track_name, ''), CHR(  12)) > 0
+              OR STRPOS(COALESCE(track_name, ''), CHR(  13)) > 0
+              THEN REGEXP_REPLACE(COALESCE(track_name, ''), '\s+', ' ', 'g')
+              ELSE COALESCE(track_name, '')
+            END
+          )
+        ) AS VARCHAR),
+        ''
+      )
+    ) AS own_track_key
+  FROM (
+    SELECT
+      *
+    FROM export_records
+    UNION ALL
+    SELECT
+      *
+    FROM api_records
+  ) AS records
 ), record_stamps /* who played when, from the user and time columns only (for routing and time zones) */ AS (
   SELECT
     user_id,
@@ -138,11 +177,9 @@ WITH streaming_history AS (
 ), padded_records AS (
   SELECT
     *,
-    CASE source WHEN 'extended_export' THEN 3 WHEN 'api' THEN 2 ELSE 1 END AS source_rank,
-    COALESCE(artist_name, '') AS artist_text,
-    COALESCE(track_name, '') AS title_text
+    CASE source WHEN 'extended_export' THEN 3 WHEN 'api' THEN 2 ELSE 1 END AS source_rank
   FROM raw_records
-), named_records /* whitespace runs collapse to one space; the regular expression only runs on names */ /* that hold a run or a tab, newline, form feed or carriage return (what \s matches) */ AS (
+), named_records AS (
   SELECT
     user_id,
     source,
@@ -162,41 +199,7 @@ WITH streaming_history AS (
     shuffle,
     skipped,
     source_rank,
-    CONCAT(
-      COALESCE(
-        CAST(LOWER(
-          TRIM(
-            CASE
-              WHEN STRPOS(artist_text, '  ') > 0
-              OR STRPOS(artist_text, CHR(  9)) > 0
-              OR STRPOS(artist_text, CHR(  10)) > 0
-              OR STRPOS(artist_text, CHR(  12)) > 0
-              OR STRPOS(artist_text, CHR(  13)) > 0
-              THEN REGEXP_REPLACE(artist_text, '\s+', ' ', 'g')
-              ELSE artist_text
-            END
-          )
-        ) AS VARCHAR),
-        ''
-      ),
-      COALESCE(CAST('|' AS VARCHAR), ''),
-      COALESCE(
-        CAST(LOWER(
-          TRIM(
-            CASE
-              WHEN STRPOS(title_text, '  ') > 0
-              OR STRPOS(title_text, CHR(  9)) > 0
-              OR STRPOS(title_text, CHR(  10)) > 0
-              OR STRPOS(title_text, CHR(  12)) > 0
-              OR STRPOS(title_text, CHR(  13)) > 0
-              THEN REGEXP_REPLACE(title_text, '\s+', ' ', 'g')
-              ELSE title_text
-            END
-          )
-        ) AS VARCHAR),
-        ''
-      )
-    ) AS own_track_key
+    own_track_key
   FROM padded_records
 ), respelled_ids /* one name per Spotify track id and user, so the user's API and export plays of a */ /* track share a key; only ids the user's records spell in more than one way need a */ /* choice (the others keep their one name) */ AS (
   SELECT
