@@ -90,6 +90,7 @@ class Snapshot:
     schema: pa.Schema
     files: list[tuple[str, str | None, str | None]]  # path, lowest and highest user_id
     partitioned: bool
+    rows: int | None = 0  # from the Delta log's file statistics (None: a file has none)
 
     def sql(self, users: frozenset[str] | None = None, keys: KeyFilter | None = None) -> str | None:
         """A ``select`` over the files in schema order (only ``users``' rows if
@@ -120,6 +121,7 @@ def _snapshot_of(table: DeltaTable, folder: Path) -> Snapshot:
     schema = pa.schema(table.schema().to_arrow())
     partitioned = table.metadata().partition_columns == ["user_id"]
     files = []
+    rows: int | None = 0
     for action in pa.table(table.get_add_actions(flatten=True)).to_pylist():
         # add-action paths are URI-encoded: "user_id=a%2520b" is the folder "user_id=a%20b"
         path = str(folder / unquote(action["path"]))
@@ -128,7 +130,9 @@ def _snapshot_of(table: DeltaTable, folder: Path) -> Snapshot:
             files.append((path, user, user))
         else:
             files.append((path, action.get("min.user_id"), action.get("max.user_id")))
-    return Snapshot(schema, files, partitioned)
+        counted = action.get("num_records")
+        rows = None if rows is None or counted is None else rows + int(counted)
+    return Snapshot(schema, files, partitioned, rows)
 
 
 def _may_hold(low: str | None, high: str | None, users: list[str]) -> bool:
