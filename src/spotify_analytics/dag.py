@@ -271,9 +271,8 @@ def inline_views(steps: list[Step]) -> tuple[list[Step], dict[str, View]]:
     includes theirs, so a changed view rebuilds its readers.
 
     ``listening_with_features`` (every play with its track's features) is a
-    view: stored, it cost a whole build at 10M plays 73 of 433 CPU-s, and
-    joining where it is read costs its readers about 12% more than reading
-    the copy (docs/models.md)."""
+    view: stored, it cost a whole build at 10M plays 73 of 433 CPU-s, more
+    than joining it where it is read costs its readers (docs/models.md)."""
     views = {
         step.name: View(step.name, step.outputs[0], step.sql or "", step.inputs)
         for step in steps
