@@ -497,14 +497,16 @@ class Runner:
         table: steps reading the same tables (the readers of
         ``listening_with_features``, of ``user_track_plays``) become ready
         together, and the later ones wait for the first's answer."""
+        keys = self.journal.keys_between(self.lake.location(name), old, new)
+        if keys is None:
+            return None
+        if not keys:
+            return frozenset()
         carriers = [
             table
             for table in sorted(step.inputs - {name, PARAMS_TABLE})
             if {"user_id", key} <= set(self._snapshot(table).schema.names)
         ]
-        keys = self.journal.keys_between(self.lake.location(name), old, new)
-        if keys is None or not keys:
-            return None if keys is None else frozenset()
         if not carriers:
             return None
         asked = [
