@@ -91,6 +91,8 @@ class Snapshot:
     files: list[tuple[str, str | None, str | None]]  # path, lowest and highest user_id
     partitioned: bool
     rows: int | None = 0  # from the Delta log's file statistics (None: a file has none)
+    # the files known to hold one user's rows and no NULL user_id, with that user
+    one_user: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def sql(self, users: frozenset[str] | None = None, keys: KeyFilter | None = None) -> str | None:
         """A ``select`` over the files in schema order (only ``users``' rows if
@@ -109,12 +111,21 @@ class Snapshot:
             options += ", hive_partitioning = true, hive_types = {'user_id': 'VARCHAR'}"
         columns = ", ".join(f'"{name}"' for name in self.schema.names)
         filters = []
-        if wanted is not None and "user_id" in self.schema.names:
+        if wanted is not None and "user_id" in self.schema.names and not self._only(files, users):
             filters.append(f"user_id in ({sql_list(wanted)})")
         if keys is not None and keys[0] in self.schema.names:
             filters.append(f'"{keys[0]}" in ({sql_list(keys[1])})' if keys[1] else "false")
         where = f" where {' and '.join(filters)}" if filters else ""
         return f"select {columns} from read_parquet([{listed}], {options}){where}"
+
+    def _only(self, files: list[str], users: frozenset[str] | None) -> bool:
+        """Whether every one of ``files`` holds only rows of ``users``: then a
+        filter on them is left out. DuckDB turns a long ``user_id in (...)``
+        into a join whose output it underestimates, and then builds a join's
+        hash table on that side: the view's join of a shard's plays with
+        ``track_features`` built on the million plays and took 0.27 instead of
+        0.10 CPU-s."""
+        return users is not None and all(self.one_user.get(path) in users for path in files)
 
 
 def _snapshot_of(table: DeltaTable, folder: Path) -> Snapshot:
@@ -122,23 +133,32 @@ def _snapshot_of(table: DeltaTable, folder: Path) -> Snapshot:
     partitioned = table.metadata().partition_columns == ["user_id"]
     files = []
     rows: int | None = 0
+    one_user = {}
     for action in pa.table(table.get_add_actions(flatten=True)).to_pylist():
         # add-action paths are URI-encoded: "user_id=a%2520b" is the folder "user_id=a%20b"
         path = str(folder / unquote(action["path"]))
         if partitioned:
-            user = action.get("partition.user_id")
-            files.append((path, user, user))
+            low = high = action.get("partition.user_id")
+            nulls = 0
         else:
-            files.append((path, action.get("min.user_id"), action.get("max.user_id")))
+            low, high = action.get("min.user_id"), action.get("max.user_id")
+            nulls = action.get("null_count.user_id")
+        files.append((path, low, high))
+        if low is not None and low == high and len(low) < _TRUNCATED and nulls == 0:
+            one_user[path] = low
         counted = action.get("num_records")
         rows = None if rows is None or counted is None else rows + int(counted)
-    return Snapshot(schema, files, partitioned, rows)
+    return Snapshot(schema, files, partitioned, rows, one_user)
+
+
+# delta-rs cuts string statistics to 32 characters: a value that long may be a prefix
+_TRUNCATED = 32
 
 
 def _may_hold(low: str | None, high: str | None, users: list[str]) -> bool:
     """Whether a file whose user_id lies in ``low``..``high`` may hold one of
     ``users``. Statistics of long strings may be truncated: they rule nothing out."""
-    if low is None or high is None or len(low) >= 32 or len(high) >= 32:
+    if low is None or high is None or len(low) >= _TRUNCATED or len(high) >= _TRUNCATED:
         return True
     return any(low <= user <= high for user in users)
 
