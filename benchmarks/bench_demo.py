@@ -5,7 +5,9 @@ Each run starts the real command in a fresh process on a new temporary lake
 idempotent re-run). Per run it records wall time, the child's own CPU time and
 peak RSS (``os.wait4``: this child only), the time spent inside ``build_demo``
 (the rest is interpreter start-up and imports) and the machine's load average,
-because a busy machine stretches wall time.
+because a busy machine stretches wall time, and the machine's speed before
+and after the runs (machine_speed.py): a slow day of the same machine
+stretches CPU time too.
 
 Target (SPEC section 9): a demo lake in under 10 s wall on 2 cores.
 
@@ -29,6 +31,9 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from machine_speed import describe as describe_speed
+from machine_speed import measure as machine_speed
 
 TARGET_S = 10.0
 OUT = Path(__file__).resolve().parent / "out"
@@ -84,7 +89,7 @@ def median(runs: list[dict], phase: str, key: str) -> float:
     return round(statistics.median(run[phase][key] for run in runs), 3)
 
 
-def report(runs: list[dict]) -> dict:
+def report(runs: list[dict], speed: dict[str, dict[str, float]]) -> dict:
     keys = ("wall_s", "cpu_s", "peak_rss_mb", "build_demo_s", "startup_s", "load_avg_1m_before")
     result = {
         "benchmark": "demo end to end (fresh lake, then re-run on the same lake)",
@@ -94,6 +99,7 @@ def report(runs: list[dict]) -> dict:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "speed": speed,
         },
         "runs": runs,
         "median": {
@@ -132,6 +138,8 @@ def print_table(result: dict) -> None:
         f"median fresh wall {result['median']['fresh']['wall_s']:.2f} s: {verdict} the "
         f"{TARGET_S:.0f} s target ({result['machine']['cpus']} CPUs)"
     )
+    for moment in ("before", "after"):
+        print(f"machine {moment + ':':<7} {describe_speed(result['machine']['speed'][moment])}")
 
 
 def main() -> int:
@@ -140,9 +148,11 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if the target is missed")
     options = parser.parse_args()
     base = command()
+    speed = {"before": machine_speed()}
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
         runs = [run_once(base, Path(tmp), number) for number in range(1, options.runs + 1)]
-    result = report(runs)
+    speed["after"] = machine_speed()
+    result = report(runs, speed)
     print_table(result)
     OUT.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result, indent=2) + "\n"

@@ -16,6 +16,10 @@ memory of the run and its worker processes, sampled every 50 ms by a fresh
 helper process (process_tree.py), and never below getrusage's peak of the
 largest single process. Targets (SPEC §9): demo < 10 s; 10M plays full
 rebuild < 120 s with peak RSS < 4 GB; incremental after 50 plays < 5 s.
+
+The machine's speed (machine_speed.py) is measured before and after, and
+printed and written with the figures: the same build has taken up to about
+2.5 times longer on a slow day of the same machine.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import write_deltalake
+from machine_speed import describe as describe_speed
+from machine_speed import measure as machine_speed
 
 from spotify_analytics.lake import Lake, bronze_order, bronze_writer, conform
 from spotify_analytics.schemas import KAGGLE_TRACKS, STREAMING_HISTORY, USERS
@@ -309,6 +315,8 @@ def main() -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-run-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results = []
+    speed = {"before": machine_speed()}
+    print(f"machine before: {describe_speed(speed['before'])}")
     try:
         if not args.skip_demo:
             results += bench_demo(workdir, args.timeout)
@@ -317,8 +325,11 @@ def main() -> int:
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
+    speed["after"] = machine_speed()
+    print(f"machine after:  {describe_speed(speed['after'])}")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        figures = {"machine": speed, "results": results}
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0 if all(r["ok"] for r in results) else 1
 
 
