@@ -3,7 +3,7 @@
     python benchmarks/machine_speed.py
 
 The same machine has run the same build up to about 2.5 times slower on some
-days than on others (a shared host), so a figure from one day compares with
+days than on others, so a figure from one day compares with
 another day's only next to the speed the machine had then. The benchmarks
 record this before and after what they time:
 
@@ -35,7 +35,7 @@ select count(*), min(key), max(key) from (
 
 
 # at module level, as ``python -c "s = 0\nfor i in range(5_000_000): s += i"`` runs it
-# (globals, not a function's locals): the figure earlier notes quote
+# (globals, not a function's locals): the figure docs/models.md and CHANGELOG.md quote
 LOOP = compile(f"s = 0\nfor i in range({LOOP_ADDITIONS}):\n    s += i\n", "<loop>", "exec")
 
 
