@@ -13,12 +13,12 @@ from typer.testing import CliRunner
 
 from spotify_analytics.catalog_csv import write_catalog_csv
 from spotify_analytics.cli import app
+from spotify_analytics.dag import package_views
 from spotify_analytics.demo import build_demo, write_inputs
 from spotify_analytics.demo.catalog import generate_catalog
 from spotify_analytics.errors import LakeError
 from spotify_analytics.ingest.kaggle import ingest_kaggle
 from spotify_analytics.lake import Lake
-from spotify_analytics.query import lake_views
 from spotify_analytics.settings import Settings
 from spotify_analytics.users import ensure_user
 
@@ -41,7 +41,7 @@ def demo_lake(tmp_path_factory) -> tuple[Path, dict]:
 
 @pytest.fixture(scope="module")
 def con(demo_lake):
-    connection = Lake(demo_lake[0]).connect(views=lake_views())
+    connection = Lake(demo_lake[0]).connect(views=package_views())
     yield connection
     connection.close()
 

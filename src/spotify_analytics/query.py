@@ -8,6 +8,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
+from .dag import package_views
 from .errors import InputError
 from .lake import Lake, View
 from .schemas import BRONZE_TABLES
@@ -18,7 +19,7 @@ ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
 def query(lake: Lake, sql: str) -> pa.Table:
     """Run one read-only statement and return its result. The connection shows
     the tables the statement names, or every table when it names anything else."""
-    views = lake_views()
+    views = package_views()
     con = lake.connect(only=named_tables(lake, sql, views), views=views)
     try:
         return execute(con, sql)
@@ -42,13 +43,6 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
         return con.sql(sql).to_arrow_table()
     except duckdb.Error as error:
         raise InputError(f"SQL: {_first_line(error)}") from None
-
-
-def lake_views() -> dict[str, View]:
-    """The views every connection of the shell shows beside the tables."""
-    from .dag import package_views
-
-    return package_views()
 
 
 def named_tables(lake: Lake, sql: str, views: dict[str, View] | None = None) -> set[str] | None:

@@ -13,9 +13,10 @@ import pyarrow as pa
 import typer
 from rich.table import Table
 
+from ..dag import package_views
 from ..lake import Lake
 from ..pipeline import run as run_pipeline
-from ..query import execute, lake_views, query
+from ..query import execute, query
 from ..runner import StepResult
 from ..status import lake_status
 from .app import (
@@ -152,7 +153,7 @@ def sql(
 def shell(the_lake: Lake, fmt: Format) -> None:
     from ..errors import InputError
 
-    views = lake_views()
+    views = package_views()
     con = the_lake.connect(views=views)
     names = sorted({*the_lake.tables(), *views})
     err.print("SQL over the lake (read-only). Tables: " + ", ".join(names))

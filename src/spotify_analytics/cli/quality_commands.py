@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..dag import package_views
 from ..errors import QualityError
 from ..lake import Lake
 from ..quality import check_lake
-from ..query import lake_views
 from .app import JsonOption, LakeOption, app, err, handle_errors, out, print_json, settings_for
 
 STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
@@ -28,7 +28,7 @@ def check(
 ) -> None:
     """Check every table against its grain file; exit 4 on a critical failure."""
     settings = settings_for(lake)
-    gate = check_lake(Lake.open(settings.lake), views=lake_views())
+    gate = check_lake(Lake.open(settings.lake), views=package_views())
     results = gate.results
     failed = [r for r in results if r.failed]
     if as_json:
