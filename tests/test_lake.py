@@ -189,6 +189,29 @@ def test_a_failing_stage_leaves_no_files(lake: Lake) -> None:
     assert not any(lake.path("silver/never").rglob("*"))
 
 
+def _fail_stages(root: str, times: int) -> None:  # runs in a child process
+    lake = Lake(root)
+    failing = "select range as n, cast(case when range = 5000 then 'x' else '1' end as int) as v"
+    for _ in range(times):  # a database each, as each step of a run has
+        with lake.connect(only=set()) as con, pytest.raises(duckdb.ConversionException):
+            lake.stage(con, f"{failing} from range(10000)", "silver/never", file_bytes=2**20)
+
+
+def test_failing_stages_return_their_error_every_time(lake: Lake) -> None:
+    """DuckDB 2.0.0 could deadlock aborting a failed parallel COPY (one of about a
+    hundred tries hung for good): each of these must come back with its error."""
+    ctx = multiprocessing.get_context("spawn")
+    child = ctx.Process(target=_fail_stages, args=(str(lake.root), 300))
+    child.start()
+    child.join(120)
+    if child.is_alive():
+        child.kill()
+        child.join(30)
+        pytest.fail("a failing stage never returned: its COPY hung aborting the writes")
+    assert child.exitcode == 0
+    assert not any(lake.path("silver/never").rglob("*"))
+
+
 def test_a_sweep_removes_staged_folders_that_were_never_committed(lake: Lake) -> None:
     """A process killed between staging and commit leaves a staged folder; the
     next run's sweep deletes it and keeps every folder a commit references,
