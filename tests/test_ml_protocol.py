@@ -188,13 +188,18 @@ def test_users_are_read_in_bounded_chunks(lake, settings, monkeypatch) -> None:
     ]
 
 
-def test_lean_estimators_match_scikit_learn() -> None:
+def test_lean_estimators_match_scikit_learn(monkeypatch) -> None:
     """EncodedRidge and EncodedLogistic are scikit-learn's StandardScaler + Ridge and
-    multinomial LogisticRegression after the same encoding, computed in NumPy."""
+    multinomial LogisticRegression after the same encoding, computed in NumPy. The
+    logistic model stops early (single precision, a loose gradient tolerance): at
+    that tolerance its probabilities lie within a few thousandths of scikit-learn's
+    (2.1e-3 at most on one machine, 1.6e-4 on average), and solved tighter they meet
+    scikit-learn's optimum."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from spotify_analytics.ml import candidates
     from spotify_analytics.ml.candidates import EncodedLogistic, EncodedRidge, _encoding
     from spotify_analytics.ml.context import context_data
 
@@ -210,11 +215,16 @@ def test_lean_estimators_match_scikit_learn() -> None:
         else:
             lean = EncodedLogistic(encoding, C=0.05, max_iter=500).fit(X, y)
             reference = make_pipeline(
-                encoding, StandardScaler(), LogisticRegression(C=0.05, max_iter=500)
+                encoding, StandardScaler(), LogisticRegression(C=0.05, max_iter=500, tol=1e-8)
             ).fit(X, y)
             assert list(lean.classes_) == list(reference.classes_)
-            assert np.allclose(lean.predict_proba(X), reference.predict_proba(X), atol=2e-3)
+            expected = reference.predict_proba(X)
+            gaps = np.abs(lean.predict_proba(X) - expected)
+            assert gaps.max() < 5e-3 and gaps.mean() < 5e-4
             assert np.mean(lean.predict(X) == reference.predict(X)) > 0.99
+            monkeypatch.setattr(candidates, "LOGISTIC_GTOL", 1e-6)
+            tight = EncodedLogistic(encoding, C=0.05, max_iter=500).fit(X, y)
+            assert np.allclose(tight.predict_proba(X), expected, atol=5e-4)
 
 
 @pytest.mark.parametrize("model", ["mood_predictions", "mood_classifications"])
