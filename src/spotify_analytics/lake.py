@@ -898,6 +898,10 @@ class Lake:
         config: dict[str, str | int] = {
             "memory_limit": DUCKDB_MEMORY_LIMIT,
             "temp_directory": str(spill),
+            # hash joins build on the side the join order puts there: from 2.0.1 on,
+            # a low estimate of the plays under `plays`' zone joins had them build
+            # hash tables of every play instead of the users' zones (see docs/models.md)
+            "disabled_optimizers": "build_side_probe_side",
         }
         if threads is not None:
             config["threads"] = threads
