@@ -198,8 +198,8 @@ def _fail_stages(root: str, times: int) -> None:  # runs in a child process
 
 
 def test_failing_stages_return_their_error_every_time(lake: Lake) -> None:
-    """DuckDB 2.0.0 could deadlock aborting a failed parallel COPY (one of about a
-    hundred tries hung for good): each of these must come back with its error."""
+    """DuckDB 2.0.0 could deadlock aborting a failed parallel COPY (this loop hung
+    on it in each of four runs): each of these must come back with its error."""
     ctx = multiprocessing.get_context("spawn")
     child = ctx.Process(target=_fail_stages, args=(str(lake.root), 300))
     child.start()
