@@ -181,20 +181,25 @@ def test_a_users_view_filters_only_files_that_hold_other_rows(
     con.close()
 
 
+# a query that fails part-way through its rows (row 5,000 of 10,000 does not cast)
+FAILING = (
+    "select range as n, cast(case when range = 5000 then 'x' else '1' end as int) as v "
+    "from range(10000)"
+)
+
+
 def test_a_failing_stage_leaves_no_files(lake: Lake) -> None:
     con = lake.connect(only=set())
-    failing = "select range as n, cast(case when range = 5000 then 'x' else '1' end as int) as v"
     with pytest.raises(duckdb.ConversionException):
-        lake.stage(con, f"{failing} from range(10000)", "silver/never", file_bytes=2**20)
+        lake.stage(con, FAILING, "silver/never", file_bytes=2**20)
     assert not any(lake.path("silver/never").rglob("*"))
 
 
 def _fail_stages(root: str, times: int) -> None:  # runs in a child process
     lake = Lake(root)
-    failing = "select range as n, cast(case when range = 5000 then 'x' else '1' end as int) as v"
     for _ in range(times):  # a database each, as each step of a run has
         with lake.connect(only=set()) as con, pytest.raises(duckdb.ConversionException):
-            lake.stage(con, f"{failing} from range(10000)", "silver/never", file_bytes=2**20)
+            lake.stage(con, FAILING, "silver/never", file_bytes=2**20)
 
 
 def test_failing_stages_return_their_error_every_time(lake: Lake) -> None:
